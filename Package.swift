@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → SkiffOCI / C targets.
+// No unsafeFlags here, so other packages can depend on the Skiff library; the Makefile builds
+// with warnings as errors (-Xswiftc -warnings-as-errors).
+let strict: [SwiftSetting] = []
+
+let package = Package(
+    name: "skiff",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "skiff", targets: ["SkiffCLI"]),
+        .library(name: "Skiff", targets: ["Skiff"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        .target(name: "CNsexec", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "CShims", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        .target(name: "SkiffOCI", swiftSettings: strict),
+        .target(
+            name: "SkiffLinux",
+            dependencies: ["CShims", "SkiffOCI", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux"], swiftSettings: strict),
+        .target(
+            name: "Skiff",
+            dependencies: ["SkiffOCI", "SkiffLinux", "SkiffCgroups", "CNsexec", "CSeccomp", "CCap"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "SkiffCLI",
+            dependencies: ["Skiff", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux"]),
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "CNsexec"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"]),
+    ]
+)

@@ -1,0 +1,93 @@
+// Declarations and tiny helpers that Glibc's Swift module lacks. No logic lives here.
+#ifndef SKIFF_CSHIMS_H
+#define SKIFF_CSHIMS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <spawn.h>
+
+// GNU/Linux constants that Glibc's Swift module hides (it is built without _GNU_SOURCE).
+#define SKIFF_O_PATH 010000000
+#define SKIFF_ST_NOSUID 2
+#define SKIFF_ST_NODEV 4
+#define SKIFF_ST_NOEXEC 8
+#define SKIFF_ST_NOATIME 1024
+#define SKIFF_ST_NODIRATIME 2048
+#define SKIFF_ST_RELATIME 4096
+int pipe2(int pipefd[2], int flags);
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static inline long skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
+                                 uint64_t resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+static inline int skiff_close_range(unsigned int first, unsigned int last, unsigned int flags) {
+    return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+static inline int skiff_pidfd_open(pid_t pid, unsigned int flags) {
+    return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
+static inline int skiff_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+static inline int skiff_pivot_root(const char *new_root, const char *put_old) {
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+static inline int skiff_errno(void) { return errno; }
+static inline void skiff_set_errno(int value) { errno = value; }
+
+static inline unsigned int skiff_makedev(unsigned int major, unsigned int minor) {
+    return (unsigned int)makedev(major, minor);
+}
+
+static inline int skiff_wifexited(int status) { return WIFEXITED(status); }
+static inline int skiff_wexitstatus(int status) { return WEXITSTATUS(status); }
+static inline int skiff_wifsignaled(int status) { return WIFSIGNALED(status); }
+static inline int skiff_wtermsig(int status) { return WTERMSIG(status); }
+
+static inline int skiff_fd_isset_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    return flags >= 0 && (flags & FD_CLOEXEC);
+}
+
+// posix_spawn_file_actions_addclosefrom_np needs _GNU_SOURCE visibility from Swift.
+int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int);
+int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *, const char *);
+
+#endif

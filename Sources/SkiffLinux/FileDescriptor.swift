@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// A file descriptor that closes itself. Every fd skiff opens is O_CLOEXEC and owned by one of
+/// these, so none can leak into a container by accident.
+public final class OwnedFD: @unchecked Sendable {
+    public private(set) var raw: Int32
+
+    public init(_ raw: Int32) { self.raw = raw }
+
+    deinit { if raw >= 0 { _ = Glibc.close(raw) } }
+
+    /// Gives up ownership: the caller closes it (or hands it to a child).
+    public func release() -> Int32 {
+        let fd = raw
+        raw = -1
+        return fd
+    }
+
+    public func close() {
+        if raw >= 0 { _ = Glibc.close(raw) }
+        raw = -1
+    }
+
+    /// `/proc/self/fd/N`: how mount(2) and friends are pointed at an fd-resolved path.
+    public var procPath: String { "/proc/self/fd/\(raw)" }
+
+    public func duplicate(minimum: Int32 = 0, cloexec: Bool = true) throws(LinuxError) -> OwnedFD {
+        let fd = try sysCall("fcntl F_DUPFD") {
+            fcntl(raw, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, minimum)
+        }
+        return OwnedFD(fd)
+    }
+
+    public func setCloexec(_ on: Bool) throws(LinuxError) {
+        _ = try sysCall("fcntl F_SETFD") { fcntl(raw, F_SETFD, on ? FD_CLOEXEC : 0) }
+    }
+
+    public func setNonBlocking(_ on: Bool) throws(LinuxError) {
+        let flags = try sysCall("fcntl F_GETFL") { fcntl(raw, F_GETFL) }
+        _ = try sysCall("fcntl F_SETFL") {
+            fcntl(raw, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK)
+        }
+    }
+
+    public func stat() throws(LinuxError) -> Glibc.stat {
+        var st = Glibc.stat()
+        _ = try sysCall("fstat", path: procPath) { fstat(raw, &st) }
+        return st
+    }
+
+    /// Writes all of `bytes`, retrying short writes.
+    public func writeAll(_ bytes: [UInt8], operation: String = "write") throws(LinuxError) {
+        var offset = 0
+        while offset < bytes.count {
+            let (written, err) = bytes.withUnsafeBytes { buffer in
+                sysCallErrno { Glibc.write(raw, buffer.baseAddress! + offset, buffer.count - offset) }
+            }
+            if err != 0 { throw LinuxError(operation, errno: err) }
+            offset += written
+        }
+    }
+
+    public func writeAll(_ string: String, operation: String = "write") throws(LinuxError) {
+        try writeAll(Array(string.utf8), operation: operation)
+    }
+
+    /// Reads up to `count` bytes; an empty result is end of file.
+    public func read(upTo count: Int, operation: String = "read") throws(LinuxError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let (got, err) = buffer.withUnsafeMutableBytes { raw in
+            sysCallErrno { Glibc.read(self.raw, raw.baseAddress!, count) }
+        }
+        if err != 0 { throw LinuxError(operation, errno: err) }
+        buffer.removeLast(count - got)
+        return buffer
+    }
+
+    /// Reads until end of file, at most `limit` bytes.
+    public func readAll(limit: Int = 64 << 20, operation: String = "read") throws(LinuxError) -> [UInt8] {
+        var result: [UInt8] = []
+        while result.count < limit {
+            let chunk = try read(upTo: min(65536, limit - result.count), operation: operation)
+            if chunk.isEmpty { break }
+            result += chunk
+        }
+        return result
+    }
+}

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// Plain file operations on host paths (the state dir, the bundle, /proc). Paths inside a
+/// container's rootfs never come here: they go through `RootedPath`.
+public enum Files {
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0) throws(LinuxError) -> OwnedFD {
+        OwnedFD(try sysCall("open", path: path) { Glibc.open(path, flags | O_CLOEXEC, mode) })
+    }
+
+    public static func openAt(_ dir: OwnedFD, _ path: String, flags: Int32, mode: mode_t = 0,
+                              display: String? = nil) throws(LinuxError) -> OwnedFD {
+        OwnedFD(try sysCall("openat", path: display ?? path) {
+            Glibc.openat(dir.raw, path, flags | O_CLOEXEC, mode)
+        })
+    }
+
+    public static func read(_ path: String, limit: Int = 16 << 20) throws(LinuxError) -> [UInt8] {
+        try open(path, flags: O_RDONLY).readAll(limit: limit, operation: "read \(path)")
+    }
+
+    public static func readString(_ path: String) throws(LinuxError) -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    /// Writes `data` to a temp file beside `path`, fsyncs nothing (state is tmpfs), and renames
+    /// it over `path`, so a reader never sees a half-written file (runc does the same).
+    public static func writeAtomically(_ path: String, _ data: [UInt8], mode: mode_t = 0o600) throws(LinuxError) {
+        let temp = path + ".tmp"
+        let fd = try open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        try fd.writeAll(data, operation: "write \(temp)")
+        fd.close()
+        _ = try sysCall("rename", path: path) { Glibc.rename(temp, path) }
+    }
+
+    public static func write(_ path: String, _ string: String, flags: Int32 = O_WRONLY | O_TRUNC) throws(LinuxError) {
+        let fd = try open(path, flags: flags)
+        try fd.writeAll(string, operation: "write \(path)")
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func mkdir(_ path: String, mode: mode_t = 0o755) throws(LinuxError) {
+        _ = try sysCall("mkdir", path: path) { Glibc.mkdir(path, mode) }
+    }
+
+    /// mkdir -p for host paths (state root, cgroup directories).
+    public static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws(LinuxError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            let (_, err) = sysCallErrno { Glibc.mkdir(current, mode) }
+            if err != 0 && err != EEXIST { throw LinuxError("mkdir", path: current, errno: err) }
+        }
+    }
+
+    public static func unlink(_ path: String) throws(LinuxError) {
+        _ = try sysCall("unlink", path: path) { Glibc.unlink(path) }
+    }
+
+    public static func rmdir(_ path: String) throws(LinuxError) {
+        _ = try sysCall("rmdir", path: path) { Glibc.rmdir(path) }
+    }
+
+    /// rm -rf of a directory that skiff itself created (the state dir); does not follow symlinks.
+    public static func removeTree(_ path: String) throws(LinuxError) {
+        let (_, err) = sysCallErrno { Glibc.rmdir(path) }
+        if err == 0 || err == ENOENT { return }
+        if err != ENOTEMPTY && err != EEXIST { throw LinuxError("rmdir", path: path, errno: err) }
+        for name in try listDirectory(path) {
+            let child = path + "/" + name
+            var st = Glibc.stat()
+            if lstat(child, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                try removeTree(child)
+            } else {
+                let (_, e) = sysCallErrno { Glibc.unlink(child) }
+                if e != 0 && e != ENOENT { throw LinuxError("unlink", path: child, errno: e) }
+            }
+        }
+        _ = try sysCall("rmdir", path: path) { Glibc.rmdir(path) }
+    }
+
+    public static func listDirectory(_ path: String) throws(LinuxError) -> [String] {
+        guard let dir = opendir(path) else { throw LinuxError("opendir", path: path, errno: currentErrno()) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    public static func realpath(_ path: String) throws(LinuxError) -> String {
+        guard let resolved = Glibc.realpath(path, nil) else {
+            throw LinuxError("realpath", path: path, errno: currentErrno())
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    public static func currentDirectory() throws(LinuxError) -> String {
+        guard let cwd = getcwd(nil, 0) else { throw LinuxError("getcwd", errno: currentErrno()) }
+        defer { free(cwd) }
+        return String(cString: cwd)
+    }
+}

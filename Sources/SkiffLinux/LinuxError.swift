@@ -1,0 +1,30 @@
+import SystemPackage
+
+/// The one error type of every syscall wrapper: the operation, the path or object it acted
+/// on, and the errno. Its text is what a user greps for: `mount "/proc/self/fd/7": no such
+/// file or directory` (lowercase, as runc's Go errors read, because podman matches on them).
+public struct LinuxError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let operation: String
+    public let path: String?
+    public let errno: Errno
+
+    public init(_ operation: String, path: String? = nil, errno: Int32) {
+        self.operation = operation
+        self.path = path
+        self.errno = Errno(rawValue: errno)
+    }
+
+    public var description: String {
+        if let path {
+            return "\(operation) \"\(path)\": \(Self.text(errno.rawValue))"
+        }
+        return "\(operation): \(Self.text(errno.rawValue))"
+    }
+
+    /// strerror text with a lowercase first letter, like Go's syscall.Errno strings.
+    public static func text(_ code: Int32) -> String {
+        let message = Errno(rawValue: code).description
+        guard let first = message.first else { return "errno \(code)" }
+        return first.lowercased() + message.dropFirst()
+    }
+}

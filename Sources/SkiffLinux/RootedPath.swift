@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// Paths inside a container's rootfs, resolved by the kernel relative to an fd of the root with
+/// openat2 RESOLVE_IN_ROOT: `..` and absolute symlinks stay inside, so a hostile image cannot
+/// point a mount or a mkdir at the host (runc CVE-2021-30465, CVE-2024-45310, crun
+/// CVE-2019-18837). Strings are never joined to reach a path inside the rootfs.
+public struct RootedPath: Sendable {
+    public let root: OwnedFD
+    /// How the root is shown in errors (the rootfs path on the host).
+    public let rootDisplay: String
+
+    public init(root: OwnedFD, display: String) {
+        self.root = root
+        self.rootDisplay = display
+    }
+
+    public static func open(_ rootfs: String) throws(LinuxError) -> RootedPath {
+        RootedPath(root: try Files.open(rootfs, flags: SKIFF_O_PATH | O_DIRECTORY), display: rootfs)
+    }
+
+    private func display(_ path: String) -> String {
+        path.hasPrefix("/") ? path : "/" + path
+    }
+
+    /// Opens `path` inside the root. Symlinks are followed within the root; with `noFollow` the
+    /// last component must not be one.
+    public func open(_ path: String, flags: Int32, mode: mode_t = 0, noFollow: Bool = false) throws(LinuxError) -> OwnedFD {
+        let resolve = UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+        let openFlags = flags | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0)
+        let fd = try sysCall("openat2", path: display(path)) {
+            Int32(truncatingIfNeeded: skiff_openat2(root.raw, path, UInt64(UInt32(bitPattern: openFlags)), UInt64(mode), resolve))
+        }
+        return OwnedFD(fd)
+    }
+
+    /// Creates every missing directory of `path` inside the root, one component at a time with
+    /// mkdirat on a directory fd, never following a symlink out of the root, and returns an
+    /// SKIFF_O_PATH fd of the final directory.
+    public func mkdirAll(_ path: String, mode: mode_t = 0o755) throws(LinuxError) -> OwnedFD {
+        var current = try root.duplicate()
+        var walked = ""
+        for component in path.split(separator: "/") where component != "." {
+            let name = String(component)
+            walked += "/" + name
+            if name == ".." {
+                // Resolve ".." in the root's terms: re-open from the root.
+                current = try open(walked, flags: SKIFF_O_PATH | O_DIRECTORY)
+                continue
+            }
+            let (_, err) = sysCallErrno { mkdirat(current.raw, name, mode) }
+            if err != 0 && err != EEXIST { throw LinuxError("mkdirat", path: display(walked), errno: err) }
+            // Resolve what is there now through the root, so a symlink placed by the image (or
+            // swapped in by a racing process) resolves inside the root, never on the host.
+            current = try open(walked, flags: SKIFF_O_PATH | O_DIRECTORY)
+        }
+        return current
+    }
+
+    /// Makes sure `path` exists inside the root as a file (for bind mounts of files and device
+    /// nodes) and returns an SKIFF_O_PATH fd of it. Parents are created as directories.
+    public func createFile(_ path: String, mode: mode_t = 0o644) throws(LinuxError) -> OwnedFD {
+        let (parentPath, name) = split(path)
+        let parent = try mkdirAll(parentPath)
+        let (fd, err) = sysCallErrno { openat(parent.raw, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode) }
+        if err == 0 { _ = Glibc.close(fd) } else if err != EEXIST && err != EISDIR && err != ELOOP && err != ENXIO && err != EACCES && err != ETXTBSY {
+            throw LinuxError("create", path: display(path), errno: err)
+        }
+        return try open(path, flags: SKIFF_O_PATH)
+    }
+
+    /// The parent directory and last component of a path inside the root.
+    public func split(_ path: String) -> (parent: String, name: String) {
+        var parts = path.split(separator: "/").map(String.init)
+        let name = parts.popLast() ?? "."
+        return ("/" + parts.joined(separator: "/"), name)
+    }
+}
