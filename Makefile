@@ -1,0 +1,152 @@
+# skiff — build, bundle, demo, test and benchmark.
+#
+# Every target installs the Debian packages it needs when they are missing
+# (dpkg-query decides; apt-get update runs only when something is missing), so
+# `make test` works on a fresh Debian 12 with Swift at /opt/swift.
+
+.DEFAULT_GOAL := build
+SHELL := /bin/sh
+
+# The toolchain lives at /opt/swift on our machines and in CI; use it when no
+# swift is on PATH already.
+ifeq ($(shell command -v swift 2>/dev/null),)
+export PATH := /opt/swift/usr/bin:$(PATH)
+endif
+
+SWIFT       ?= swift
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SKIFF_ROOT  ?= /run/skiff
+BENCH_N     ?= 30
+
+# Release binary: the Swift runtime is linked in, so it runs where /opt/swift
+# is absent (a container host, a VM, an initramfs).
+RELEASE_FLAGS := -c release --product skiff --static-swift-stdlib
+BIN           := $(CURDIR)/.build/release/skiff
+
+BUNDLE      := $(CURDIR)/bundles/busybox
+ROOTFS      := $(BUNDLE)/rootfs
+BUSYBOX     := /bin/busybox
+CGROUP2_VM  := ../shared/tools/cgroup2-vm
+
+# Debian packages per purpose. The toolchain's own needs (linker, C library
+# headers, git for the package checkouts) are listed so a bare image fails
+# here, with a package name, rather than in the middle of a link.
+BUILD_PKGS  := libseccomp-dev libcap-dev pkg-config binutils git libc6-dev libstdc++-12-dev libgcc-12-dev zlib1g-dev
+BUNDLE_PKGS := busybox-static
+TEST_PKGS   := util-linux procps
+BENCH_PKGS  := runc crun hyperfine python3 util-linux time
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# $(call apt_ensure,PACKAGES): install whichever of PACKAGES are not installed.
+define apt_ensure
+@missing=; for p in $(1); do \
+	dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q ' installed$$' || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+	echo "apt-get install$$missing"; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+fi
+endef
+
+.PHONY: all build install bundle demo test test-cgroup2 bench clean help \
+	deps-build deps-bundle deps-test deps-bench
+
+all: build
+
+help:
+	@echo "make [build]      release build of skiff (static Swift runtime) -> .build/release/skiff"
+	@echo "make install      install bin/skiff under \$$(DESTDIR)\$$(PREFIX) (default /usr/local)"
+	@echo "make bundle       generate bundles/busybox/rootfs from Debian's busybox-static"
+	@echo "make demo         build, bundle and run a container that prints pid, hostname, uid map, mounts"
+	@echo "make test         build, bundle, then swift test (unit + integration, needs root)"
+	@echo "make test-cgroup2 run the tests in a pure cgroup v2 VM (../shared/tools/cgroup2-vm)"
+	@echo "make bench        skiff vs runc vs crun (Tests/Bench/bench.py; BENCH_N=$(BENCH_N))"
+	@echo "make clean        remove .build and the generated rootfs"
+
+deps-build:
+	$(call apt_ensure,$(BUILD_PKGS))
+
+deps-bundle:
+	$(call apt_ensure,$(BUNDLE_PKGS))
+
+deps-test:
+	$(call apt_ensure,$(TEST_PKGS))
+
+deps-bench:
+	$(call apt_ensure,$(BENCH_PKGS))
+
+build: deps-build
+	$(SWIFT) build $(RELEASE_FLAGS)
+	@if ldd $(BIN) 2>/dev/null | grep -q 'libswift'; then \
+		echo "error: $(BIN) needs the Swift runtime's shared libraries:"; \
+		ldd $(BIN) | grep libswift; exit 1; \
+	fi
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/skiff
+
+# The rootfs is generated (and git-ignored): busybox plus a link for every
+# applet, the directories the mounts in config.json land on, and root, user
+# (1000) and nobody. It is rebuilt when this Makefile or busybox changes, into
+# a temporary directory that replaces the old one only when complete.
+bundle: deps-bundle
+	@$(MAKE) -s --no-print-directory $(ROOTFS)/etc/group
+
+$(ROOTFS)/etc/group: Makefile $(wildcard $(BUSYBOX))
+	@echo "bundle $(ROOTFS)"
+	@set -e; tmp=$(ROOTFS).tmp; rm -rf --one-file-system "$$tmp"; \
+	mkdir -p "$$tmp/bin" "$$tmp/sbin" "$$tmp/usr/bin" "$$tmp/usr/sbin" \
+		"$$tmp/proc" "$$tmp/sys" "$$tmp/dev" "$$tmp/etc" "$$tmp/tmp" \
+		"$$tmp/root" "$$tmp/home/user" "$$tmp/run" "$$tmp/var/tmp"; \
+	chmod 1777 "$$tmp/tmp" "$$tmp/var/tmp"; chmod 0700 "$$tmp/root"; \
+	cp $(BUSYBOX) "$$tmp/bin/busybox"; \
+	$(BUSYBOX) --list-full | while IFS= read -r applet; do \
+		case "$$applet" in bin/busybox|linuxrc) continue;; esac; \
+		mkdir -p "$$tmp/$${applet%/*}"; \
+		ln -sf /bin/busybox "$$tmp/$$applet"; \
+	done; \
+	printf '%s\n' \
+		'root:x:0:0:root:/root:/bin/sh' \
+		'user:x:1000:1000:user:/home/user:/bin/sh' \
+		'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' > "$$tmp/etc/passwd"; \
+	printf '%s\n' 'skiff' > "$$tmp/etc/hostname"; \
+	chown 1000:1000 "$$tmp/home/user"; \
+	printf '%s\n' 'root:x:0:' 'tty:x:5:' 'user:x:1000:' 'nobody:x:65534:' > "$$tmp/etc/group"; \
+	rm -rf --one-file-system $(ROOTFS); mv "$$tmp" $(ROOTFS); touch $(ROOTFS)/etc/group
+
+demo: build bundle
+	@echo "== skiff run --bundle bundles/busybox (root $(SKIFF_ROOT))"
+	@id=demo-$$$$; \
+	$(BIN) --root $(SKIFF_ROOT) run --bundle $(BUNDLE) "$$id"; rc=$$?; \
+	$(BIN) --root $(SKIFF_ROOT) delete --force "$$id" >/dev/null 2>&1; \
+	exit $$rc
+
+# Integration tests drive the release binary (what ships) on the generated
+# bundle; `swift test` builds the test targets in debug.
+test: export SKIFF_BINARY := $(BIN)
+test: export SKIFF_BUNDLE_ROOTFS := $(ROOTFS)
+test: build bundle deps-test
+	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+
+# The same tests on a kernel with a pure cgroup v2 hierarchy (this host is
+# hybrid). The VM sees this tree at the same path; it runs what was built here.
+test-cgroup2: export SKIFF_BINARY := $(BIN)
+test-cgroup2: export SKIFF_BUNDLE_ROOTFS := $(ROOTFS)
+test-cgroup2: build bundle deps-test
+	@if [ ! -x $(CGROUP2_VM) ]; then \
+		echo "test-cgroup2: SKIPPED: $(CGROUP2_VM) not found (it comes with ../shared/tools)"; \
+		exit 0; \
+	fi; \
+	set -e; $(SWIFT) build --build-tests; \
+	$(CGROUP2_VM) --share $(CURDIR) -- $(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
+
+bench: export SKIFF_BINARY := $(BIN)
+bench: deps-bench build bundle
+	python3 Tests/Bench/bench.py
+
+clean:
+	rm -rf .build
+	rm -rf --one-file-system $(ROOTFS) $(ROOTFS).tmp

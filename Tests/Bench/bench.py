@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""Benchmark skiff beside runc and crun on the same busybox bundle.
+
+Each scenario runs the same runtime commands for every runtime, alternating
+runtimes inside each iteration (A B C A B C ...) so drift in the machine's
+state (page cache, RCU backlog, thermal) lands on all of them alike.  Each
+runtime has its own --root in a temporary directory.  The result is a markdown
+table of medians with ratios against runc, ready for docs/benchmarks.md.
+
+Environment:
+  BENCH_N               iterations per scenario and runtime (default 30)
+  SKIFF_BINARY          skiff to measure (default <repo>/.build/release/skiff)
+  SKIFF_BUNDLE_ROOTFS   rootfs to use (default <repo>/bundles/busybox/rootfs)
+
+Adding a scenario: write a function (ctx, runtime, cid) -> {metric: value}
+that performs the commands and returns what it measured, then append a
+Scenario to SCENARIOS naming the container's args, an optional config patch
+(seccomp, resources, user namespace, ...) and the metrics it reports.
+
+Standard library only; needs root (like the runtimes themselves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COMMAND_TIMEOUT = 30.0  # seconds; a runtime that hangs is a failure, not a figure
+
+
+class CommandFailed(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------
+# Running one runtime command: posix_spawn + wait4, so the timing covers the
+# runtime process and nothing of Python's subprocess machinery, and wait4's
+# rusage gives the runtime's peak RSS.
+
+
+@dataclasses.dataclass
+class Result:
+    ms: float
+    maxrss_kb: int
+
+
+def _alarm(signum, frame):
+    raise TimeoutError
+
+
+def spawn(argv: list[str], check: bool = True) -> Result:
+    errpath = os.path.join(WORKDIR, "stderr")
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    ]
+    start = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, COMMAND_TIMEOUT)
+    try:
+        _, status, rusage = os.wait4(pid, 0)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        os.wait4(pid, 0)
+        raise CommandFailed(f"{' '.join(argv)}: timed out after {COMMAND_TIMEOUT:.0f}s")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    elapsed = (time.perf_counter() - start) * 1000.0
+    code = os.waitstatus_to_exitcode(status)
+    if check and code != 0:
+        with open(errpath, errors="replace") as f:
+            err = f.read().strip().splitlines()
+        tail = err[-1] if err else "(no stderr)"
+        raise CommandFailed(f"{' '.join(argv[-4:])}: exit {code}: {tail}")
+    return Result(elapsed, rusage.ru_maxrss)
+
+
+def wait_pid_exit(pid: int, timeout: float = COMMAND_TIMEOUT) -> None:
+    """Wait for a process that is not our child (the container's init)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            raise CommandFailed(f"container process {pid} still running after {timeout:.0f}s")
+    finally:
+        os.close(fd)
+
+
+def read_pid(path: str) -> int:
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+# --------------------------------------------------------------------------
+# Runtimes
+
+
+@dataclasses.dataclass
+class Runtime:
+    name: str
+    binary: str
+    prefix: list[str]  # what runs before the binary (crun's cgroup2-hiding wrapper)
+    root: str = ""
+    version: str = ""
+
+    def cmd(self, *args: str) -> list[str]:
+        return [*self.prefix, self.binary, "--root", self.root, *args]
+
+
+def hybrid_cgroup2() -> bool:
+    with open("/proc/self/mounts") as f:
+        return any(
+            line.split()[1:3] == ["/sys/fs/cgroup/unified", "cgroup2"] for line in f
+        )
+
+
+def discover_runtimes() -> tuple[list[Runtime], list[str]]:
+    found: list[Runtime] = []
+    skipped: list[str] = []
+
+    runc = shutil.which("runc") or ("/usr/sbin/runc" if os.path.exists("/usr/sbin/runc") else None)
+    if runc:
+        found.append(Runtime("runc", runc, []))
+    else:
+        skipped.append("runc: not installed (apt-get install runc)")
+
+    crun = shutil.which("crun")
+    if crun:
+        prefix: list[str] = []
+        if hybrid_cgroup2():
+            # crun 1.8 refuses a hybrid v1/v2 host; hide the v2 mount in a
+            # private mount namespace for each invocation (ANCHORS.md).
+            prefix = [
+                "unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount -t tmpfs -o size=1m x /sys/fs/cgroup/unified && exec "$0" "$@"',
+            ]
+        found.append(Runtime("crun", crun, prefix))
+    else:
+        skipped.append("crun: not installed (apt-get install crun)")
+
+    skiff = os.environ.get("SKIFF_BINARY") or os.path.join(REPO, ".build/release/skiff")
+    if os.access(skiff, os.X_OK):
+        found.append(Runtime("skiff", os.path.abspath(skiff), []))
+    else:
+        skipped.append(f"skiff: {skiff} not found (make build, or set SKIFF_BINARY)")
+    return found, skipped
+
+
+def version_of(rt: Runtime) -> str:
+    try:
+        out = subprocess.run([rt.binary, "--version"], capture_output=True, text=True, timeout=10)
+        line = (out.stdout or out.stderr).strip().splitlines()
+        return line[0] if line else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+# --------------------------------------------------------------------------
+# Bundles: one per scenario, sharing the read-only busybox rootfs by absolute
+# path, so every runtime starts the same process from the same files.
+
+
+@dataclasses.dataclass
+class Context:
+    base_config: dict
+    rootfs: str
+    tmp: str
+    bundles: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def bundle(self, scenario: "Scenario") -> str:
+        if scenario.key not in self.bundles:
+            cfg = copy.deepcopy(self.base_config)
+            cfg["root"] = {"path": self.rootfs, "readonly": True}
+            cfg["process"]["args"] = list(scenario.args)
+            cfg["process"]["terminal"] = False
+            if scenario.patch:
+                scenario.patch(cfg)
+            path = os.path.join(self.tmp, "bundle-" + scenario.key)
+            os.makedirs(path)
+            with open(os.path.join(path, "config.json"), "w") as f:
+                json.dump(cfg, f, indent=2)
+            self.bundles[scenario.key] = path
+        return self.bundles[scenario.key]
+
+    def pidfile(self, rt: Runtime, cid: str) -> str:
+        return os.path.join(self.tmp, f"{rt.name}-{cid}.pid")
+
+
+# --------------------------------------------------------------------------
+# Scenarios
+
+
+@dataclasses.dataclass
+class Metric:
+    key: str
+    label: str
+    unit: str  # "ms" or "KB"
+
+
+@dataclasses.dataclass
+class Scenario:
+    key: str
+    args: list[str]
+    measure: Callable[[Context, Runtime, str, "Scenario"], dict[str, float]]
+    metrics: list[Metric]
+    patch: Callable[[dict], None] | None = None
+    cleanup: bool = True  # `delete --force` after each iteration (untimed)
+
+
+def measure_run(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    # `run` in the foreground returns when the container has exited and, as
+    # with runc, removes it; the untimed cleanup catches a runtime that doesn't.
+    return {"run": spawn(rt.cmd("run", "--bundle", ctx.bundle(sc), cid)).ms}
+
+
+# Peak RSS needs a small parent. Python's own wait4 cannot give it: posix_spawn
+# (vfork) and fork both start the child on Python's ~17 MB address space, and
+# the kernel folds that mm's high-water mark into the child's ru_maxrss at
+# exec. GNU time forks from ~1 MB, so its %M is the runtime's own peak (with
+# the children it waited for: runc's init, the container's /bin/true).
+GNU_TIME = "/usr/bin/time"
+
+
+def measure_rss(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    if not os.access(GNU_TIME, os.X_OK):
+        raise CommandFailed(f"{GNU_TIME} not found (apt-get install time)")
+    out = os.path.join(ctx.tmp, "rss")
+    spawn([GNU_TIME, "-f", "%M", "-o", out, *rt.cmd("run", "--bundle", ctx.bundle(sc), cid)])
+    with open(out) as f:
+        return {"rss": float(f.read().split()[-1])}
+
+
+def measure_lifecycle(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    # The wait is on the container's init through a pidfd, not by polling
+    # `state`, so no runtime pays for extra invocations of itself.
+    pidfile = ctx.pidfile(rt, cid)
+    start = time.perf_counter()
+    spawn(rt.cmd("create", "--bundle", ctx.bundle(sc), "--pid-file", pidfile, cid))
+    pid = read_pid(pidfile)
+    spawn(rt.cmd("start", cid))
+    wait_pid_exit(pid)
+    spawn(rt.cmd("delete", cid))
+    return {"lifecycle": (time.perf_counter() - start) * 1000.0}
+
+
+def measure_force_delete(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    pidfile = ctx.pidfile(rt, cid)
+    start = time.perf_counter()
+    spawn(rt.cmd("create", "--bundle", ctx.bundle(sc), "--pid-file", pidfile, cid))
+    spawn(rt.cmd("start", cid))
+    spawn(rt.cmd("delete", "--force", cid))
+    return {"force_delete": (time.perf_counter() - start) * 1000.0}
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        "run", ["/bin/true"], measure_run,
+        [Metric("run", "`run` /bin/true", "ms")],
+    ),
+    Scenario(
+        "lifecycle", ["/bin/true"], measure_lifecycle,
+        [Metric("lifecycle", "create + start + wait for exit + delete (/bin/true)", "ms")],
+    ),
+    Scenario(
+        "force_delete", ["/bin/sleep", "1000"], measure_force_delete,
+        [Metric("force_delete", "create + start + `delete --force` (sleep 1000)", "ms")],
+    ),
+    Scenario(
+        "rss", ["/bin/true"], measure_rss,
+        [Metric("rss", "peak RSS of the runtime process (`run` /bin/true)", "KB")],
+    ),
+]
+
+
+# --------------------------------------------------------------------------
+
+
+def kernel_floor(n: int) -> float | None:
+    """`unshare -pfmnui --fork /bin/true`: the namespaces alone, no runtime."""
+    if not shutil.which("unshare"):
+        return None
+    argv = ["unshare", "-pfmnui", "--fork", "/bin/true"]
+    return statistics.median(spawn(argv).ms for _ in range(n))
+
+
+def rss_floor() -> float | None:
+    """What GNU time itself reports for /bin/true: the floor under the RSS row."""
+    if not os.access(GNU_TIME, os.X_OK):
+        return None
+    out = os.path.join(WORKDIR, "rss")
+    spawn([GNU_TIME, "-f", "%M", "-o", out, "/bin/true"])
+    with open(out) as f:
+        return float(f.read().split()[-1])
+
+
+def wrapper_floor(rt: Runtime, n: int) -> float | None:
+    if not rt.prefix:
+        return None
+    argv = [*rt.prefix, "/bin/true"]
+    return statistics.median(spawn(argv).ms for _ in range(n))
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "KB":
+        return f"{value:,.0f} KB"
+    return f"{value:.1f} ms"
+
+
+def main() -> int:
+    global WORKDIR
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=int(os.environ.get("BENCH_N", "30")),
+                    help="iterations per scenario and runtime (env BENCH_N, default 30)")
+    ap.add_argument("--runtime", action="append", help="only these runtimes (repeatable)")
+    ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable): "
+                    + ", ".join(s.key for s in SCENARIOS))
+    ap.add_argument("--json", help="also write raw samples to this file")
+    opts = ap.parse_args()
+
+    if os.geteuid() != 0:
+        print("bench: needs root (the runtimes create namespaces and cgroups)", file=sys.stderr)
+        return 2
+    rootfs = os.path.abspath(os.environ.get("SKIFF_BUNDLE_ROOTFS")
+                             or os.path.join(REPO, "bundles/busybox/rootfs"))
+    if not os.path.exists(os.path.join(rootfs, "bin/busybox")):
+        print(f"bench: no rootfs at {rootfs} (run `make bundle`)", file=sys.stderr)
+        return 2
+    with open(os.path.join(REPO, "bundles/busybox/config.json")) as f:
+        base_config = json.load(f)
+
+    runtimes, skipped = discover_runtimes()
+    if opts.runtime:
+        runtimes = [r for r in runtimes if r.name in opts.runtime]
+    scenarios = [s for s in SCENARIOS if not opts.scenario or s.key in opts.scenario]
+
+    tmp = tempfile.mkdtemp(prefix="skiff-bench-")
+    WORKDIR = tmp
+    ctx = Context(base_config, rootfs, tmp)
+    for rt in runtimes:
+        rt.root = os.path.join(tmp, "root-" + rt.name)
+        os.makedirs(rt.root)
+        rt.version = version_of(rt)
+
+    created: list[tuple[Runtime, str]] = []
+    samples: dict[str, dict[str, list[float]]] = {}  # metric -> runtime -> values
+    failed: dict[tuple[str, str], str] = {}  # (scenario, runtime) -> reason
+
+    def cleanup(rt: Runtime, cid: str) -> None:
+        spawn(rt.cmd("delete", "--force", cid), check=False)
+
+    # A runtime that cannot run the bundle at all is skipped, with its error.
+    usable = []
+    for rt in runtimes:
+        try:
+            spawn(rt.cmd("run", "--bundle", ctx.bundle(SCENARIOS[0]), "bench-smoke"))
+            usable.append(rt)
+        except CommandFailed as e:
+            skipped.append(f"{rt.name}: smoke `run` failed: {e}")
+        finally:
+            cleanup(rt, "bench-smoke")
+    runtimes = usable
+
+    try:
+        for sc in scenarios:
+            print(f"bench: {sc.key} x{opts.n} ({', '.join(r.name for r in runtimes)})",
+                  file=sys.stderr, flush=True)
+            for i in range(-1, opts.n):  # iteration -1 warms caches; not recorded
+                for rt in runtimes:
+                    if (sc.key, rt.name) in failed:
+                        continue
+                    cid = f"bench-{sc.key}-{i + 1}"
+                    try:
+                        values = sc.measure(ctx, rt, cid, sc)
+                    except CommandFailed as e:
+                        failed[(sc.key, rt.name)] = str(e)
+                        print(f"bench: {rt.name} {sc.key}: {e}", file=sys.stderr)
+                        values = None
+                    finally:
+                        if sc.cleanup:
+                            cleanup(rt, cid)
+                    if values and i >= 0:
+                        for k, v in values.items():
+                            samples.setdefault(k, {}).setdefault(rt.name, []).append(v)
+        floor = kernel_floor(min(opts.n, 10))
+        wrappers = {rt.name: wrapper_floor(rt, min(opts.n, 10)) for rt in runtimes}
+        rss_min = rss_floor() if any(s.key == "rss" for s in scenarios) else None
+    finally:
+        for rt in runtimes:
+            for cid in os.listdir(rt.root) if os.path.isdir(rt.root) else []:
+                cleanup(rt, cid)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # ----- report
+    names = [rt.name for rt in runtimes]
+    base = "runc" if "runc" in names else (names[0] if names else None)
+    print()
+    print(f"<!-- bench.py: N={opts.n}, {datetime.date.today()}, {os.cpu_count()} cores, "
+          f"kernel {platform.release()} -->")
+    head = "| scenario (median) | " + " | ".join(
+        f"{rt.name} {rt.version.split()[-1] if rt.version else ''}".strip() for rt in runtimes) + " |"
+    print(head)
+    print("|---|" + "---|" * len(runtimes))
+    for sc in scenarios:
+        for m in sc.metrics:
+            cells = []
+            ref = samples.get(m.key, {}).get(base) if base else None
+            ref_med = statistics.median(ref) if ref else None
+            for rt in runtimes:
+                vals = samples.get(m.key, {}).get(rt.name)
+                if (sc.key, rt.name) in failed:
+                    cells.append("failed")
+                elif not vals:
+                    cells.append("–")
+                else:
+                    med = statistics.median(vals)
+                    cell = fmt(med, m.unit)
+                    if ref_med and rt.name != base:
+                        cell += f" ({med / ref_med:.2f}× {base})"
+                    cells.append(cell)
+            print(f"| {m.label} | " + " | ".join(cells) + " |")
+    print(flush=True)
+    if floor is not None:
+        print(f"Kernel floor, `unshare -pfmnui --fork /bin/true`: {floor:.1f} ms.")
+    if rss_min is not None:
+        print(f"RSS floor, GNU time's /bin/true: {rss_min:,.0f} KB.")
+    for name, w in wrappers.items():
+        if w is not None:
+            print(f"{name} figures include its wrapper on every invocation (`unshare -m` + `sh` + "
+                  f"tmpfs over /sys/fs/cgroup/unified), {w:.1f} ms each: once in `run`, "
+                  f"three times in the other scenarios.")
+    for s in skipped:
+        print(f"Skipped {s}")
+    for (sk, rn), why in failed.items():
+        print(f"Failed {rn} {sk}: {why}")
+
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump({"n": opts.n, "date": str(datetime.date.today()),
+                       "kernel": platform.release(),
+                       "versions": {rt.name: rt.version for rt in runtimes},
+                       "samples": samples,
+                       "failed": {f"{k[1]}/{k[0]}": v for k, v in failed.items()}}, f, indent=1)
+    return 0
+
+
+WORKDIR = ""
+
+if __name__ == "__main__":
+    sys.exit(main())
