@@ -14,6 +14,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 endif
 
 SWIFT       ?= swift
+SCRATCH     ?= $(CURDIR)/.build
 PREFIX      ?= /usr/local
 DESTDIR     ?=
 SKIFF_ROOT  ?= /run/skiff
@@ -21,8 +22,8 @@ BENCH_N     ?= 30
 
 # Release binary: the Swift runtime is linked in, so it runs where /opt/swift
 # is absent (a container host, a VM, an initramfs).
-RELEASE_FLAGS := -c release --product skiff --static-swift-stdlib
-BIN           := $(CURDIR)/.build/release/skiff
+RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib
+BIN           := $(SCRATCH)/release/skiff
 
 BUNDLE      := $(CURDIR)/bundles/busybox
 ROOTFS      := $(BUNDLE)/rootfs
@@ -129,7 +130,7 @@ demo: build bundle
 test: export SKIFF_BINARY := $(BIN)
 test: export SKIFF_BUNDLE_ROOTFS := $(ROOTFS)
 test: build bundle deps-test
-	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+	$(SWIFT) test --scratch-path $(SCRATCH) $(SWIFT_TEST_FLAGS)
 
 # The same tests on a kernel with a pure cgroup v2 hierarchy (this host is
 # hybrid). The VM sees this tree at the same path; it runs what was built here.
@@ -140,13 +141,13 @@ test-cgroup2: build bundle deps-test
 		echo "test-cgroup2: SKIPPED: $(CGROUP2_VM) not found (it comes with ../shared/tools)"; \
 		exit 0; \
 	fi; \
-	set -e; $(SWIFT) build --build-tests; \
-	$(CGROUP2_VM) --share $(CURDIR) -- $(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
+	set -e; $(SWIFT) build --scratch-path $(SCRATCH) --build-tests; \
+	$(CGROUP2_VM) --share $(CURDIR) -- $(SWIFT) test --scratch-path $(SCRATCH) --skip-build $(SWIFT_TEST_FLAGS)
 
 bench: export SKIFF_BINARY := $(BIN)
 bench: deps-bench build bundle
 	python3 Tests/Bench/bench.py
 
 clean:
-	rm -rf .build
+	rm -rf $(SCRATCH)
 	rm -rf --one-file-system $(ROOTFS) $(ROOTFS).tmp
