@@ -24,7 +24,8 @@ cleanup() {
 	"$runtime" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; trap - EXIT; exit 1' HUP INT PIPE TERM
 
 # The same config as this bundle, with the rootfs by absolute path and a
 # process that stays up.
