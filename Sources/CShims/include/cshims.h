@@ -25,6 +25,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/signalfd.h>
 
 // GNU/Linux constants that Glibc's Swift module hides (it is built without _GNU_SOURCE).
 #define SKIFF_O_PATH 010000000
@@ -35,6 +36,27 @@
 #define SKIFF_ST_NODIRATIME 2048
 #define SKIFF_ST_RELATIME 4096
 int pipe2(int pipefd[2], int flags);
+int setresuid(uid_t ruid, uid_t euid, uid_t suid);
+int setresgid(gid_t rgid, gid_t egid, gid_t sgid);
+int sethostname(const char *name, size_t len);
+int setdomainname(const char *name, size_t len);
+#define SKIFF_CLONE_NEWNS     0x00020000
+#define SKIFF_CLONE_NEWCGROUP 0x02000000
+#define SKIFF_CLONE_NEWUTS    0x04000000
+#define SKIFF_CLONE_NEWIPC    0x08000000
+#define SKIFF_CLONE_NEWUSER   0x10000000
+#define SKIFF_CLONE_NEWPID    0x20000000
+#define SKIFF_CLONE_NEWNET    0x40000000
+#define SKIFF_CLONE_NEWTIME   0x00000080
+
+static inline int skiff_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5) {
+    return prctl(option, a2, a3, a4, a5);
+}
+
+static inline int skiff_setrlimit(int resource, uint64_t soft, uint64_t hard) {
+    struct rlimit limit = { .rlim_cur = soft, .rlim_max = hard };
+    return setrlimit(resource, &limit);
+}
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080

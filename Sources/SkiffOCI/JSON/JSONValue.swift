@@ -175,8 +175,9 @@ struct JSONParser {
             let decoded = Unicode.Scalar(scalar) ?? "\u{FFFD}"
             buffer.append(contentsOf: Array(String(Character(decoded)).utf8))
         default:
-            index -= 1
-            throw failure("invalid escape '\\\(describeCurrent(quoted: false))' in string")
+            index -= 2  // report at the backslash
+            let escaped = (0x21..<0x7F).contains(byte) ? String(UnicodeScalar(byte)) : "byte 0x" + String(byte, radix: 16)
+            throw failure("invalid escape '\\\(escaped)' in string")
         }
     }
 

@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+
+/// Waits for a foreground container process that is our child, forwarding every catchable
+/// signal skiff receives to it, so `kill <skiff>` and Ctrl-C reach the container as with runc.
+struct ForegroundWaiter {
+    let pid: Int32
+
+    /// Signals that are never forwarded: SIGCHLD is ours, KILL/STOP cannot be caught.
+    static let notForwarded: Set<Int32> = [SIGCHLD, SIGKILL, SIGSTOP]
+
+    func wait() throws -> Processes.Exit {
+        var mask = sigset_t()
+        sigfillset(&mask)
+        sigdelset(&mask, SIGKILL)
+        sigdelset(&mask, SIGSTOP)
+        var previous = sigset_t()
+        _ = try sysCall("sigprocmask") { sigprocmask(SIG_BLOCK, &mask, &previous) }
+        defer { sigprocmask(SIG_SETMASK, &previous, nil) }
+        let signals = OwnedFD(try sysCall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC)) })
+        while true {
+            if let exit = try Processes.tryWait(pid) { return exit }
+            var info = signalfd_siginfo()
+            let (got, err) = sysCallErrno { read(signals.raw, &info, MemoryLayout<signalfd_siginfo>.size) }
+            if err != 0 { throw LinuxError("read signalfd", errno: err) }
+            guard got == MemoryLayout<signalfd_siginfo>.size else { continue }
+            let signal = Int32(info.ssi_signo)
+            if !Self.notForwarded.contains(signal) {
+                Glibc.kill(pid, signal)
+            }
+        }
+    }
+}

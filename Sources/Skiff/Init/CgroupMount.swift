@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+
+/// A `cgroup` entry of mounts[]: the container sees its own cgroups. On cgroup v1 that is a
+/// tmpfs with one directory per hierarchy; on a pure v2 host a single cgroup2 mount. With a
+/// cgroup namespace the kernel scopes a fresh mount to the container's subtree; without one
+/// the container's directories are bind-mounted from the host, as runc does.
+struct CgroupMount {
+    let options: InitOptions
+    let root: RootedPath
+    let inUserNamespace: Bool
+
+    var hasCgroupNamespace: Bool {
+        // Compared against the host's: a namespace of our own means a different inode.
+        guard let own = try? Files.open("/proc/self/ns/cgroup", flags: O_RDONLY).stat(),
+              let host = try? Files.open("/proc/1/ns/cgroup", flags: O_RDONLY).stat() else { return false }
+        return own.st_ino != host.st_ino
+    }
+
+    func mount(destination: String, flags: UInt, type: String) throws {
+        let flags = flags & ~(UInt(MS_BIND) | UInt(MS_REC) | UInt(MS_REMOUNT))
+        let v1 = options.cgroups.filter { $0.version == "v1" }
+        let v2 = options.cgroups.first { $0.version == "v2" }
+        let target = try root.mkdirAll(destination)
+        if v1.isEmpty {
+            guard let v2 else { return }
+            try mountOne(v2, at: target, display: destination, flags: flags)
+            return
+        }
+        try Mounts.mount(source: "tmpfs", target: target.procPath, type: "tmpfs",
+                         flags: flags & ~UInt(MS_RDONLY), data: "mode=755", display: destination)
+        var sources = v1
+        if let v2 { sources.append(v2) }
+        for source in sources {
+            // Name each directory as the host does (cpu,cpuacct → "cpu,cpuacct"; cgroup2 →
+            // "unified"), from the host's mount point.
+            let name = source.mountPoint.split(separator: "/").last.map(String.init) ?? source.controllers.joined(separator: ",")
+            let path = destination + "/" + name
+            let dir = try root.mkdirAll(path)
+            try mountOne(source, at: dir, display: path, flags: flags)
+        }
+        if flags & UInt(MS_RDONLY) != 0 {
+            let mounted = try root.open(destination, flags: SKIFF_O_PATH)
+            try Mounts.mount(source: nil, target: mounted.procPath, type: nil,
+                             flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | UInt(MS_RDONLY) | (flags & ~UInt(MS_RDONLY)),
+                             display: destination)
+        }
+    }
+
+    private func mountOne(_ source: CgroupMountSource, at target: OwnedFD, display: String, flags: UInt) throws {
+        if hasCgroupNamespace {
+            let fstype = source.version == "v2" ? "cgroup2" : "cgroup"
+            let data = source.version == "v2" ? nil : source.controllers.joined(separator: ",")
+            let (_, err) = sysCallErrno { Glibc.mount(fstype, target.procPath, fstype, flags, data) }
+            if err == 0 { return }
+            if err != EPERM && err != EBUSY { throw LinuxError("mount", path: display, errno: err) }
+            // Fall back to a bind of the container's directory (a v1 hierarchy may refuse a
+            // second superblock with other options).
+        }
+        try Mounts.mount(source: source.directory, target: target.procPath, type: "bind",
+                         flags: UInt(MS_BIND) | UInt(MS_REC), display: display)
+        if flags != 0 {
+            // The fd still names the directory under the new mount; reopen to reach the mount.
+            let mounted = try root.open(display, flags: SKIFF_O_PATH)
+            try Mounts.mount(source: nil, target: mounted.procPath, type: nil,
+                             flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | flags, display: display)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// /dev inside the container: the default devices every container gets, linux.devices, and
+/// the conventional links. Nodes are made with mknodat on a directory fd resolved inside the
+/// rootfs; in a user namespace, where mknod is refused, the host's node is bind-mounted.
+/// Resolving through the rootfs fd means a /dev symlink in the image cannot send device
+/// creation to the host (runc CVE-2026-41579, crun CVE-2026-47766).
+struct Devices {
+    let spec: Spec
+    let root: RootedPath
+    let bindFromHost: Bool
+
+    static let defaults: [LinuxDevice] = [
+        LinuxDevice(path: "/dev/null", type: "c", major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0),
+        LinuxDevice(path: "/dev/zero", type: "c", major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0),
+        LinuxDevice(path: "/dev/full", type: "c", major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0),
+        LinuxDevice(path: "/dev/random", type: "c", major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0),
+        LinuxDevice(path: "/dev/urandom", type: "c", major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0),
+        LinuxDevice(path: "/dev/tty", type: "c", major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0),
+    ]
+
+    func create() throws {
+        var devices = Self.defaults
+        for device in spec.linux?.devices ?? [] {
+            devices.removeAll { $0.path == device.path }
+            devices.append(device)
+        }
+        let oldMask = umask(0)
+        defer { umask(oldMask) }
+        for device in devices {
+            do {
+                if bindFromHost {
+                    try bind(device)
+                } else {
+                    try make(device)
+                }
+            } catch {
+                throw SkiffError.wrap(error, "device \(device.path)")
+            }
+        }
+    }
+
+    private func make(_ device: LinuxDevice) throws {
+        let kind: mode_t
+        switch device.type {
+        case "c", "u": kind = S_IFCHR
+        case "b": kind = S_IFBLK
+        case "p": kind = S_IFIFO
+        default: throw SkiffError(.invalidArgument, "unknown device type \"\(device.type)\"")
+        }
+        let (parentPath, name) = root.split(device.path)
+        let parent = try root.mkdirAll(parentPath)
+        let dir = try root.open(parentPath, flags: O_DIRECTORY | O_RDONLY)
+        _ = parent
+        let rdev = dev_t(skiff_makedev(UInt32(truncatingIfNeeded: device.major), UInt32(truncatingIfNeeded: device.minor)))
+        let mode = kind | mode_t(device.fileMode ?? 0o666) & 0o7777
+        let dirFD = dir.raw
+        var err = sysCallErrno { mknodat(dirFD, name, mode, rdev) }.errno
+        if err == EEXIST {
+            // Whatever the image had there (a file, a symlink) is replaced by the real node.
+            _ = unlinkat(dirFD, name, 0)
+            err = sysCallErrno { mknodat(dirFD, name, mode, rdev) }.errno
+        }
+        if err != 0 { throw LinuxError("mknod", path: device.path, errno: err) }
+        _ = try sysCall("fchownat", path: device.path) {
+            fchownat(dir.raw, name, device.uid ?? 0, device.gid ?? 0, Int32(AT_SYMLINK_NOFOLLOW))
+        }
+    }
+
+    private func bind(_ device: LinuxDevice) throws {
+        let source = try Files.open(device.path, flags: SKIFF_O_PATH)
+        let target = try root.createFile(device.path, mode: 0o000)
+        try Mounts.mount(source: source.procPath, target: target.procPath, type: "bind", flags: UInt(MS_BIND), display: device.path)
+    }
+
+    /// /dev/fd, stdin/stdout/stderr, /dev/core and /dev/ptmx → pts/ptmx, as runc makes them,
+    /// plus /dev/shm and /dev/pts directories when missing.
+    static func createSymlinks(root: RootedPath) throws {
+        let dev = try root.mkdirAll("/dev")
+        let dir = try root.open("/dev", flags: O_DIRECTORY | O_RDONLY)
+        _ = dev
+        let links = [
+            ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+            ("/proc/self/fd/2", "stderr"), ("/proc/kcore", "core"),
+        ]
+        for (target, name) in links {
+            let (_, err) = sysCallErrno { symlinkat(target, dir.raw, name) }
+            if err != 0 && err != EEXIST { throw LinuxError("symlink", path: "/dev/\(name)", errno: err) }
+        }
+        // /dev/ptmx must point at the container's devpts instance, not the host's.
+        var st = Glibc.stat()
+        if fstatat(dir.raw, "pts/ptmx", &st, Int32(AT_SYMLINK_NOFOLLOW)) == 0 {
+            _ = unlinkat(dir.raw, "ptmx", 0)
+            let (_, err) = sysCallErrno { symlinkat("pts/ptmx", dir.raw, "ptmx") }
+            if err != 0 && err != EEXIST { throw LinuxError("symlink", path: "/dev/ptmx", errno: err) }
+        }
+        for name in ["shm", "pts"] {
+            let (_, err) = sysCallErrno { mkdirat(dir.raw, name, 0o755) }
+            if err != 0 && err != EEXIST { throw LinuxError("mkdir", path: "/dev/\(name)", errno: err) }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// The last steps before execve, all inside the container: limits, identity, environment,
+/// working directory and the executable's path.
+struct ProcessSetup {
+    let process: Process
+    let setgroupsAllowed: Bool
+
+    static let rlimitNames: [String: Int32] = [
+        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+        "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+        "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+        "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    ]
+
+    func applyRlimits() throws {
+        for limit in process.rlimits ?? [] {
+            guard let resource = Self.rlimitNames[limit.type] else {
+                throw SkiffError(.invalidArgument, "process.rlimits: unknown type \"\(limit.type)\"")
+            }
+            _ = try sysCall("setrlimit \(limit.type)") { skiff_setrlimit(resource, limit.soft, limit.hard) }
+        }
+    }
+
+    /// Switches to the process's uid, gid and groups. Groups first, while still privileged.
+    func switchUser() throws {
+        let user = process.user
+        if setgroupsAllowed {
+            let groups = (user.additionalGids ?? []).map { gid_t($0) }
+            _ = try sysCall("setgroups") { groups.withUnsafeBufferPointer { setgroups(groups.count, $0.baseAddress) } }
+        }
+        _ = try sysCall("setresgid \(user.gid)") { setresgid(user.gid, user.gid, user.gid) }
+        _ = try sysCall("setresuid \(user.uid)") { setresuid(user.uid, user.uid, user.uid) }
+        umask(mode_t(user.umask ?? 0o022))
+    }
+
+    /// The environment for execve: process.env, with HOME added from the container's
+    /// /etc/passwd when missing, as runc does.
+    func environment() -> [String] {
+        var env = process.env ?? []
+        if !env.contains(where: { $0.hasPrefix("HOME=") }) {
+            env.append("HOME=" + homeDirectory(uid: process.user.uid))
+        }
+        return env
+    }
+
+    private func homeDirectory(uid: UInt32) -> String {
+        guard let passwd = try? Files.readString("/etc/passwd") else { return "/" }
+        for line in passwd.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 6, UInt32(fields[2]) == uid { return String(fields[5]) }
+        }
+        return "/"
+    }
+
+    /// chdir to process.cwd and check the result lies inside the container: a cwd reached
+    /// through a leaked host fd reads "(unreachable)/…" (runc CVE-2024-21626).
+    func enterWorkingDirectory() throws {
+        let cwd = process.cwd
+        _ = try sysCall("chdir", path: cwd) { chdir(cwd) }
+        let actual = try Files.currentDirectory()
+        if !actual.hasPrefix("/") {
+            throw SkiffError(.system, "chdir \"\(cwd)\": current working directory is outside of container mount namespace root")
+        }
+    }
+
+    /// Resolves args[0] as execvp would, on the container's PATH, with runc's error text
+    /// (podman matches "executable file not found").
+    func resolveExecutable(environment: [String]) throws -> String {
+        guard let name = process.args?.first, !name.isEmpty else {
+            throw SkiffError(.invalidArgument, "process.args: must not be empty")
+        }
+        if name.contains("/") {
+            try checkExecutable(name, name: name)
+            return name
+        }
+        let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? ""
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+            var st = Glibc.stat()
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        throw SkiffError(.notFound, "exec: \"\(name)\": executable file not found in $PATH")
+    }
+
+    private func checkExecutable(_ path: String, name: String) throws {
+        var st = Glibc.stat()
+        if stat(path, &st) != 0 {
+            throw SkiffError(.notFound, "exec: \"\(name)\": stat \(path): \(LinuxError.text(currentErrno()))")
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw SkiffError(.invalidArgument, "exec: \"\(name)\": is a directory")
+        }
+        if access(path, X_OK) != 0 {
+            throw SkiffError(.invalidArgument, "exec: \"\(name)\": \(LinuxError.text(currentErrno()))")
+        }
+    }
+}

@@ -1,0 +1,220 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// Builds the container's filesystem view inside its new mount namespace, in runc's order:
+/// propagation of "/", the rootfs bind, every mounts[] entry, /dev, then pivot_root. Every
+/// destination is resolved inside the rootfs through fds (RootedPath), never by joining strings.
+struct RootfsBuilder {
+    let spec: Spec
+    let options: InitOptions
+    let inUserNamespace: Bool
+
+    var rootfs: String { options.rootfs }
+
+    func build() throws {
+        try makeRootPropagationPrivate()
+        // Bind the rootfs onto itself so it is a mount point pivot_root can use, and so
+        // mounts below it are private to this namespace.
+        try Mounts.mount(source: rootfs, target: rootfs, type: "bind", flags: UInt(MS_BIND) | UInt(MS_REC), display: rootfs)
+        let root = try RootedPath.open(rootfs)
+        let mounts = spec.mounts ?? []
+        for (index, mount) in mounts.enumerated() {
+            do {
+                try mountEntry(mount, in: root)
+            } catch {
+                throw SkiffError.wrap(error, "mounts[\(index)] \(mount.destination)")
+            }
+        }
+        let devBoundFromHost = mounts.contains {
+            normalized($0.destination) == "/dev" && MountOptions($0.options ?? []).isBind
+        }
+        if !devBoundFromHost {
+            try Devices(spec: spec, root: root, bindFromHost: inUserNamespace).create()
+            try Devices.createSymlinks(root: root)
+        }
+        if let cwd = spec.process?.cwd {
+            // The cwd is created if missing, inside the rootfs, as runc does.
+            _ = try root.mkdirAll(cwd)
+        }
+        if options.noPivot {
+            try moveRoot()
+        } else {
+            try pivotRoot()
+        }
+        if let propagation = spec.linux?.rootfsPropagation, let flag = MountOptions.propagationFlags[propagation] {
+            try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
+        }
+    }
+
+    /// After pivot_root: read-only root, then masked and read-only paths (they are applied
+    /// last so nothing mounted later can uncover them).
+    func finish() throws {
+        if spec.root?.readonly == true {
+            try remountReadOnly("/", recursive: false)
+        }
+        for path in spec.linux?.readonlyPaths ?? [] {
+            try readonlyPath(path)
+        }
+        for path in spec.linux?.maskedPaths ?? [] {
+            try maskPath(path)
+        }
+    }
+
+    private func normalized(_ path: String) -> String {
+        "/" + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
+    /// Stops mount events of the container from reaching the host: "/" becomes a slave (or
+    /// what rootfsPropagation asks for) recursively before anything is mounted.
+    private func makeRootPropagationPrivate() throws {
+        var flag = UInt(MS_SLAVE) | UInt(MS_REC)
+        if let propagation = spec.linux?.rootfsPropagation, let requested = MountOptions.propagationFlags[propagation] {
+            flag = requested | UInt(MS_REC)
+        }
+        try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/")
+        // pivot_root refuses a new root whose parent mount is shared: make the parent private
+        // when rootfsPropagation asked for shared.
+        if flag & UInt(MS_SHARED) != 0 {
+            let parent = rootfs.split(separator: "/").dropLast().joined(separator: "/")
+            try? Mounts.mount(source: nil, target: "/" + parent, type: nil, flags: UInt(MS_PRIVATE), display: "/" + parent)
+        }
+    }
+
+    private func mountEntry(_ mount: Mount, in root: RootedPath) throws {
+        let options = MountOptions(mount.options ?? [])
+        let type = mount.type ?? (options.isBind ? "bind" : "")
+        if options.isBind || type == "bind" {
+            try bindMount(mount, options: options, in: root)
+            return
+        }
+        if type == "cgroup" || type == "cgroup2" {
+            try CgroupMount(options: self.options, root: root, inUserNamespace: inUserNamespace)
+                .mount(destination: mount.destination, flags: options.flags, type: type)
+            return
+        }
+        let destination = try root.mkdirAll(mount.destination)
+        var flags = options.flags
+        var data = options.dataString
+        if type == "mqueue" || type == "devpts", inUserNamespace {
+            // In a user namespace the kernel refuses some of these; runc drops gid= on devpts
+            // when the gid is not mapped. Keep the mount working with what the namespace allows.
+            if type == "devpts" { data = options.data.filter { !$0.hasPrefix("gid=") }.joined(separator: ",") }
+        }
+        if type == "sysfs" && inUserNamespace && !(spec.linux?.namespaces ?? []).contains(where: { $0.type == .network && $0.path == nil }) {
+            // sysfs needs a network namespace owned by the user namespace; bind the host's.
+            try Mounts.mount(source: "/sys", target: destination.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: mount.destination)
+            return
+        }
+        flags &= ~UInt(MS_REMOUNT)
+        try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type, flags: flags,
+                         data: data, display: mount.destination)
+        try applyPropagation(options, at: mount.destination, in: root)
+    }
+
+    private func bindMount(_ mount: Mount, options: MountOptions, in root: RootedPath) throws {
+        guard let source = mount.source, !source.isEmpty else {
+            throw SkiffError(.invalidArgument, "bind mount needs a source")
+        }
+        // The source is a host path the caller chose; it is opened once and mounted from its
+        // fd, so what is checked is what gets mounted.
+        let sourceFD: OwnedFD
+        do {
+            sourceFD = try Files.open(source, flags: SKIFF_O_PATH)
+        } catch {
+            throw SkiffError(.invalidArgument, "bind source: \(error)")
+        }
+        let isDirectory = (try sourceFD.stat().st_mode & S_IFMT) == S_IFDIR
+        let destination = isDirectory ? try root.mkdirAll(mount.destination) : try root.createFile(mount.destination)
+        try Mounts.mount(source: sourceFD.procPath, target: destination.procPath, type: "bind",
+                         flags: UInt(MS_BIND) | (options.isRecursive ? UInt(MS_REC) : 0), display: mount.destination)
+        let extra = options.flags & ~(UInt(MS_BIND) | UInt(MS_REC) | UInt(MS_REMOUNT))
+        if extra != 0 {
+            // Flags on a bind need a remount of the new mount; keep the flags the kernel
+            // locked on the source (nosuid, nodev…) or the remount fails with EPERM in a user
+            // namespace.
+            let mounted = try root.open(mount.destination, flags: SKIFF_O_PATH)
+            let locked = try mountFlags(of: mounted) & (UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC) | UInt(MS_NOATIME) | UInt(MS_NODIRATIME) | UInt(MS_RELATIME))
+            try Mounts.mount(source: nil, target: mounted.procPath, type: nil,
+                             flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | extra | (locked & ~options.clearedFlags), display: mount.destination)
+        }
+        try applyPropagation(options, at: mount.destination, in: root)
+    }
+
+    private func applyPropagation(_ options: MountOptions, at destination: String, in root: RootedPath) throws {
+        guard !options.propagation.isEmpty else { return }
+        let mounted = try root.open(destination, flags: SKIFF_O_PATH)
+        for flag in options.propagation {
+            try Mounts.mount(source: nil, target: mounted.procPath, type: nil, flags: flag, display: destination)
+        }
+    }
+
+    private func pivotRoot() throws {
+        let oldRoot = try Files.open("/", flags: O_DIRECTORY | O_RDONLY)
+        let newRoot = try Files.open(rootfs, flags: O_DIRECTORY | O_RDONLY)
+        _ = try sysCall("fchdir", path: rootfs) { fchdir(newRoot.raw) }
+        // pivot_root(".", ".") stacks the old root on top of the new one; it is then
+        // detached without needing a directory for it inside the container (runc's trick).
+        try Mounts.pivotRoot(".", ".")
+        _ = try sysCall("fchdir", path: "old root") { fchdir(oldRoot.raw) }
+        // Make the old root a slave first so unmounting it does not propagate to the host.
+        try Mounts.mount(source: nil, target: ".", type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: "old root")
+        try Mounts.unmount(".", flags: Int32(MNT_DETACH))
+        _ = try sysCall("chdir", path: "/") { chdir("/") }
+    }
+
+    /// --no-pivot: move the rootfs over "/" and chroot into it (for ramfs roots where
+    /// pivot_root is impossible).
+    private func moveRoot() throws {
+        _ = try sysCall("chdir", path: rootfs) { chdir(rootfs) }
+        try Mounts.mount(source: rootfs, target: "/", type: nil, flags: UInt(MS_MOVE), display: rootfs)
+        _ = try sysCall("chroot", path: ".") { chroot(".") }
+        _ = try sysCall("chdir", path: "/") { chdir("/") }
+    }
+
+    private func remountReadOnly(_ path: String, recursive: Bool) throws {
+        let fd = try Files.open(path, flags: SKIFF_O_PATH | O_NOFOLLOW)
+        let locked = try mountFlags(of: fd) & ~UInt(MS_RDONLY)
+        try Mounts.mount(source: nil, target: fd.procPath, type: nil,
+                         flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | UInt(MS_RDONLY) | locked | (recursive ? UInt(MS_REC) : 0),
+                         display: path)
+    }
+
+    /// An O_PATH fd of `path` (not following a final symlink), nil when it does not exist.
+    private func openIfExists(_ path: String) throws -> OwnedFD? {
+        let fd = Glibc.open(path, SKIFF_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 { return OwnedFD(fd) }
+        let code = currentErrno()
+        if code == ENOENT { return nil }
+        throw LinuxError("open", path: path, errno: code)
+    }
+
+    private func readonlyPath(_ path: String) throws {
+        guard let fd = try openIfExists(path) else { return }
+        try Mounts.mount(source: fd.procPath, target: fd.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: path)
+        try remountReadOnly(path, recursive: true)
+    }
+
+    /// Hides a path: a read-only empty tmpfs on a directory, the real /dev/null on a file. The
+    /// /dev/null is checked to be the 1:3 character device, so an image that replaced it with a
+    /// symlink cannot turn masking into a bind of something else (runc CVE-2025-31133).
+    private func maskPath(_ path: String) throws {
+        guard let target = try openIfExists(path) else { return }
+        let st = try target.stat()
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            try Mounts.mount(source: "tmpfs", target: target.procPath, type: "tmpfs", flags: UInt(MS_RDONLY),
+                             data: "size=0k,mode=755", display: path)
+            return
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK { return }
+        let null = try Files.open("/dev/null", flags: SKIFF_O_PATH | O_NOFOLLOW)
+        let nullStat = try null.stat()
+        guard (nullStat.st_mode & S_IFMT) == S_IFCHR, nullStat.st_rdev == UInt(skiff_makedev(1, 3)) else {
+            throw SkiffError(.system, "mask \"\(path)\": /dev/null is not the null device")
+        }
+        try Mounts.mount(source: null.procPath, target: target.procPath, type: nil, flags: UInt(MS_BIND), display: path)
+    }
+}

@@ -1,0 +1,334 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNsexec
+import CShims
+import SkiffCgroups
+import SkiffLinux
+import SkiffOCI
+
+/// Options of `create` (and the create half of `run`), as runc's flags name them.
+public struct CreateOptions: Sendable {
+    public var pidFile: String?
+    public var consoleSocket: String?
+    public var noPivot = false
+    public var noNewKeyring = false
+    public var preserveFds = 0
+
+    public init(pidFile: String? = nil, consoleSocket: String? = nil, noPivot: Bool = false,
+                noNewKeyring: Bool = false, preserveFds: Int = 0) {
+        self.pidFile = pidFile
+        self.consoleSocket = consoleSocket
+        self.noPivot = noPivot
+        self.noNewKeyring = noNewKeyring
+        self.preserveFds = preserveFds
+    }
+}
+
+/// One row of `list`.
+public struct ContainerSummary: Sendable, Codable, Equatable {
+    public let id: String
+    public let pid: Int32
+    public let status: ContainerStatus
+    public let bundle: String
+    public let created: String
+    public let owner: String
+}
+
+/// The embeddable runtime: every command of the CLI, on a state root. The CLI is a thin layer
+/// over this type.
+public struct Runtime: Sendable {
+    public let store: StateStore
+    public let logger: Logger
+    public let debug: Bool
+
+    public init(root: String = "/run/skiff", logger: Logger = Logger(), debug: Bool = false) {
+        self.store = StateStore(root: root)
+        self.logger = logger
+        self.debug = debug
+    }
+
+    /// Must be referenced so the linker keeps the C stage's constructor.
+    public static var nsexecLinked: Bool { skiff_nsexec_linked() != 0 }
+
+    // MARK: create
+
+    /// Creates a container from a bundle: its init is prepared and waits for `start`.
+    @discardableResult
+    public func create(id: String, bundle: String, options: CreateOptions = CreateOptions()) throws -> State {
+        try ContainerID.validate(id)
+        if options.preserveFds < 0 || options.preserveFds > 4096 {
+            throw SkiffError(.invalidArgument, "--preserve-fds: \(options.preserveFds) is out of range (0…4096)")
+        }
+        if options.consoleSocket != nil {
+            throw SkiffError(.invalidArgument, "--console-socket: terminals are not supported yet")
+        }
+        let bundlePath: String
+        do {
+            bundlePath = try Files.realpath(bundle)
+        } catch {
+            throw SkiffError(.invalidArgument, "bundle: \(error)")
+        }
+        let spec = try loadSpec(bundle: bundlePath)
+        guard let rootPath = spec.root?.path else { throw SkiffError(.invalidArgument, "root: missing required field") }
+        let rootfs = rootPath.hasPrefix("/") ? rootPath : bundlePath + "/" + rootPath
+        do {
+            let st = try Files.open(rootfs, flags: SKIFF_O_PATH | O_DIRECTORY).stat()
+            _ = st
+        } catch {
+            throw SkiffError(.invalidArgument, "root.path: \(error)")
+        }
+        if spec.process?.terminal == true {
+            throw SkiffError(.invalidArgument, "process.terminal: terminals are not supported yet; set it to false")
+        }
+
+        let lock = try store.reserve(id)
+        var cgroup: CgroupManager?
+        var cgroupCreated = false
+        let relative = !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
+        do {
+            let cgroupsPath = spec.linux?.cgroupsPath ?? "/skiff/\(id)"
+            do {
+                cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(), cgroupsPath: cgroupsPath)
+            } catch {
+                throw SkiffError(.invalidArgument, "\(error)")
+            }
+            try cgroup?.create(relative: relative)
+            cgroupCreated = true
+
+            let fifoPath = store.fifoPath(id)
+            _ = try sysCall("mkfifo", path: fifoPath) { mkfifo(fifoPath, 0o622) }
+            let fifo = try Files.open(fifoPath, flags: SKIFF_O_PATH)
+
+            let initOptions = InitOptions(
+                containerID: id, rootfs: try Files.realpath(rootfs), noPivot: options.noPivot,
+                noNewKeyring: options.noNewKeyring, preserveFds: options.preserveFds,
+                cgroups: cgroupSources(cgroup, relative: relative), debug: debug)
+            let spawned = try InitSpawner(
+                spec: spec, bundle: bundlePath, options: initOptions, cgroup: cgroup,
+                cgroupRelative: relative, fifo: fifo, logger: logger
+            ).spawn()
+
+            let record = ContainerRecord(
+                ociVersion: spec.ociVersion, id: id, pid: spawned.pid, pidStartTime: spawned.startTime,
+                bundle: bundlePath, rootfs: initOptions.rootfs, created: Logger.timestamp(),
+                owner: String(getuid()), annotations: spec.annotations,
+                cgroupPaths: cgroup?.directories(relative: relative) ?? [],
+                cgroupsPath: cgroup?.path ?? "", cgroupRelative: relative, started: false)
+            try store.save(record)
+            if let pidFile = options.pidFile {
+                try writePidFile(pidFile, pid: spawned.pid)
+            }
+            withExtendedLifetime(lock) {}
+            return state(of: record)
+        } catch {
+            if cgroupCreated { try? cgroup?.destroy(relative: relative) }
+            try? store.remove(id)
+            throw error
+        }
+    }
+
+    private func cgroupSources(_ cgroup: CgroupManager?, relative: Bool) -> [CgroupMountSource] {
+        guard let cgroup else { return [] }
+        return cgroup.hierarchies.map {
+            CgroupMountSource(version: $0.version == .v1 ? "v1" : "v2", controllers: $0.controllers,
+                              mountPoint: $0.mountPoint, directory: cgroup.directory(in: $0, relative: relative))
+        }
+    }
+
+    /// Reads and validates `<bundle>/config.json`; every error names the JSON path.
+    public func loadSpec(bundle: String) throws -> Spec {
+        let path = bundle + "/config.json"
+        let bytes: [UInt8]
+        do {
+            bytes = try Files.read(path)
+        } catch {
+            throw SkiffError(.invalidArgument, "\(error)")
+        }
+        do {
+            let spec = try Spec.decode(Data(bytes))
+            try spec.validate()
+            guard spec.process != nil else { throw SkiffError(.invalidArgument, "process: missing required field") }
+            return spec
+        } catch let error as SpecError {
+            throw SkiffError(.invalidArgument, "config.json: \(error)")
+        }
+    }
+
+    /// Written to a temp file and renamed, as containerd expects the pid file to appear whole.
+    private func writePidFile(_ path: String, pid: Int32) throws {
+        let absolute = path.hasPrefix("/") ? path : (try Files.currentDirectory()) + "/" + path
+        try Files.writeAtomically(absolute, Array("\(pid)".utf8), mode: 0o644)
+    }
+
+    // MARK: state
+
+    /// The status of a container as the kernel sees it now.
+    public func status(of record: ContainerRecord) -> ContainerStatus {
+        guard record.pid > 0, Procfs.startTime(of: record.pid) == record.pidStartTime,
+              let state = Procfs.processState(of: record.pid), state != "Z", state != "X" else {
+            return .stopped
+        }
+        if Files.exists(store.fifoPath(record.id)) { return .created }
+        return .running
+    }
+
+    func state(of record: ContainerRecord) -> State {
+        let status = status(of: record)
+        return State(ociVersion: record.ociVersion, id: record.id, status: status,
+                     pid: status == .stopped ? 0 : record.pid, bundle: record.bundle,
+                     annotations: record.annotations)
+    }
+
+    public func state(id: String) throws -> State {
+        try ContainerID.validate(id)
+        return state(of: try store.load(id))
+    }
+
+    public func list() throws -> [ContainerSummary] {
+        store.ids().compactMap { id in
+            guard let record = try? store.load(id) else { return nil }
+            let state = state(of: record)
+            return ContainerSummary(id: id, pid: state.pid ?? 0, status: state.status, bundle: record.bundle,
+                                    created: record.created, owner: record.owner)
+        }
+    }
+
+    // MARK: start
+
+    /// Releases a created container's process: opens exec.fifo, which init is blocked on.
+    public func start(id: String) throws {
+        let lock = try store.lock(id)
+        var record = try store.load(id)
+        let status = status(of: record)
+        guard status == .created else {
+            throw SkiffError(.invalidState, "cannot start a container that is \(status.rawValue)")
+        }
+        let pidfd = try Processes.pidfd(record.pid)
+        let fifoPath = store.fifoPath(id)
+        let fifo = try Files.open(fifoPath, flags: O_RDONLY | O_NONBLOCK)
+        // Wait for init's byte, or for init to die (then the fifo never gets a writer).
+        var entries = [pollfd(fd: fifo.raw, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let (_, err) = sysCallErrno { poll(&entries, 2, -1) }
+            if err != 0 { throw LinuxError("poll", path: fifoPath, errno: err) }
+            if entries[0].revents & Int16(POLLIN) != 0 {
+                let byte = try fifo.read(upTo: 1, operation: "read exec.fifo")
+                if byte == [UInt8(ascii: "0")] { break }
+            }
+            if entries[1].revents != 0 {
+                throw SkiffError(.invalidState, "cannot start a container whose init has exited")
+            }
+            entries[0].revents = 0
+            usleep(1000)
+        }
+        try Files.unlink(fifoPath)
+        record.started = true
+        try store.save(record)
+        withExtendedLifetime(lock) {}
+    }
+
+    // MARK: kill
+
+    public func kill(id: String, signal: Int32, all: Bool = false) throws {
+        let lock = try store.lock(id)
+        let record = try store.load(id)
+        let status = status(of: record)
+        guard status == .created || status == .running || status == .paused else {
+            throw SkiffError(.invalidState, "container not running")
+        }
+        if all {
+            for pid in cgroupManager(record)?.pids(relative: record.cgroupRelative) ?? [] {
+                Glibc.kill(pid, signal)
+            }
+        }
+        try Processes.signal(try Processes.pidfd(record.pid), signal)
+        withExtendedLifetime(lock) {}
+    }
+
+    private func cgroupManager(_ record: ContainerRecord) -> CgroupManager? {
+        guard !record.cgroupsPath.isEmpty, let hierarchies = try? CgroupManager.hostHierarchies() else { return nil }
+        return try? CgroupManager(hierarchies: hierarchies, cgroupsPath: record.cgroupsPath)
+    }
+
+    // MARK: delete
+
+    /// Removes a container. A created one is killed first, as runc does (containerd deletes
+    /// created tasks without --force); a running or paused one needs `force`.
+    public func delete(id: String, force: Bool = false) throws {
+        let lock = try store.lock(id)
+        let record: ContainerRecord
+        do {
+            record = try store.load(id)
+        } catch let error as SkiffError where error.kind == .notFound {
+            // A directory without state.json is a create that died half-way: clean it up.
+            try store.remove(id)
+            return
+        }
+        let status = status(of: record)
+        switch status {
+        case .running, .paused:
+            guard force else {
+                throw SkiffError(.invalidState, "cannot delete container \(id) that is not stopped: \(status.rawValue)")
+            }
+            try killAndWait(record)
+        case .created, .creating:
+            try killAndWait(record)
+        case .stopped:
+            break
+        }
+        if let cgroup = cgroupManager(record) {
+            // Without a pid namespace, children of init may outlive it: kill what remains.
+            for pid in cgroup.pids(relative: record.cgroupRelative) { Glibc.kill(pid, SIGKILL) }
+            do {
+                try cgroup.destroy(relative: record.cgroupRelative)
+            } catch {
+                throw SkiffError.wrap(error, "delete \(id): remove cgroup")
+            }
+        }
+        try store.remove(id)
+        withExtendedLifetime(lock) {}
+    }
+
+    private func killAndWait(_ record: ContainerRecord) throws {
+        guard let pidfd = try? Processes.pidfd(record.pid) else { return }
+        guard Procfs.startTime(of: record.pid) == record.pidStartTime else { return }
+        cgroupManager(record)?.pids(relative: record.cgroupRelative).forEach { Glibc.kill($0, SIGKILL) }
+        try Processes.signal(pidfd, SIGKILL)
+        // Our own child (run) is reaped by the caller; others are reaped by their parent.
+        _ = try Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
+    }
+
+    // MARK: run
+
+    /// create + start, then (unless `detach`) wait for the process and delete the container
+    /// unless `keep`. Returns the process's exit code, 128+signal if it was killed.
+    public func run(id: String, bundle: String, options: CreateOptions = CreateOptions(),
+                    detach: Bool = false, keep: Bool = false) throws -> Int32 {
+        let state = try create(id: id, bundle: bundle, options: options)
+        do {
+            try start(id: id)
+        } catch {
+            try? delete(id: id, force: true)
+            throw error
+        }
+        if detach { return 0 }
+        let pid = state.pid ?? 0
+        let exit: Processes.Exit
+        do {
+            // skiff is init's parent here (CLONE_PARENT), so it can reap it.
+            exit = try ForegroundWaiter(pid: pid).wait()
+        } catch {
+            try? delete(id: id, force: true)
+            throw error
+        }
+        if !keep { try delete(id: id, force: true) }
+        return exit.shellCode
+    }
+}

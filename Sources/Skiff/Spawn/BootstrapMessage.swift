@@ -1,0 +1,80 @@
+import CNsexec
+
+/// The one message the runtime writes to the init socket for the C stage (docs/nsexec.md):
+/// a 16-byte header and type-length-value attributes, native-endian, each padded to 4 bytes.
+/// `skiff_bootstrap_parse` in Sources/CNsexec/bootstrap.c is the reader; keep both in step.
+struct BootstrapMessage: Equatable, Sendable {
+    /// A namespace for stage 1 to join with setns, as `type:path` on the wire.
+    struct NamespacePath: Equatable, Sendable {
+        /// "user", "mnt", "net", "ipc", "uts", "pid", "cgroup" or "time".
+        var type: String
+        var path: String
+    }
+
+    /// CLONE_NEW* flags of the namespaces to create; the user namespace is created first.
+    var cloneFlags: UInt32 = 0
+    /// Joined in this order, except that what needs the user namespace's privileges waits
+    /// until it has been joined.
+    var namespacePaths: [NamespacePath] = []
+    /// uid_map contents ("0 100000 65536\n"), only with CLONE_NEWUSER.
+    var uidMap: String?
+    var gidMap: String?
+    /// Write "deny" to /proc/<pid>/setgroups before gid_map; stage 2 then keeps its groups.
+    var setgroupsDeny = false
+    /// Write the maps through these setuid tools instead of directly (unprivileged runtime).
+    var newuidmapPath: String?
+    var newgidmapPath: String?
+    var oomScoreAdj: Int?
+    /// timens_offsets contents ("monotonic 10 0\n"), only with CLONE_NEWTIME.
+    var timeOffsets: String?
+    var isExec = false
+
+    init() {}
+
+    func encoded() -> [UInt8] {
+        var body: [UInt8] = []
+        func attribute(_ type: skiff_attr_type, _ payload: [UInt8]) {
+            append16(UInt16(type.rawValue), to: &body)
+            append16(0, to: &body)
+            append32(UInt32(payload.count), to: &body)
+            body += payload
+            body += repeatElement(0, count: (4 - payload.count % 4) % 4)
+        }
+        func string(_ type: skiff_attr_type, _ value: String?) {
+            guard let value else { return }
+            attribute(type, Array(value.utf8) + [0])
+        }
+
+        var flags: [UInt8] = []
+        append32(cloneFlags, to: &flags)
+        attribute(SKIFF_ATTR_CLONE_FLAGS, flags)
+        for namespace in namespacePaths {
+            string(SKIFF_ATTR_NS_PATH, "\(namespace.type):\(namespace.path)")
+        }
+        string(SKIFF_ATTR_UID_MAP, uidMap)
+        string(SKIFF_ATTR_GID_MAP, gidMap)
+        attribute(SKIFF_ATTR_SETGROUPS_DENY, [setgroupsDeny ? 1 : 0])
+        string(SKIFF_ATTR_NEWUIDMAP_PATH, newuidmapPath)
+        string(SKIFF_ATTR_NEWGIDMAP_PATH, newgidmapPath)
+        string(SKIFF_ATTR_OOM_SCORE_ADJ, oomScoreAdj.map { String($0) })
+        string(SKIFF_ATTR_TIME_OFFSETS, timeOffsets)
+        attribute(SKIFF_ATTR_IS_EXEC, [isExec ? 1 : 0])
+
+        var message: [UInt8] = []
+        message.reserveCapacity(16 + body.count)
+        append32(SKIFF_BOOTSTRAP_MAGIC, to: &message)
+        append32(SKIFF_BOOTSTRAP_VERSION, to: &message)
+        append32(UInt32(truncatingIfNeeded: 16 + body.count), to: &message)
+        append32(0, to: &message)
+        return message + body
+    }
+}
+
+// Native byte order, as the C side reads the fields with memcpy.
+private func append16(_ value: UInt16, to bytes: inout [UInt8]) {
+    withUnsafeBytes(of: value) { bytes += $0 }
+}
+
+private func append32(_ value: UInt32, to bytes: inout [UInt8]) {
+    withUnsafeBytes(of: value) { bytes += $0 }
+}

@@ -1,0 +1,197 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNsexec
+import CShims
+import SkiffCgroups
+import SkiffLinux
+import SkiffOCI
+
+/// The runtime's side of bringing a container's init to life (docs/nsexec.md): make the
+/// channels, exec ourselves as `init` into the C stage, place it in the cgroup, send the
+/// bootstrap message, read the pids, hand the Swift init its options and wait for "ready".
+struct InitSpawner {
+    let spec: Spec
+    let bundle: String
+    let options: InitOptions
+    let cgroup: CgroupManager?
+    let cgroupRelative: Bool
+    let fifo: OwnedFD?
+    let logger: Logger
+
+    /// The container's init, prepared and blocked on exec.fifo (or running, without a fifo).
+    struct Spawned {
+        let pid: Int32
+        let startTime: UInt64
+    }
+
+    func spawn() throws -> Spawned {
+        let (initParent, initChild) = try Sockets.pair(type: Int32(SOCK_STREAM.rawValue))
+        let (syncParent, syncChild) = try Sockets.pair(type: Int32(SOCK_SEQPACKET.rawValue))
+        let log = try Sockets.pipe()
+        try log.read.setNonBlocking(true)
+
+        // Children get stdio, then the preserved fds 3..3+N-1 untouched, then our channels.
+        let base = Int32(3 + options.preserveFds)
+        var fds: [Processes.FDMapping] = (3..<base).map { Processes.FDMapping(source: $0, target: $0) }
+        fds.append(Processes.FDMapping(source: initChild.raw, target: base))
+        fds.append(Processes.FDMapping(source: syncChild.raw, target: base + 1))
+        fds.append(Processes.FDMapping(source: log.write.raw, target: base + 2))
+        var environment = [
+            "\(SKIFF_ENV_INITPIPE)=\(base)", "\(SKIFF_ENV_SYNCPIPE)=\(base + 1)", "\(SKIFF_ENV_LOGPIPE)=\(base + 2)",
+        ]
+        var closeFrom = base + 3
+        if let fifo {
+            fds.append(Processes.FDMapping(source: fifo.raw, target: base + 3))
+            environment.append("\(SKIFF_ENV_FIFOFD)=\(base + 3)")
+            closeFrom += 1
+        }
+        if options.debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
+
+        let stage0 = try Processes.spawn(
+            path: "/proc/self/exe", arguments: ["skiff", "init"], environment: environment,
+            fds: fds, closeFrom: closeFrom, workingDirectory: bundle)
+        initChild.close()
+        syncChild.close()
+        log.write.close()
+
+        var stage1: Int32 = 0
+        var pid: Int32 = 0
+        do throws(any Error) {
+            if let cgroup {
+                // Before the bootstrap data: every later stage is born inside the cgroup.
+                try cgroup.join(pid: stage0, relative: cgroupRelative)
+            }
+            try initParent.writeAll(try bootstrapMessage().encoded(), operation: "send bootstrap data")
+            let sync = SyncChannel(fd: syncParent)
+            try sync.send(.options(options))
+
+            let report = try readPidReport(initParent)
+            guard let report else {
+                let exit = try Processes.wait(stage0)
+                throw failure(log: log.read, fallback: "nsexec: init exited with status \(exit.shellCode) before reporting its pid")
+            }
+            (stage1, pid) = report
+            _ = try? Processes.wait(stage1)
+            let stage0Exit = try Processes.wait(stage0)
+            if stage0Exit != .exited(0) {
+                throw failure(log: log.read, fallback: "nsexec: stage 0 exited with status \(stage0Exit.shellCode)")
+            }
+            switch try sync.receive() {
+            case .ready?:
+                break
+            case .error(let message)?:
+                throw SkiffError(.containerInit, message)
+            case let other?:
+                throw SkiffError(.containerInit, "init: unexpected \"\(other.name)\" message, expected \"ready\"")
+            case nil:
+                throw failure(log: log.read, fallback: "init: exited before it was ready")
+            }
+            forwardLogs(log.read)
+            guard let startTime = Procfs.startTime(of: pid) else {
+                throw SkiffError(.containerInit, "init: process \(pid) is gone")
+            }
+            return Spawned(pid: pid, startTime: startTime)
+        } catch {
+            if pid > 0 {
+                kill(pid, SIGKILL)
+                _ = try? Processes.wait(pid)
+            }
+            if stage1 > 0 { _ = try? Processes.tryWait(stage1) }
+            if kill(stage0, 0) == 0 || currentErrno() != ESRCH {
+                kill(stage0, SIGKILL)
+                _ = try? Processes.wait(stage0)
+            }
+            throw error
+        }
+    }
+
+    /// Reads `{"stage1_pid":N,"pid":M}\n`; nil when the C stage closed the socket first.
+    private func readPidReport(_ fd: OwnedFD) throws -> (Int32, Int32)? {
+        var line: [UInt8] = []
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = try fd.read(upTo: 256, operation: "read pid report")
+            if chunk.isEmpty { return nil }
+            line += chunk
+            if line.count > 4096 { throw SkiffError(.system, "nsexec: pid report too long") }
+        }
+        struct Report: Decodable { let stage1_pid: Int32; let pid: Int32 }
+        let body = line.prefix { $0 != UInt8(ascii: "\n") }
+        guard let report = try? JSONDecoder().decode(Report.self, from: Data(body)), report.pid > 0 else {
+            throw SkiffError(.system, "nsexec: malformed pid report \(String(decoding: body, as: UTF8.self))")
+        }
+        return (report.stage1_pid, report.pid)
+    }
+
+    private struct LogLine: Decodable { let level: String; let msg: String }
+
+    /// The C stage's log lines, forwarded to our logger; returns the last error message.
+    @discardableResult
+    private func forwardLogs(_ fd: OwnedFD) -> String? {
+        var bytes: [UInt8] = []
+        while let chunk = try? fd.read(upTo: 65536), !chunk.isEmpty { bytes += chunk }
+        var lastError: String?
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            guard let entry = try? JSONDecoder().decode(LogLine.self, from: Data(line)) else {
+                logger.warning(String(decoding: line, as: UTF8.self))
+                continue
+            }
+            switch entry.level {
+            case "error": lastError = entry.msg
+            case "debug": logger.debug(entry.msg)
+            case "warning": logger.warning(entry.msg)
+            default: logger.info(entry.msg)
+            }
+        }
+        return lastError
+    }
+
+    private func failure(log: OwnedFD, fallback: String) -> SkiffError {
+        SkiffError(.containerInit, forwardLogs(log) ?? fallback)
+    }
+
+    static let cloneFlags: [LinuxNamespaceType: Int32] = [
+        .user: SKIFF_CLONE_NEWUSER, .mount: SKIFF_CLONE_NEWNS, .network: SKIFF_CLONE_NEWNET, .ipc: SKIFF_CLONE_NEWIPC,
+        .uts: SKIFF_CLONE_NEWUTS, .pid: SKIFF_CLONE_NEWPID, .cgroup: SKIFF_CLONE_NEWCGROUP, .time: SKIFF_CLONE_NEWTIME,
+    ]
+    static let nsNames: [LinuxNamespaceType: String] = [
+        .user: "user", .mount: "mnt", .network: "net", .ipc: "ipc", .uts: "uts", .pid: "pid",
+        .cgroup: "cgroup", .time: "time",
+    ]
+
+    func bootstrapMessage() throws -> BootstrapMessage {
+        let linux = spec.linux
+        var flags: UInt32 = 0
+        var paths: [BootstrapMessage.NamespacePath] = []
+        for namespace in linux?.namespaces ?? [] {
+            if let path = namespace.path, !path.isEmpty {
+                paths.append(BootstrapMessage.NamespacePath(type: Self.nsNames[namespace.type]!, path: path))
+            } else {
+                flags |= UInt32(bitPattern: Self.cloneFlags[namespace.type]!)
+            }
+        }
+        func mapLines(_ mappings: [LinuxIDMapping]?) -> String? {
+            guard let mappings, !mappings.isEmpty else { return nil }
+            return mappings.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        }
+        var timeOffsets: String?
+        if let offsets = linux?.timeOffsets, !offsets.isEmpty {
+            timeOffsets = offsets.sorted { $0.key < $1.key }
+                .map { "\($0.key) \($0.value.secs ?? 0) \($0.value.nanosecs ?? 0)\n" }.joined()
+        }
+        var message = BootstrapMessage()
+        message.cloneFlags = flags
+        message.namespacePaths = paths
+        message.uidMap = flags & UInt32(SKIFF_CLONE_NEWUSER) != 0 ? mapLines(linux?.uidMappings) : nil
+        message.gidMap = flags & UInt32(SKIFF_CLONE_NEWUSER) != 0 ? mapLines(linux?.gidMappings) : nil
+        message.oomScoreAdj = spec.process?.oomScoreAdj
+        message.timeOffsets = timeOffsets
+        message.isExec = false
+        return message
+    }
+}

@@ -1,0 +1,95 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import SkiffLinux
+
+/// What the runtime tells the Swift init before it prepares the container: the options of
+/// the command line and what the runtime resolved (the rootfs, the cgroup directories).
+public struct InitOptions: Codable, Sendable, Equatable {
+    public var containerID: String
+    public var rootfs: String
+    public var noPivot: Bool
+    public var noNewKeyring: Bool
+    public var preserveFds: Int
+    /// The container's cgroup directories on the host, for cgroup mounts inside.
+    public var cgroups: [CgroupMountSource]
+    public var debug: Bool
+}
+
+public struct CgroupMountSource: Codable, Sendable, Equatable {
+    /// "v1" or "v2".
+    public var version: String
+    /// v1 controllers of the hierarchy ("cpu", "name=systemd"…), empty for v2.
+    public var controllers: [String]
+    /// The hierarchy's mount point on the host (/sys/fs/cgroup/memory).
+    public var mountPoint: String
+    /// The container's cgroup directory on the host.
+    public var directory: String
+}
+
+/// Messages on the sync socket (SOCK_SEQPACKET, one JSON object per packet), the only channel
+/// between the runtime and the Swift init. docs/nsexec.md lists them.
+public enum SyncMessage: Codable, Sendable, Equatable {
+    case options(InitOptions)   // runtime → init, first
+    case ready                  // init → runtime: container prepared, waiting on exec.fifo
+    case error(String)          // init → runtime: preparation failed, with the one-line reason
+
+    private enum CodingKeys: String, CodingKey { case type, options, message }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        switch try container.decode(String.self, forKey: .type) {
+        case "options": self = .options(try container.decode(InitOptions.self, forKey: .options))
+        case "ready": self = .ready
+        case "error": self = .error(try container.decode(String.self, forKey: .message))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown sync message \"\(other)\"")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .options(let options):
+            try container.encode("options", forKey: .type)
+            try container.encode(options, forKey: .options)
+        case .ready:
+            try container.encode("ready", forKey: .type)
+        case .error(let message):
+            try container.encode("error", forKey: .type)
+            try container.encode(message, forKey: .message)
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .options: return "options"
+        case .ready: return "ready"
+        case .error: return "error"
+        }
+    }
+}
+
+/// One end of the sync socket with typed send and receive.
+public struct SyncChannel: Sendable {
+    public let fd: OwnedFD
+
+    public init(fd: OwnedFD) { self.fd = fd }
+
+    public func send(_ message: SyncMessage) throws {
+        try Sockets.send(fd, Array(try JSONEncoder().encode(message)), operation: "send \(message.name) on sync socket")
+    }
+
+    /// The next message, or nil when the peer closed without one.
+    public func receive() throws -> SyncMessage? {
+        let bytes = try Sockets.receive(fd, operation: "receive on sync socket")
+        if bytes.isEmpty { return nil }
+        do {
+            return try JSONDecoder().decode(SyncMessage.self, from: Data(bytes))
+        } catch {
+            throw SkiffError(.system, "malformed sync message: \(error)")
+        }
+    }
+}

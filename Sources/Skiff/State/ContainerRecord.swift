@@ -1,0 +1,29 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import SkiffOCI
+
+/// What skiff keeps about a container in `<root>/<id>/state.json`. The OCI state is derived
+/// from it; the rest is what later commands need without re-reading the bundle.
+public struct ContainerRecord: Codable, Sendable, Equatable {
+    public var ociVersion: String
+    public var id: String
+    /// The container's init (stage 2), 0 while creating.
+    public var pid: Int32
+    /// Its start time in clock ticks (field 22 of /proc/PID/stat): a reused pid never matches.
+    public var pidStartTime: UInt64
+    public var bundle: String
+    public var rootfs: String
+    public var created: String
+    public var owner: String
+    public var annotations: [String: String]?
+    /// The container's cgroup directory in every hierarchy.
+    public var cgroupPaths: [String]
+    /// The cgroup path relative to each hierarchy root, as given in linux.cgroupsPath.
+    public var cgroupsPath: String
+    public var cgroupRelative: Bool
+    /// True once `start` has released the process.
+    public var started: Bool
+}

@@ -1,0 +1,1 @@
+enum BuildInfo { static let commit = "unknown" }

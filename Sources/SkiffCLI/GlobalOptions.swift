@@ -1,0 +1,62 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Skiff
+import SkiffLinux
+
+/// runc's global flags. containerd's shim and conmon put them before the command name
+/// (`skiff --root R --log L --log-format json create …`); they are accepted after it too.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "root directory for storage of container state (this should be located in tmpfs)")
+    var root: String = "/run/skiff"
+
+    @Option(help: "set the log file to write runtime logs to (default is stderr)")
+    var log: String?
+
+    @Option(name: .customLong("log-format"), help: "set the log format ('text' (default), or 'json')")
+    var logFormat: String = "text"
+
+    @Flag(help: "enable debug logging")
+    var debug = false
+
+    @Flag(name: .customLong("systemd-cgroup"), help: "enable systemd cgroup support (not supported yet)")
+    var systemdCgroup = false
+
+    @Option(help: "ignore cgroup permission errors ('true', 'false', or 'auto')")
+    var rootless: String?
+
+    func validate() throws {
+        guard Logger.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("invalid log-format: \(logFormat)")
+        }
+    }
+
+    /// The runtime with its logger. Errors also go to stderr (see `Run.fail`), as runc does.
+    func runtime() throws -> Runtime {
+        let logger = try makeLogger()
+        if systemdCgroup { logger.warning("--systemd-cgroup is not supported yet; using cgroupfs") }
+        return Runtime(root: root, logger: logger, debug: debug)
+    }
+
+    func makeLogger() throws -> Logger {
+        let format = Logger.Format(rawValue: logFormat) ?? .text
+        var fd: Int32 = 2
+        if let log {
+            fd = Glibc.open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            if fd < 0 { throw SkiffError(.system, "\(LinuxError("open log file", path: log, errno: currentErrno()))") }
+        }
+        return Logger(fd: fd, format: format, minimum: debug ? .debug : .info)
+    }
+}
+
+/// How every command ends on error: the message on stderr and, when --log is set, as an
+/// error entry there (the shim shows the last one), exit status 1.
+func fail(_ error: any Error, global: GlobalOptions) -> ExitCode {
+    let message = "\(error)"
+    if global.log != nil, let logger = try? global.makeLogger() {
+        logger.error(message)
+    }
+    Logger(fd: 2, format: .text).writeRaw(message + "\n")
+    return ExitCode(1)
+}

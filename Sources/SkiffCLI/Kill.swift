@@ -1,0 +1,24 @@
+import ArgumentParser
+import Skiff
+import SkiffLinux
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "kill sends the specified signal (default: SIGTERM) to the container's init process")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: [.short, .long], help: "send the specified signal to all processes inside the container")
+    var all = false
+    @Argument(help: "container id") var id: String
+    @Argument(help: "signal name or number") var signal: String = "SIGTERM"
+
+    func run() throws {
+        do {
+            guard let number = Signals.parse(signal) else {
+                throw SkiffError(.invalidArgument, "invalid signal \"\(signal)\"")
+            }
+            try global.runtime().kill(id: id, signal: number, all: all)
+        } catch {
+            throw fail(error, global: global)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ArgumentParser
+import Skiff
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "lists containers started by skiff with the given root")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: [.short, .long], help: "select one of: table or json")
+    var format: String = "table"
+    @Flag(name: [.short, .long], help: "display only container IDs")
+    var quiet = false
+
+    func validate() throws {
+        guard format == "table" || format == "json" else { throw ValidationError("invalid format option \"\(format)\"") }
+    }
+
+    func run() throws {
+        do {
+            let containers = try global.runtime().list()
+            if quiet {
+                containers.forEach { print($0.id) }
+            } else if format == "json" {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(containers), as: UTF8.self))
+            } else {
+                var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+                rows += containers.map { [$0.id, String($0.pid), $0.status.rawValue, $0.bundle, $0.created, $0.owner] }
+                let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+                for row in rows {
+                    print(row.enumerated().map { column, cell in
+                        column == 5 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count + 3)
+                    }.joined())
+                }
+            }
+        } catch {
+            throw fail(error, global: global)
+        }
+    }
+}

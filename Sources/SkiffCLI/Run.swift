@@ -1,0 +1,25 @@
+import ArgumentParser
+import Skiff
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "create and run a container")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: CreateFlags
+    @Flag(name: [.short, .long], help: "detach from the container's process")
+    var detach = false
+    @Flag(help: "do not delete the container after it exits")
+    var keep = false
+    @Argument(help: "container id") var id: String
+
+    func run() throws {
+        let code: Int32
+        do {
+            code = try global.runtime().run(id: id, bundle: flags.bundle, options: flags.options,
+                                            detach: detach, keep: keep)
+        } catch {
+            throw fail(error, global: global)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}

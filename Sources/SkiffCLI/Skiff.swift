@@ -1,0 +1,20 @@
+import ArgumentParser
+import Skiff
+import SkiffOCI
+
+struct SkiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skiff",
+        abstract: "Open Container Initiative runtime",
+        discussion: "skiff is a command line client for running applications packaged according to the OCI format.",
+        version: VersionInfo.text,
+        subcommands: [Create.self, Start.self, StateCommand.self, Kill.self, Delete.self, RunCommand.self,
+                      List.self, SpecCommand.self])
+}
+
+enum VersionInfo {
+    static let version = "0.1.0"
+    static var text: String {
+        "skiff version \(version)\ncommit: \(BuildInfo.commit)\nspec: \(OCIVersion.current)"
+    }
+}
