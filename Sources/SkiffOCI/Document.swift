@@ -42,12 +42,13 @@ extension OCIDocument {
         }
     }
 
-    /// Pretty-printed JSON with fields in the spec's order and unset fields omitted, as Go's
-    /// `omitempty` does.
-    public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+    /// The document as JSON, written the way runc writes it: fields in the spec's (Go struct)
+    /// order, unset fields omitted as Go's `omitempty` omits them, map keys sorted.
+    ///
+    /// - Parameter indent: one level of indentation (runc uses a tab for config.json and two
+    ///   spaces for `state`), or nil for one compact line, as hooks receive the state.
+    public func jsonData(indent: String? = "\t") throws -> Data {
+        Data(JSONWriter.write(try JSONTreeEncoder.encode(self), indent: indent).utf8)
     }
 }
 

@@ -1,0 +1,305 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// An `Encoder` producing a `JSONValue` whose object members are in the order they were encoded,
+/// which for synthesized `Codable` is declaration order: the order of the Go structs, so output
+/// lines up with runc's. (`JSONEncoder` on Linux orders keys by hash.) Dictionaries are written
+/// with sorted keys, as Go writes maps.
+struct JSONTreeEncoder {
+    static func encode(_ value: some Encodable) throws -> JSONValue {
+        let root = EncodingNode()
+        try root.encode(value, codingPath: [])
+        return root.value
+    }
+}
+
+/// A place in the document being built; containers write into it after they are handed out, so
+/// it is a reference.
+private final class EncodingNode {
+    enum Content {
+        case unset
+        case value(JSONValue)
+        case object([(key: String, node: EncodingNode)])
+        case array([EncodingNode])
+    }
+
+    var content = Content.unset
+
+    var value: JSONValue {
+        switch content {
+        case .unset: return .object([])
+        case .value(let value): return value
+        case .object(let members): return .object(members.map { ($0.key, $0.node.value) })
+        case .array(let elements): return .array(elements.map(\.value))
+        }
+    }
+
+    func encode(_ value: some Encodable, codingPath: [any CodingKey]) throws {
+        try value.encode(to: NodeEncoder(node: self, codingPath: codingPath))
+        if value is any StringKeyedDictionary, case .object(let members) = content {
+            content = .object(members.sorted { $0.key < $1.key })
+        }
+    }
+
+    /// The member for a key, replacing an earlier one with the same key.
+    func child(forKey key: String) -> EncodingNode {
+        var members: [(key: String, node: EncodingNode)] = []
+        if case .object(let existing) = content { members = existing }
+        let node = EncodingNode()
+        if let index = members.firstIndex(where: { $0.key == key }) {
+            members[index].node = node
+        } else {
+            members.append((key, node))
+        }
+        content = .object(members)
+        return node
+    }
+
+    func appendElement() -> EncodingNode {
+        var elements: [EncodingNode] = []
+        if case .array(let existing) = content { elements = existing }
+        let node = EncodingNode()
+        elements.append(node)
+        content = .array(elements)
+        return node
+    }
+
+    var elementCount: Int {
+        if case .array(let elements) = content { return elements.count }
+        return 0
+    }
+}
+
+/// Marks `[String: V]`, whose keys Go sorts when it writes a map.
+private protocol StringKeyedDictionary {}
+extension Dictionary: StringKeyedDictionary where Key == String {}
+
+private struct NodeEncoder: Encoder {
+    let node: EncodingNode
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        if case .object = node.content {} else { node.content = .object([]) }
+        return KeyedEncodingContainer(KeyedContainer<Key>(node: node, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        if case .array = node.content {} else { node.content = .array([]) }
+        return UnkeyedContainer(node: node, codingPath: codingPath)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        SingleValueContainer(node: node, codingPath: codingPath)
+    }
+}
+
+/// The leaf conversions every container shares.
+private enum Leaf {
+    static func integer(_ value: some FixedWidthInteger) -> JSONValue { .number(String(value)) }
+
+    static func float<T: BinaryFloatingPoint & LosslessStringConvertible>(
+        _ value: T, codingPath: [any CodingKey]
+    ) throws -> JSONValue {
+        guard value.isFinite else {
+            throw EncodingError.invalidValue(
+                value, .init(codingPath: codingPath, debugDescription: "\(value) cannot be written as JSON"))
+        }
+        if value == value.rounded(), abs(value) < 1e15 { return .number(String(Int64(value))) }
+        return .number(String(value))
+    }
+}
+
+private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let node: EncodingNode
+    let codingPath: [any CodingKey]
+
+    private func set(_ value: JSONValue, _ key: Key) { node.child(forKey: key.stringValue).content = .value(value) }
+
+    mutating func encodeNil(forKey key: Key) throws { set(.null, key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { set(.bool(value), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { set(.string(value), key) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { set(try Leaf.float(value, codingPath: codingPath + [key]), key) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { set(try Leaf.float(value, codingPath: codingPath + [key]), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(Leaf.integer(value), key) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(Leaf.integer(value), key) }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        try node.child(forKey: key.stringValue).encode(value, codingPath: codingPath + [key])
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type, forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
+        NodeEncoder(node: node.child(forKey: key.stringValue), codingPath: codingPath + [key]).container(keyedBy: keyType)
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        NodeEncoder(node: node.child(forKey: key.stringValue), codingPath: codingPath + [key]).unkeyedContainer()
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        NodeEncoder(node: node.child(forKey: "super"), codingPath: codingPath)
+    }
+
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        NodeEncoder(node: node.child(forKey: key.stringValue), codingPath: codingPath + [key])
+    }
+}
+
+private struct UnkeyedContainer: UnkeyedEncodingContainer {
+    let node: EncodingNode
+    let codingPath: [any CodingKey]
+    var count: Int { node.elementCount }
+
+    private var nextPath: [any CodingKey] { codingPath + [IndexKey(count)] }
+    private func append(_ value: JSONValue) { node.appendElement().content = .value(value) }
+
+    mutating func encodeNil() throws { append(.null) }
+    mutating func encode(_ value: Bool) throws { append(.bool(value)) }
+    mutating func encode(_ value: String) throws { append(.string(value)) }
+    mutating func encode(_ value: Double) throws { append(try Leaf.float(value, codingPath: nextPath)) }
+    mutating func encode(_ value: Float) throws { append(try Leaf.float(value, codingPath: nextPath)) }
+    mutating func encode(_ value: Int) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: Int8) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: Int16) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: Int32) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: Int64) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt8) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt16) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt32) throws { append(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt64) throws { append(Leaf.integer(value)) }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        let path = nextPath
+        try node.appendElement().encode(value, codingPath: path)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        let path = nextPath
+        return NodeEncoder(node: node.appendElement(), codingPath: path).container(keyedBy: keyType)
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        let path = nextPath
+        return NodeEncoder(node: node.appendElement(), codingPath: path).unkeyedContainer()
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        let path = nextPath
+        return NodeEncoder(node: node.appendElement(), codingPath: path)
+    }
+}
+
+private struct SingleValueContainer: SingleValueEncodingContainer {
+    let node: EncodingNode
+    let codingPath: [any CodingKey]
+
+    private func set(_ value: JSONValue) { node.content = .value(value) }
+
+    mutating func encodeNil() throws { set(.null) }
+    mutating func encode(_ value: Bool) throws { set(.bool(value)) }
+    mutating func encode(_ value: String) throws { set(.string(value)) }
+    mutating func encode(_ value: Double) throws { set(try Leaf.float(value, codingPath: codingPath)) }
+    mutating func encode(_ value: Float) throws { set(try Leaf.float(value, codingPath: codingPath)) }
+    mutating func encode(_ value: Int) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: Int8) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: Int16) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: Int32) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: Int64) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt8) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt16) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt32) throws { set(Leaf.integer(value)) }
+    mutating func encode(_ value: UInt64) throws { set(Leaf.integer(value)) }
+    mutating func encode<T: Encodable>(_ value: T) throws { try node.encode(value, codingPath: codingPath) }
+}
+
+// MARK: - Writing text
+
+/// Writes JSON text as Go's encoding/json does (`json.Marshal`, or `json.MarshalIndent` with an
+/// empty prefix): `"key": value`, `<`, `>` and `&` escaped, no trailing newline.
+enum JSONWriter {
+    /// - Parameter indent: one level of indentation, or nil for compact output.
+    static func write(_ value: JSONValue, indent: String?) -> String {
+        var out = ""
+        write(value, indent: indent, depth: 0, into: &out)
+        return out
+    }
+
+    private static func write(_ value: JSONValue, indent: String?, depth: Int, into out: inout String) {
+        switch value {
+        case .null: out += "null"
+        case .bool(let bool): out += bool ? "true" : "false"
+        case .number(let literal): out += literal
+        case .string(let string): writeString(string, into: &out)
+        case .array(let elements):
+            if elements.isEmpty { out += "[]"; return }
+            out += "["
+            for (i, element) in elements.enumerated() {
+                if i > 0 { out += "," }
+                newline(indent, depth + 1, into: &out)
+                write(element, indent: indent, depth: depth + 1, into: &out)
+            }
+            newline(indent, depth, into: &out)
+            out += "]"
+        case .object(let members):
+            if members.isEmpty { out += "{}"; return }
+            out += "{"
+            for (i, member) in members.enumerated() {
+                if i > 0 { out += "," }
+                newline(indent, depth + 1, into: &out)
+                writeString(member.key, into: &out)
+                out += indent == nil ? ":" : ": "
+                write(member.value, indent: indent, depth: depth + 1, into: &out)
+            }
+            newline(indent, depth, into: &out)
+            out += "}"
+        }
+    }
+
+    private static func newline(_ indent: String?, _ depth: Int, into out: inout String) {
+        guard let indent else { return }
+        out += "\n"
+        for _ in 0..<depth { out += indent }
+    }
+
+    private static func writeString(_ string: String, into out: inout String) {
+        out += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            // Go escapes these so the output is safe inside HTML, and the line separators so it
+            // is safe inside JavaScript; matching it keeps our output byte-identical to runc's.
+            case "<", ">", "&", "\u{2028}", "\u{2029}":
+                out += unicodeEscape(scalar)
+            case _ where scalar.value < 0x20:
+                out += unicodeEscape(scalar)
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    private static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16)
+        return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+    }
+}
