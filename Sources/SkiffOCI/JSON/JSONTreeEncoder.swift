@@ -19,58 +19,63 @@ struct JSONTreeEncoder {
 /// A place in the document being built; containers write into it after they are handed out, so
 /// it is a reference.
 private final class EncodingNode {
-    enum Content {
+    enum Kind {
         case unset
         case value(JSONValue)
-        case object([(key: String, node: EncodingNode)])
-        case array([EncodingNode])
+        case object
+        case array
     }
 
-    var content = Content.unset
+    var kind = Kind.unset
+    private var members: [(key: String, node: EncodingNode)] = []
+    private var elements: [EncodingNode] = []
 
     var value: JSONValue {
-        switch content {
-        case .unset: return .object([])
-        case .value(let value): return value
-        case .object(let members): return .object(members.map { ($0.key, $0.node.value) })
-        case .array(let elements): return .array(elements.map(\.value))
+        switch kind {
+        case .unset: .object([])
+        case .value(let value): value
+        case .object: .object(members.map { ($0.key, $0.node.value) })
+        case .array: .array(elements.map(\.value))
         }
     }
 
     func encode(_ value: some Encodable, codingPath: [any CodingKey]) throws {
         try value.encode(to: NodeEncoder(node: self, codingPath: codingPath))
-        if value is any StringKeyedDictionary, case .object(let members) = content {
-            content = .object(members.sorted { $0.key < $1.key })
-        }
+        if value is any StringKeyedDictionary { members.sort { $0.key < $1.key } }
+    }
+
+    func makeObject() {
+        if case .object = kind { return }
+        kind = .object
+        members = []
+    }
+
+    func makeArray() {
+        if case .array = kind { return }
+        kind = .array
+        elements = []
     }
 
     /// The member for a key, replacing an earlier one with the same key.
     func child(forKey key: String) -> EncodingNode {
-        var members: [(key: String, node: EncodingNode)] = []
-        if case .object(let existing) = content { members = existing }
+        makeObject()
         let node = EncodingNode()
         if let index = members.firstIndex(where: { $0.key == key }) {
             members[index].node = node
         } else {
             members.append((key, node))
         }
-        content = .object(members)
         return node
     }
 
     func appendElement() -> EncodingNode {
-        var elements: [EncodingNode] = []
-        if case .array(let existing) = content { elements = existing }
+        makeArray()
         let node = EncodingNode()
         elements.append(node)
-        content = .array(elements)
         return node
     }
 
-    var elementCount: Int {
-        if case .array(let elements) = content { return elements.count }
-        return 0
-    }
+    var elementCount: Int { elements.count }
 }
 
 /// Marks `[String: V]`, whose keys Go sorts when it writes a map.
@@ -83,12 +88,12 @@ private struct NodeEncoder: Encoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        if case .object = node.content {} else { node.content = .object([]) }
+        node.makeObject()
         return KeyedEncodingContainer(KeyedContainer<Key>(node: node, codingPath: codingPath))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        if case .array = node.content {} else { node.content = .array([]) }
+        node.makeArray()
         return UnkeyedContainer(node: node, codingPath: codingPath)
     }
 
@@ -117,7 +122,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: EncodingNode
     let codingPath: [any CodingKey]
 
-    private func set(_ value: JSONValue, _ key: Key) { node.child(forKey: key.stringValue).content = .value(value) }
+    private func set(_ value: JSONValue, _ key: Key) { node.child(forKey: key.stringValue).kind = .value(value) }
 
     mutating func encodeNil(forKey key: Key) throws { set(.null, key) }
     mutating func encode(_ value: Bool, forKey key: Key) throws { set(.bool(value), key) }
@@ -164,7 +169,7 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
     var count: Int { node.elementCount }
 
     private var nextPath: [any CodingKey] { codingPath + [IndexKey(count)] }
-    private func append(_ value: JSONValue) { node.appendElement().content = .value(value) }
+    private func append(_ value: JSONValue) { node.appendElement().kind = .value(value) }
 
     mutating func encodeNil() throws { append(.null) }
     mutating func encode(_ value: Bool) throws { append(.bool(value)) }
@@ -207,7 +212,7 @@ private struct SingleValueContainer: SingleValueEncodingContainer {
     let node: EncodingNode
     let codingPath: [any CodingKey]
 
-    private func set(_ value: JSONValue) { node.content = .value(value) }
+    private func set(_ value: JSONValue) { node.kind = .value(value) }
 
     mutating func encodeNil() throws { set(.null) }
     mutating func encode(_ value: Bool) throws { set(.bool(value)) }

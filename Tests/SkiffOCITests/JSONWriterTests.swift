@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+@testable import SkiffOCI
+
+@Suite("JSON output in Go's format")
+struct JSONWriterTests {
+    @Test("compact output is one line, as hooks read the state on stdin")
+    func compact() throws {
+        let state = State(ociVersion: "1.2.1", id: "c1", status: .created, pid: 7, bundle: "/b")
+        let text = String(decoding: try state.jsonData(indent: nil), as: UTF8.self)
+        #expect(text == #"{"ociVersion":"1.2.1","id":"c1","pid":7,"status":"created","bundle":"/b"}"#)
+    }
+
+    @Test("map keys are sorted, struct fields keep their order")
+    func mapKeys() throws {
+        let spec = Spec(
+            ociVersion: "1.2.1", annotations: ["z": "1", "a": "2", "m": "3"],
+            linux: Linux(sysctl: ["net.b": "1", "net.a": "2"]))
+        let text = String(decoding: try spec.jsonData(indent: nil), as: UTF8.self)
+        #expect(text == #"{"ociVersion":"1.2.1","annotations":{"a":"2","m":"3","z":"1"},"linux":{"sysctl":{"net.a":"2","net.b":"1"}}}"#)
+    }
+
+    @Test("strings are escaped as Go escapes them")
+    func escaping() throws {
+        let spec = Spec(ociVersion: "1", hostname: "a\"b\\c\n\t<&>\u{1}\u{2028}é/")
+        let text = String(decoding: try spec.jsonData(indent: nil), as: UTF8.self)
+        #expect(text == #"{"ociVersion":"1","hostname":"a\"b\\c\n\t\u003c\u0026\u003e\u0001\u2028é/"}"#)
+        #expect(try Spec.decode(Data(text.utf8)).hostname == spec.hostname)
+    }
+
+    @Test("empty lists and objects are written, not dropped")
+    func empties() throws {
+        let spec = Spec(ociVersion: "1", mounts: [], linux: Linux())
+        let text = String(decoding: try spec.jsonData(), as: UTF8.self)
+        #expect(text == "{\n\t\"ociVersion\": \"1\",\n\t\"mounts\": [],\n\t\"linux\": {}\n}")
+    }
+}
