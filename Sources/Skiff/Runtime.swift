@@ -103,6 +103,9 @@ public struct Runtime: Sendable {
 
             let fifoPath = store.fifoPath(id)
             _ = try sysCall("mkfifo", path: fifoPath) { mkfifo(fifoPath, 0o622) }
+            // 0622 whatever the umask: the process's user (uid 100000 on the host in a user
+            // namespace) must be able to open it for writing.
+            _ = try sysCall("chmod", path: fifoPath) { chmod(fifoPath, 0o622) }
             let fifo = try Files.open(fifoPath, flags: SKIFF_O_PATH)
 
             let initOptions = InitOptions(
@@ -156,7 +159,7 @@ public struct Runtime: Sendable {
             guard spec.process != nil else { throw SkiffError(.invalidArgument, "process: missing required field") }
             return spec
         } catch let error as SpecError {
-            throw SkiffError(.invalidArgument, "config.json: \(error)")
+            throw SkiffError(.invalidArgument, error.path == "config.json" ? "\(error)" : "config.json: \(error)")
         }
     }
 

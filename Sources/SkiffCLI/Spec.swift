@@ -25,9 +25,8 @@ struct SpecCommand: ParsableCommand {
             let spec = rootless ? Spec.rootlessDefault(uid: getuid(), gid: getgid()) : Spec.runcDefault()
             let path = bundle + "/config.json"
             if Files.exists(path) { throw SkiffError(.exists, "File \(path) exists. Remove it first") }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-            try Files.writeAtomically(path, Array(try encoder.encode(spec)), mode: 0o666 & ~0o022)
+            // Tab-indented with Go's field order, byte for byte what `runc spec` writes.
+            try Files.writeAtomically(path, Array(try spec.jsonData()), mode: 0o644)
         } catch {
             throw fail(error, global: global)
         }

@@ -15,9 +15,8 @@ struct StateCommand: ParsableCommand {
     func run() throws {
         do {
             let state = try global.runtime().state(id: id)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(state), as: UTF8.self))
+            // runc's `state` layout: two-space indent, the spec's field order.
+            print(String(decoding: try state.jsonData(indent: "  "), as: UTF8.self))
         } catch {
             throw fail(error, global: global)
         }

@@ -25,8 +25,11 @@ public enum ContainerInit {
         do {
             try run(sync: sync)
         } catch {
-            // Before "ready" the runtime is listening; it prints this as the create error.
-            _ = try? sync.send(.error("\(error)"))
+            // Before "ready" the runtime is listening and prints this as the create error;
+            // after it (waiting for start) only the container's stderr is left.
+            if sync.fd.raw < 0 || (try? sync.send(.error("\(error)"))) == nil {
+                writeStderr("skiff init: \(error)\n")
+            }
             exit(1)
         }
     }
