@@ -52,7 +52,7 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: all build install bundle demo test test-cgroup2 bench clean help \
+.PHONY: commit-header all build install bundle demo test test-cgroup2 bench clean help \
 	deps-build deps-bundle deps-test deps-bench
 
 all: build
@@ -79,7 +79,15 @@ deps-test:
 deps-bench:
 	$(call apt_ensure,$(BENCH_PKGS))
 
-build: deps-build
+# `skiff --version` names the commit: written to a git-ignored header that
+# Sources/CShims/cshims.c includes when present, rewritten only when it changes.
+COMMIT_HEADER := Sources/CShims/skiff_commit.h
+commit-header:
+	@commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	line="#define SKIFF_COMMIT \"$$commit\""; \
+	[ "$$(cat $(COMMIT_HEADER) 2>/dev/null)" = "$$line" ] || echo "$$line" > $(COMMIT_HEADER)
+
+build: deps-build commit-header
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@if ldd $(BIN) 2>/dev/null | grep -q 'libswift'; then \
 		echo "error: $(BIN) needs the Swift runtime's shared libraries:"; \

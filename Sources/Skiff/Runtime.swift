@@ -335,3 +335,8 @@ public struct Runtime: Sendable {
         return exit.shellCode
     }
 }
+
+extension Runtime {
+    /// The git commit the binary was built from ("unknown" outside `make`).
+    public static var buildCommit: String { String(cString: skiff_build_commit()) }
+}

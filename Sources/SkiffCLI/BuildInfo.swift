@@ -1,1 +1,5 @@
-enum BuildInfo { static let commit = "unknown" }
+import Skiff
+
+enum BuildInfo {
+    static var commit: String { Runtime.buildCommit }
+}

@@ -65,6 +65,11 @@ public struct CgroupManager: Sendable {
     public static func hostHierarchies() throws(LinuxError) -> [CgroupHierarchy] {
         let mountinfo = try Files.readString("/proc/self/mountinfo")
         let own = (try? Files.readString("/proc/self/cgroup")) ?? ""
+        return parse(mountinfo: mountinfo, ownCgroups: own)
+    }
+
+    /// The hierarchies described by the text of a mountinfo file and a /proc/PID/cgroup file.
+    public static func parse(mountinfo: String, ownCgroups own: String) -> [CgroupHierarchy] {
         var ownPaths: [String: String] = [:]  // controller list (or "" for v2) -> path
         for line in own.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)

@@ -109,6 +109,7 @@ static inline int skiff_fd_isset_cloexec(int fd) {
 }
 
 // posix_spawn_file_actions_addclosefrom_np needs _GNU_SOURCE visibility from Swift.
+const char *skiff_build_commit(void);
 int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int);
 int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *, const char *);
 
