@@ -301,8 +301,7 @@ static struct sync_msg recv_msg(int fd, const char *peer, const char *waiting_fo
     if (n == 0) bailx("%s exited while we waited for %s", peer, waiting_for);
     if (n != (ssize_t)sizeof(m)) bailx("short message from %s (waiting for %s)", peer, waiting_for);
     if (m.type == SYNC_FAILED) {
-        debug("%s failed, exiting", peer);
-        kill_children();
+        debug("%s failed, exiting", peer); // it exits by itself, nothing to kill
         _exit(1);
     }
     debug("received %s(%d) from %s", sync_name(m.type), m.value, peer);
@@ -517,6 +516,9 @@ static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
         case SYNC_STAGE2_PID:
             if (m.value <= 0) bailx("stage-1 reported stage-2 pid %d", m.value);
             stage2_pid = m.value;
+            // Stage 1 exits now and the runtime may reap it at any time: its pid could be
+            // reused, so it is no longer ours to kill.
+            kill_on_failure[0] = 0;
             kill_on_failure[1] = stage2_pid;
             break;
         default:

@@ -36,7 +36,7 @@ enum skiff_attr_type {
     SKIFF_ATTR_IS_EXEC        = 10, // u8: 1 for `exec` into a running container
 };
 
-#define SKIFF_MAX_STRING 4096 /* any single string attribute */
+#define SKIFF_MAX_STRING 4096 /* any single string attribute's payload, NUL included */
 
 struct skiff_ns_path {
     char type[16]; // "user", "mnt", "net", "ipc", "uts", "pid", "cgroup", "time"
@@ -60,8 +60,9 @@ struct skiff_bootstrap {
     int is_exec;
 };
 
-// Parses `len` bytes at `buf` (which the result points into). Returns 0, or -1 with a static
-// message in *error naming what was wrong ("attribute 3 length 9000 exceeds message").
+// Parses `len` bytes at `buf` (which the result points into). Returns 0, or -1 with a message
+// in *error naming what was wrong ("attribute 3 length 9000 exceeds message"); the message is
+// in a per-thread buffer, valid until the next call on the same thread. Pure: no I/O.
 int skiff_bootstrap_parse(const uint8_t *buf, size_t len, struct skiff_bootstrap *out,
                           const char **error);
 
