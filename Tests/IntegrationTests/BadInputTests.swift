@@ -1,0 +1,276 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A command that must fail: non-zero exit, a single line on stderr naming what was wrong,
+/// nothing left behind by container `id`.
+func expectRejected(
+    _ outcome: Outcome, mentioning words: [String], in sandbox: Sandbox, id: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(outcome.status != 0 && !outcome.signaled && !outcome.timedOut, "\(outcome)",
+            sourceLocation: sourceLocation)
+    #expect(outcome.stderrLines.count == 1, "stderr should be one line: \(outcome.stderr.debugDescription)",
+            sourceLocation: sourceLocation)
+    for word in words {
+        #expect(outcome.stderr.contains(word), "stderr should name \(word.debugDescription): \(outcome.stderr.debugDescription)",
+                sourceLocation: sourceLocation)
+    }
+    #expect(outcome.stdout == "", sourceLocation: sourceLocation)
+    #expect(sandbox.leftovers(id: id) == [], sourceLocation: sourceLocation)
+}
+
+/// Configs and commands skiff must refuse, cleanly.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct BadInputTests {
+    /// `create` of a bundle written by `makeBundle`; expects it rejected naming `words`, with
+    /// an empty state root afterwards.
+    func expectCreateRejected(
+        _ name: String, mentioning words: [String], sourceLocation: SourceLocation = #_sourceLocation,
+        _ makeBundle: (Sandbox) throws -> String
+    ) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id(name)
+            let bundle = try makeBundle(sandbox)
+            let outcome = sandbox.skiff("create", "--bundle", bundle, id)
+            expectRejected(outcome, mentioning: words, in: sandbox, id: id, sourceLocation: sourceLocation)
+            #expect(sandbox.rootEntries == [], sourceLocation: sourceLocation)
+        }
+    }
+
+    // MARK: config.json
+
+    @Test func malformedJSON() throws {
+        try expectCreateRejected("json", mentioning: ["config.json", "malformed JSON"]) {
+            try $0.bundle(config: Data(#"{"ociVersion": "1.0.2", "process": {"cwd": "/",}"#.utf8))
+        }
+    }
+
+    @Test func missingConfig() throws {
+        try expectCreateRejected("noconfig", mentioning: ["config.json", "no such file or directory"]) { sandbox in
+            let path = sandbox.path("empty-bundle")
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return path
+        }
+    }
+
+    @Test func wrongTypeNamesTheField() throws {
+        try expectCreateRejected("type", mentioning: ["process.user.uid"]) {
+            try $0.bundle(args: ["true"], edits: [(["process", "user", "uid"], "0")])
+        }
+    }
+
+    @Test func missingRequiredFieldNamesTheField() throws {
+        try expectCreateRejected("cwd", mentioning: ["process.cwd"]) {
+            try $0.bundle(args: ["true"], edits: [(["process", "cwd"], nil)])
+        }
+    }
+
+    @Test func relativeMountDestination() throws {
+        try expectCreateRejected("reldest", mentioning: ["mounts[8].destination"]) {
+            try $0.bundle(args: ["true"]) {
+                $0.mounts?.append(Mount(destination: "relative/dir", type: "tmpfs", source: "tmpfs"))
+            }
+        }
+    }
+
+    @Test func unknownNamespaceType() throws {
+        try expectCreateRejected("nstype", mentioning: ["linux.namespaces[5].type", "\"foo\""]) {
+            try $0.bundle(args: ["true"], edits: [(["linux", "namespaces", "5"], ["type": "foo"])])
+        }
+    }
+
+    @Test func rootfsThatDoesNotExist() throws {
+        let missing = "/nonexistent/skiff-it-rootfs"
+        try expectCreateRejected("norootfs", mentioning: [missing]) {
+            try $0.bundle(args: ["true"]) { $0.root = Root(path: missing, readonly: true) }
+        }
+    }
+
+    @Test func mountSourceThatDoesNotExist() throws {
+        try expectCreateRejected("nosource", mentioning: ["/nonexistent/skiff-it-source", "no such file or directory"]) {
+            try $0.bundle(args: ["true"]) {
+                $0.mounts?.append(Mount(destination: "/tmp/x", type: "bind", source: "/nonexistent/skiff-it-source",
+                                        options: ["rbind"]))
+            }
+        }
+    }
+
+    @Test func executableNotInPath() throws {
+        try expectCreateRejected("noexec", mentioning: ["no-such-command", "executable file not found in $PATH"]) {
+            try $0.bundle(args: ["no-such-command", "arg"])
+        }
+    }
+
+    @Test func executablePathThatDoesNotExist() throws {
+        try expectCreateRejected("noexecpath", mentioning: ["/bin/no-such-command", "no such file or directory"]) {
+            try $0.bundle(args: ["/bin/no-such-command"])
+        }
+    }
+
+    @Test func runReportsAMissingExecutableToo() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("runnoexec")
+            let bundle = try sandbox.bundle(args: ["no-such-command"])
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            expectRejected(outcome, mentioning: ["executable file not found in $PATH"], in: sandbox, id: id)
+            #expect(sandbox.rootEntries == [])
+        }
+    }
+
+    /// A mount destination that is a symlink to a host path must resolve inside the rootfs
+    /// (runc CVE-2021-30465, crun CVE-2019-18837): whether skiff refuses it or mounts inside
+    /// the container, the host path stays untouched.
+    @Test func symlinkedMountDestinationStaysInTheRootfs() throws {
+        try Sandbox.with { sandbox in
+            let rootfs = sandbox.path("rootfs")
+            let copied = host("cp", "-a", Paths.rootfs, rootfs)
+            try #require(copied.succeeded, "\(copied)")
+            let target = sandbox.path("hostdir")
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            try "host\n".write(toFile: target + "/sentinel", atomically: false, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: rootfs + "/evil", withDestinationPath: target)
+
+            let id = sandbox.id("symlink")
+            let bundle = try sandbox.bundle(args: sh("ls -A /evil/; touch /evil/inside && echo wrote")) {
+                $0.root = Root(path: rootfs, readonly: false)
+                $0.mounts?.append(Mount(destination: "/evil", type: "tmpfs", source: "tmpfs", options: ["size=1m"]))
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status == 0 {
+                // Mounted inside the container: the tmpfs is empty and takes the write.
+                #expect(outcome.stdout == "wrote\n", "\(outcome)")
+            } else {
+                expectRejected(outcome, mentioning: ["/evil"], in: sandbox, id: id)
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target) == ["sentinel"])
+            #expect(!MountInfo.host().contains { $0.mountPoint.hasPrefix(target) }, "a mount landed on the host path")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    // MARK: container ids and the lifecycle
+
+    @Test func unknownIdIsRejectedByEveryCommand() throws {
+        try Sandbox.with { sandbox in
+            let id = "it-unknown-id"
+            for command in [["state", id], ["start", id], ["kill", id, "KILL"], ["delete", id]] {
+                let outcome = sandbox.skiff(command)
+                expectRejected(outcome, mentioning: ["does not exist", id], in: sandbox, id: id)
+            }
+        }
+    }
+
+    @Test(arguments: ["", "/", ".", "..", "a/b", "../it-escape", String(repeating: "a", count: 300), "white space"])
+    func invalidIds(_ id: String) throws {
+        try Sandbox.with { sandbox in
+            let bundle = try sandbox.bundle(args: ["true"])
+            let before = try FileManager.default.contentsOfDirectory(atPath: sandbox.directory).sorted()
+            let outcome = sandbox.skiff("create", "--bundle", bundle, id)
+            // Ids that are paths name existing dirs: the listings below check those instead.
+            let isPath = id.contains("/") || id.allSatisfy { $0 == "." }
+            expectRejected(outcome, mentioning: ["invalid container id"], in: sandbox, id: isPath ? "" : id)
+            #expect(sandbox.rootEntries == [])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.directory).sorted() == before)
+            for mount in MountInfo.host() where mount.fsType.hasPrefix("cgroup") {
+                #expect(!FileManager.default.fileExists(atPath: mount.mountPoint + "/it-escape"))
+                #expect(!FileManager.default.fileExists(atPath: mount.mountPoint + "/skiff/a"))
+            }
+        }
+    }
+
+    @Test func idInUse() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("inuse")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            #expect(sandbox.skiff("create", "--bundle", bundle, id).succeeded)
+            let pid = sandbox.state(id)?["pid"] as? Int
+
+            let again = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(again.status != 0, "\(again)")
+            #expect(again.stderrLines.count == 1 && again.stderr.contains(id) && again.stderr.contains("exists"),
+                    "\(again)")
+            // The first container is untouched.
+            #expect(sandbox.status(id) == "created")
+            #expect(sandbox.state(id)?["pid"] as? Int == pid)
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func startOfARunningContainer() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("startrunning")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, id).succeeded)
+            let again = sandbox.skiff("start", id)
+            #expect(again.status != 0, "\(again)")
+            #expect(again.stderrLines.count == 1 && again.stderr.contains("running"), "\(again)")
+            #expect(sandbox.status(id) == "running")
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func killOfAStoppedContainer() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("killstopped")
+            let bundle = try sandbox.bundle(args: ["true"])
+            #expect(sandbox.skiff("run", "--keep", "--bundle", bundle, id).succeeded)
+            #expect(sandbox.status(id) == "stopped")
+            let killed = sandbox.skiff("kill", id, "KILL")
+            #expect(killed.status != 0, "\(killed)")
+            #expect(killed.stderrLines.count == 1 && killed.stderr.contains("not running"), "\(killed)")
+            #expect(sandbox.skiff("delete", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func invalidSignal() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("badsig")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, id).succeeded)
+            for signal in ["FOO", "SIGFOO", "0x9", "99"] {
+                let outcome = sandbox.skiff("kill", id, signal)
+                #expect(outcome.status != 0, "kill \(signal): \(outcome)")
+                #expect(outcome.stderrLines.count == 1 && outcome.stderr.contains(signal), "kill \(signal): \(outcome)")
+            }
+            #expect(sandbox.status(id) == "running")
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    // MARK: the command line
+
+    @Test(arguments: [
+        ["create", "--bogus-flag", "it-flag"],
+        ["--bogus-global", "state", "it-flag"],
+        ["state", "--bogus-flag", "it-flag"],
+        ["delete", "--bogus-flag", "it-flag"],
+    ])
+    func unknownFlags(_ arguments: [String]) throws {
+        try Sandbox.with { sandbox in
+            let outcome = sandbox.skiff(arguments)
+            let flag = arguments.first { $0.hasPrefix("--bogus") } ?? ""
+            expectRejected(outcome, mentioning: [flag], in: sandbox, id: "it-flag")
+            #expect(sandbox.rootEntries == [])
+        }
+    }
+
+    @Test(arguments: [["--preserve-fds", "-1"], ["--preserve-fds=-1"]])
+    func negativePreserveFds(_ flag: [String]) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("fds")
+            let bundle = try sandbox.bundle(args: ["true"])
+            let outcome = sandbox.skiff(["create", "--bundle", bundle] + flag + [id])
+            expectRejected(outcome, mentioning: ["--preserve-fds"], in: sandbox, id: id)
+            #expect(sandbox.rootEntries == [])
+        }
+    }
+}

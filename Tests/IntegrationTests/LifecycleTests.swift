@@ -1,0 +1,288 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A host dir bind-mounted at /tmp/ctl, through which a test tells the container to go on
+/// (`/tmp/ctl/go`) and the container reports back.
+struct Control {
+    let hostPath: String
+
+    init(_ sandbox: Sandbox) throws {
+        hostPath = sandbox.path("ctl")
+        try FileManager.default.createDirectory(atPath: hostPath, withIntermediateDirectories: true)
+    }
+
+    var mount: Mount { Mount(destination: "/tmp/ctl", type: "bind", source: hostPath, options: ["rbind", "rw"]) }
+
+    /// A script fragment that blocks until the test calls `release()`.
+    static let waitForGo = "while [ ! -e /tmp/ctl/go ]; do usleep 5000; done"
+
+    func release() { _ = FileManager.default.createFile(atPath: hostPath + "/go", contents: nil) }
+
+    func read(_ name: String) -> String? { readFile(hostPath + "/" + name) }
+}
+
+/// create, start, state, kill, delete, run and list, as the runtime spec's lifecycle describes.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct LifecycleTests {
+    @Test func exitCodeOfTheProcessIsRunsExitCode() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("exit")
+            let bundle = try sandbox.bundle(args: sh("echo bye; exit 42"))
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.status == 42 && !outcome.signaled, "\(outcome)")
+            #expect(outcome.stdout == "bye\n")
+            #expect(outcome.stderr == "")
+            // Without --keep, run deletes the container.
+            #expect(sandbox.state(id) == nil)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func runKeepLeavesAStoppedContainer() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("keep")
+            let bundle = try sandbox.bundle(args: ["true"])
+            let outcome = sandbox.skiff("run", "--keep", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(sandbox.status(id) == "stopped")
+            let deleted = sandbox.skiff("delete", id)
+            #expect(deleted.succeeded, "\(deleted)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func stateFollowsTheLifecycle() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("life")
+            let control = try Control(sandbox)
+            let bundle = try sandbox.bundle(args: sh("echo started; \(Control.waitForGo); echo done")) {
+                $0.mounts?.append(control.mount)
+                $0.annotations = ["org.example.key": "value"]
+            }
+            let pidFile = sandbox.path("init.pid")
+            let create = try sandbox.spawn(["create", "--bundle", bundle, "--pid-file", pidFile, id])
+            let created = create.wait()
+            #expect(created.succeeded, "\(created)")
+
+            let state = try #require(sandbox.state(id), "state after create")
+            #expect(state["status"] as? String == "created")
+            #expect(state["id"] as? String == id)
+            #expect(state["bundle"] as? String == bundle)
+            #expect((state["ociVersion"] as? String)?.isEmpty == false)
+            #expect(state["annotations"] as? [String: String] == ["org.example.key": "value"])
+            let pid = try #require(state["pid"] as? Int, "pid in \(state)")
+            #expect(pid > 0)
+            #expect(readFile(pidFile)?.trimmingCharacters(in: .whitespacesAndNewlines) == String(pid))
+            // The user's process has not run yet.
+            #expect(create.stdout == "")
+            // The init waits in the container's cgroup, in every hierarchy.
+            let cgroups = (readFile("/proc/\(pid)/cgroup") ?? "").split(separator: "\n")
+            #expect(!cgroups.isEmpty)
+            for line in cgroups {
+                #expect(line.hasSuffix(":/skiff/\(id)"), "init's cgroup: \(line)")
+            }
+
+            let start = sandbox.skiff("start", id)
+            #expect(start.succeeded, "\(start)")
+            #expect(sandbox.status(id) == "running")
+            #expect(poll { create.stdout == "started\n" }, "output: \(create.stdout.debugDescription)")
+
+            control.release()
+            #expect(sandbox.waitFor(id, status: "stopped"), "status: \(sandbox.status(id) ?? "none")")
+            #expect(create.stdout == "started\ndone\n")
+
+            let deleted = sandbox.skiff("delete", id)
+            #expect(deleted.succeeded, "\(deleted)")
+            let gone = sandbox.skiff("state", id)
+            #expect(!gone.succeeded)
+            #expect(gone.stderrLines == ["container does not exist: \(id)"], "\(gone)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func killStopsADetachedContainer() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("kill")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            let detached = sandbox.skiff("run", "--detach", "--bundle", bundle, id)
+            #expect(detached.succeeded, "\(detached)")
+            #expect(sandbox.status(id) == "running")
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+
+            let killed = sandbox.skiff("kill", id, "KILL")
+            #expect(killed.succeeded, "\(killed)")
+            #expect(sandbox.waitFor(id, status: "stopped"), "status: \(sandbox.status(id) ?? "none")")
+            #expect(poll { kill(pid_t(pid), 0) != 0 }, "init \(pid) still exists")
+
+            let deleted = sandbox.skiff("delete", id)
+            #expect(deleted.succeeded, "\(deleted)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func killSendsSigtermByDefault() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("term")
+            let control = try Control(sandbox)
+            let script = "trap 'echo TERM > /tmp/ctl/got; exit 3' TERM; echo > /tmp/ctl/ready; while :; do usleep 5000; done"
+            let bundle = try sandbox.bundle(args: sh(script)) { $0.mounts?.append(control.mount) }
+            let detached = sandbox.skiff("run", "--detach", "--bundle", bundle, id)
+            #expect(detached.succeeded, "\(detached)")
+            try #require(poll { control.read("ready") != nil }, "the container never became ready")
+
+            let killed = sandbox.skiff("kill", id)
+            #expect(killed.succeeded, "\(killed)")
+            #expect(sandbox.waitFor(id, status: "stopped"))
+            #expect(control.read("got") == "TERM\n")
+            #expect(sandbox.skiff("delete", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func foregroundRunForwardsSignalsToTheContainer() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("fwd")
+            let bundle = try sandbox.bundle(args: sh("trap 'exit 7' TERM; echo ready; sleep 1000 & wait"))
+            let run = try sandbox.spawn(["run", "--bundle", bundle, id])
+            try #require(poll { run.stdout == "ready\n" }, "the container never became ready: \(run.stdout)")
+            kill(run.pid, SIGTERM)
+            let outcome = run.wait(timeout: 10)
+            #expect(outcome.status == 7 && !outcome.signaled, "\(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func foregroundRunOfAKilledProcessExits128PlusSignal() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("sig")
+            let bundle = try sandbox.bundle(args: sh("echo ready; sleep 1000"))
+            let run = try sandbox.spawn(["run", "--bundle", bundle, id])
+            try #require(poll { run.stdout == "ready\n" }, "the container never became ready: \(run.stdout)")
+            let killed = sandbox.skiff("kill", id, "9")
+            #expect(killed.succeeded, "\(killed)")
+            let outcome = run.wait(timeout: 10)
+            #expect(outcome.status == 137 && !outcome.signaled, "\(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func listShowsEveryContainer() throws {
+        try Sandbox.with { sandbox in
+            let created = sandbox.id("list-a")
+            let running = sandbox.id("list-b")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            #expect(sandbox.skiff("create", "--bundle", bundle, created).succeeded)
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, running).succeeded)
+
+            let table = sandbox.skiff("list")
+            #expect(table.succeeded, "\(table)")
+            let rows = table.lines.map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            #expect(rows.first?.prefix(3) == ["ID", "PID", "STATUS"])
+            let statuses = Dictionary(rows.dropFirst().map { ($0.first ?? "", $0.count > 2 ? $0[2] : "") }) { a, _ in a }
+            #expect(statuses == [created: "created", running: "running"], "\(table.stdout)")
+
+            let quiet = sandbox.skiff("list", "-q")
+            #expect(quiet.succeeded, "\(quiet)")
+            #expect(quiet.lines.sorted() == [created, running].sorted())
+
+            let json = sandbox.skiff("list", "--format", "json")
+            #expect(json.succeeded, "\(json)")
+            let entries = try #require(
+                try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]], "\(json)")
+            let byID = Dictionary(entries.map { ($0["id"] as? String ?? "", $0) }) { a, _ in a }
+            #expect(Set(byID.keys) == [created, running])
+            #expect(byID[created]?["status"] as? String == "created")
+            #expect(byID[running]?["status"] as? String == "running")
+            #expect(byID[running]?["bundle"] as? String == bundle)
+            #expect((byID[running]?["pid"] as? Int ?? 0) > 0)
+
+            // runc: -q wins over --format.
+            let both = sandbox.skiff("list", "--format", "json", "-q")
+            #expect(both.succeeded, "\(both)")
+            #expect(both.lines.sorted() == [created, running].sorted())
+
+            for id in [created, running] {
+                #expect(sandbox.skiff("delete", "--force", id).succeeded)
+                #expect(sandbox.leftovers(id: id) == [])
+            }
+            let empty = sandbox.skiff("list", "-q")
+            #expect(empty.succeeded && empty.stdout == "", "\(empty)")
+        }
+    }
+
+    @Test func deleteOfACreatedContainerKillsItsInit() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("delcreated")
+            let bundle = try sandbox.bundle(args: sh("echo must-not-run"))
+            let create = try sandbox.spawn(["create", "--bundle", bundle, id])
+            #expect(create.wait().succeeded)
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+
+            let deleted = sandbox.skiff("delete", id)
+            #expect(deleted.succeeded, "\(deleted)")
+            #expect(poll { kill(pid_t(pid), 0) != 0 }, "init \(pid) still exists")
+            #expect(create.stdout == "")
+            #expect(sandbox.state(id) == nil)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func deleteOfARunningContainerNeedsForce() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("delrunning")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, id).succeeded)
+
+            let refused = sandbox.skiff("delete", id)
+            #expect(refused.status != 0, "\(refused)")
+            #expect(refused.stderrLines.count == 1 && refused.stderr.contains(id), "\(refused)")
+            #expect(sandbox.status(id) == "running")
+
+            let forced = sandbox.skiff("delete", "--force", id)
+            #expect(forced.succeeded, "\(forced)")
+            #expect(sandbox.state(id) == nil)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func forcedDeleteOfAnUnknownIdSucceeds() throws {
+        try Sandbox.with { sandbox in
+            let outcome = sandbox.skiff("delete", "--force", "it-never-created")
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.stderr == "")
+        }
+    }
+
+    @Test func noPivotRunsInTheRootfs() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("nopivot")
+            let bundle = try sandbox.bundle(args: sh("echo $$; cat /etc/hostname; ls /; test -e \(Paths.repository) && echo host-visible; true"))
+            let outcome = sandbox.skiff("run", "--no-pivot", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            let expected = try FileManager.default.contentsOfDirectory(atPath: Paths.rootfs).sorted()
+            #expect(outcome.lines.first == "1")
+            #expect(outcome.lines.dropFirst().first == "skiff")
+            #expect(Array(outcome.lines.dropFirst(2)) == expected)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func cgroupNamespaceHidesTheHostPath() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("cgns")
+            let bundle = try sandbox.bundle(args: ["cat", "/proc/self/cgroup"])
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(!outcome.lines.isEmpty)
+            for line in outcome.lines {
+                #expect(line.hasSuffix(":/"), "cgroup seen inside: \(line)")
+            }
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+}

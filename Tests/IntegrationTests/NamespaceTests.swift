@@ -1,0 +1,88 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// User namespaces with id mappings and joining namespaces that already exist.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct NamespaceTests {
+    @Test func userNamespaceMapsRootToAHostRange() throws {
+        try Sandbox.with { sandbox in
+            // The mapped root is an unprivileged host user: it must be able to reach the bind
+            // source, and write into it.
+            chmod(sandbox.directory, 0o755)
+            let shared = sandbox.path("shared")
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+            chmod(shared, 0o777)
+
+            let id = sandbox.id("userns")
+            let bundle = try sandbox.bundle(args: sh("""
+                cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; touch /tmp/shared/made-inside
+                """)) { spec in
+                spec.linux?.namespaces?.append(LinuxNamespace(type: .user))
+                spec.linux?.uidMappings = [LinuxIDMapping(containerID: 0, hostID: 100000, size: 65536)]
+                spec.linux?.gidMappings = [LinuxIDMapping(containerID: 0, hostID: 100000, size: 65536)]
+                spec.mounts?.append(Mount(destination: "/tmp/shared", type: "bind", source: shared, options: ["rbind"]))
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            let words = outcome.lines.map { $0.split(separator: " ").joined(separator: " ") }
+            #expect(words == ["0 100000 65536", "0 100000 65536", "0", "0"])
+
+            var info = stat()
+            let found = stat(shared + "/made-inside", &info) == 0
+            #expect(found, "the file made inside is not on the host")
+            if found {
+                #expect(info.st_uid == 100000)
+                #expect(info.st_gid == 100000)
+            }
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func joinsANetworkNamespaceByPath() throws {
+        try Sandbox.with { sandbox in
+            let namespace = try sandbox.networkNamespace()
+            var info = stat()
+            try #require(stat(namespace, &info) == 0, "stat \(namespace)")
+            let hostView = "net:[\(info.st_ino)]"
+
+            let id = sandbox.id("netns")
+            let bundle = try sandbox.bundle(args: ["readlink", "/proc/self/ns/net"]) { spec in
+                spec.join(.network, at: namespace)
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.stdout == hostView + "\n")
+            #expect(outcome.stdout != (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")).map { $0 + "\n" })
+            #expect(sandbox.leftovers(id: id) == [])
+            // The namespace belongs to whoever made it: it outlives the container.
+            #expect(MountInfo.host().contains { $0.mountPoint == namespace && $0.fsType == "nsfs" },
+                    "\(namespace) is no longer mounted")
+        }
+    }
+
+    @Test func joinsTheUtsNamespaceOfAnotherContainer() throws {
+        try Sandbox.with { sandbox in
+            let first = sandbox.id("uts-owner")
+            let owner = try sandbox.bundle("owner", args: ["sleep", "1000"]) { $0.hostname = "shared-uts" }
+            #expect(sandbox.skiff("run", "--detach", "--bundle", owner, first).succeeded)
+            let pid = try #require(sandbox.state(first)?["pid"] as? Int)
+
+            let second = sandbox.id("uts-guest")
+            let guest = try sandbox.bundle("guest", args: ["hostname"]) { spec in
+                spec.hostname = nil
+                spec.join(.uts, at: "/proc/\(pid)/ns/uts")
+            }
+            let outcome = sandbox.skiff("run", "--bundle", guest, second)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.stdout == "shared-uts\n")
+            #expect(sandbox.skiff("delete", "--force", first).succeeded)
+            #expect(sandbox.leftovers(id: first) == [])
+            #expect(sandbox.leftovers(id: second) == [])
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the container's process sees of the config: each test runs one container in the
+/// foreground and reads what it printed.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct ProcessViewTests {
+    /// `skiff run` of `args` with the base config changed by `configure`; checks nothing was
+    /// left behind and returns the outcome.
+    func run(
+        _ name: String, _ args: [String], sourceLocation: SourceLocation = #_sourceLocation,
+        configure: (inout Spec, Sandbox) throws -> Void = { _, _ in }
+    ) throws -> Outcome {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id(name)
+            let bundle = try sandbox.bundle(args: args) { try configure(&$0, sandbox) }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(sandbox.leftovers(id: id) == [], sourceLocation: sourceLocation)
+            return outcome
+        }
+    }
+
+    @Test func processIsPidOneInItsOwnNamespace() throws {
+        let outcome = try run("pid", sh("echo $$; ls /proc | grep -c '^[0-9]'"))
+        #expect(outcome.succeeded, "\(outcome)")
+        // Only sh itself and the ls/grep it forked: no host process is visible.
+        #expect(outcome.lines.first == "1")
+        let visible = Int(outcome.lines.last ?? "") ?? 0
+        #expect(visible >= 1 && visible <= 3, "processes in /proc: \(outcome.stdout)")
+    }
+
+    @Test func hostnameAndDomainnameComeFromTheConfig() throws {
+        let outcome = try run("uts", sh("hostname; cat /proc/sys/kernel/domainname")) { spec, _ in
+            spec.hostname = "box-under-test"
+            spec.domainname = "example.test"
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["box-under-test", "example.test"])
+    }
+
+    @Test func configuredMountsHaveTheirOptions() throws {
+        let outcome = try Sandbox.with { sandbox -> Outcome in
+            let shared = sandbox.path("hostdir")
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+            try "from the host\n".write(toFile: shared + "/note", atomically: false, encoding: .utf8)
+            let id = sandbox.id("mounts")
+            let bundle = try sandbox.bundle(
+                args: sh("cat /proc/self/mountinfo; echo ==; cat /tmp/host/note; touch /tmp/host/new 2>&1; echo rc=$?")
+            ) { spec in
+                spec.mounts? += [
+                    Mount(destination: "/run", type: "tmpfs", source: "tmpfs",
+                          options: ["nosuid", "nodev", "noexec", "size=1m", "mode=750"]),
+                    Mount(destination: "/tmp/host", type: "bind", source: shared, options: ["rbind", "ro"]),
+                    Mount(destination: "/tmp/shared", type: "tmpfs", source: "tmpfs", options: ["shared"]),
+                    Mount(destination: "/tmp/unbindable", type: "tmpfs", source: "tmpfs", options: ["unbindable"]),
+                ]
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(sandbox.leftovers(id: id) == [])
+            #expect(!FileManager.default.fileExists(atPath: shared + "/new"), "the read-only bind was written")
+            return outcome
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        let parts = outcome.stdout.components(separatedBy: "==\n")
+        try #require(parts.count == 2, "\(outcome)")
+        let mounts = MountInfo.parse(parts[0])
+        func mount(_ point: String) -> MountInfo? { mounts.last { $0.mountPoint == point } }
+
+        let run = try #require(mount("/run"), "no /run mount in \(parts[0])")
+        #expect(run.fsType == "tmpfs")
+        #expect(Set(["nosuid", "nodev", "noexec", "rw"]).isSubset(of: run.mountOptions), "\(run.mountOptions)")
+        #expect(run.superOptions.contains("size=1024k"), "\(run.superOptions)")
+        #expect(run.superOptions.contains("mode=750"), "\(run.superOptions)")
+
+        let bind = try #require(mount("/tmp/host"), "no /tmp/host mount in \(parts[0])")
+        #expect(bind.mountOptions.first == "ro", "\(bind.mountOptions)")
+
+        let shared = try #require(mount("/tmp/shared"))
+        #expect(shared.optionalFields.contains { $0.hasPrefix("shared:") }, "\(shared.optionalFields)")
+        let unbindable = try #require(mount("/tmp/unbindable"))
+        #expect(unbindable.optionalFields == ["unbindable"])
+
+        let tmp = try #require(mount("/tmp"))
+        #expect(tmp.optionalFields.isEmpty, "the base /tmp should stay private: \(tmp.optionalFields)")
+
+        #expect(parts[1] == "from the host\ntouch: /tmp/host/new: Read-only file system\nrc=1\n")
+    }
+
+    @Test func maskedPathsReadEmpty() throws {
+        let outcome = try run("masked", sh("""
+            wc -c < /proc/keys; wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l
+            """))
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines.map { $0.trimmingCharacters(in: .whitespaces) } == ["0", "0", "0"])
+    }
+
+    @Test func readonlyPathsAreReadOnly() throws {
+        let outcome = try run("readonly", sh("""
+            (echo other > /proc/sys/kernel/hostname) 2>&1; echo write=$?
+            grep -E ' /proc/(sys|bus|fs|irq) ' /proc/self/mountinfo | cut -d' ' -f5,6 | cut -d, -f1
+            """))
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines.prefix(2) == [
+            "sh: can't create /proc/sys/kernel/hostname: Read-only file system", "write=1",
+        ])
+        #expect(Set(outcome.lines.dropFirst(2)) == ["/proc/bus ro", "/proc/fs ro", "/proc/irq ro", "/proc/sys ro"])
+    }
+
+    @Test func readonlyRootRefusesWrites() throws {
+        let outcome = try run("rootro", sh("touch /written 2>&1; echo rc=$?; touch /tmp/ok && echo tmp-ok"))
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["touch: /written: Read-only file system", "rc=1", "tmp-ok"])
+        #expect(!FileManager.default.fileExists(atPath: Paths.rootfs + "/written"))
+    }
+
+    @Test func writableRootWhenNotReadonly() throws {
+        // A private copy of the rootfs: this container writes to it.
+        let outcome = try Sandbox.with { sandbox -> Outcome in
+            let rootfs = sandbox.path("rootfs")
+            let copied = host("cp", "-a", Paths.rootfs, rootfs)
+            try #require(copied.succeeded, "\(copied)")
+            let id = sandbox.id("rootrw")
+            let bundle = try sandbox.bundle(args: sh("echo hi > /written && cat /written")) { spec in
+                spec.root = Root(path: rootfs, readonly: false)
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(readFile(rootfs + "/written") == "hi\n")
+            #expect(sandbox.leftovers(id: id) == [])
+            return outcome
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.stdout == "hi\n")
+    }
+
+    @Test func environmentIsExactlyTheConfigured() throws {
+        let outcome = try run("env", sh("echo \"$GREETING\"; echo \"$PATH\"")) { spec, _ in
+            spec.process?.env = ["PATH=/bin:/sbin", "GREETING=hello, world = yes", "TERM=xterm"]
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["hello, world = yes", "/bin:/sbin"])
+    }
+
+    @Test func missingCwdIsCreated() throws {
+        let outcome = try run("cwd", sh("pwd; ls -ld . | cut -c1")) { spec, _ in
+            spec.process?.cwd = "/tmp/work/deep"
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["/tmp/work/deep", "d"])
+    }
+
+    @Test func userGroupsAndAdditionalGids() throws {
+        let outcome = try run("user", sh("id -u; id -g; id -G | tr ' ' '\\n' | sort -n | tr '\\n' ' '")) { spec, _ in
+            spec.process?.user = User(uid: 1000, gid: 1000, additionalGids: [5, 65534])
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["1000", "1000", "5 1000 65534 "])
+    }
+
+    @Test func umaskIsApplied() throws {
+        let outcome = try run("umask", sh("umask; touch /tmp/f; stat -c %a /tmp/f")) { spec, _ in
+            spec.process?.user.umask = 0o027
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["0027", "640"])
+    }
+
+    @Test func rlimitsAreApplied() throws {
+        let outcome = try run("rlimit", sh("ulimit -n; ulimit -Hn; ulimit -c")) { spec, _ in
+            spec.process?.rlimits = [
+                POSIXRlimit(type: "RLIMIT_NOFILE", hard: 2048, soft: 512),
+                POSIXRlimit(type: "RLIMIT_CORE", hard: 4096, soft: 0),
+            ]
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["512", "2048", "0"])
+    }
+
+    @Test func sysctlsAreWrittenInTheContainersNamespaces() throws {
+        let before = readFile("/proc/sys/net/ipv4/ip_default_ttl")
+        let outcome = try run("sysctl", sh("""
+            cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/ip_default_ttl /proc/sys/kernel/msgmax
+            """)) { spec, _ in
+            spec.linux?.sysctl = [
+                "net.ipv4.ip_forward": "1", "net.ipv4.ip_default_ttl": "77", "kernel.msgmax": "12345",
+            ]
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["1", "77", "12345"])
+        #expect(readFile("/proc/sys/net/ipv4/ip_default_ttl") == before, "the host's sysctl changed")
+    }
+
+    @Test func argsArePassedVerbatim() throws {
+        let outcome = try run("args", ["printf", "[%s]\\n", "a b", "", "$HOME", "*"])
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["[a b]", "[]", "[$HOME]", "[*]"])
+    }
+}
