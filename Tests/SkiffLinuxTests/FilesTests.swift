@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+import Testing
+
+import SkiffLinux
+
+@Suite struct FilesTests {
+    let temp: TemporaryDirectory
+
+    init() throws {
+        temp = try TemporaryDirectory("skiff-files")
+    }
+
+    /// state.json is replaced whole: a reader sees the old or the new content, and no temp
+    /// file is left beside it.
+    @Test func writeAtomicallyReplacesContentAndLeavesNoTempFile() throws {
+        let path = temp.file("state.json")
+        try Files.writeAtomically(path, Array(#"{"v":1,"long":"padding padding"}"#.utf8))
+        #expect(try temp.read("state.json") == #"{"v":1,"long":"padding padding"}"#)
+        try Files.writeAtomically(path, Array(#"{"v":2}"#.utf8))
+        #expect(try temp.read("state.json") == #"{"v":2}"#)
+        #expect(try temp.entries() == ["state.json"])
+    }
+
+    @Test func writeAtomicallyUsesTheMode() throws {
+        try Files.writeAtomically(temp.file("pid"), Array("42".utf8), mode: 0o600)
+        var st = stat()
+        #expect(lstat(temp.file("pid"), &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o600)
+    }
+
+    /// Renaming over a symlink replaces the link; its target is not written through.
+    @Test func writeAtomicallyDoesNotWriteThroughASymlink() throws {
+        try temp.write("target", "original")
+        try temp.symlink("state.json", to: temp.file("target"))
+        try Files.writeAtomically(temp.file("state.json"), Array("new".utf8))
+        #expect(try temp.read("target") == "original")
+        #expect(temp.isRegularFile("state.json"))
+        #expect(try temp.read("state.json") == "new")
+    }
+
+    @Test func writeAtomicallyIntoAMissingDirectoryFails() {
+        let path = temp.file("missing/state.json")
+        #expect(throws: LinuxError("open", path: path + ".tmp", errno: ENOENT)) {
+            try Files.writeAtomically(path, Array("x".utf8))
+        }
+    }
+
+    @Test func removeTreeRemovesNestedContent() throws {
+        try temp.makeDirectory("c/a/b/c")
+        try temp.write("c/state.json", "{}")
+        try temp.write("c/a/b/c/deep", "x")
+        #expect(mkfifo(temp.file("c/exec.fifo"), 0o600) == 0)
+        try temp.symlink("c/dangling", to: "/nonexistent")
+        try Files.removeTree(temp.file("c"))
+        #expect(!temp.exists("c"))
+    }
+
+    /// A symlink in the tree is removed, never followed: what it points to survives.
+    @Test func removeTreeDoesNotFollowSymlinks() throws {
+        try temp.makeDirectory("outside/sub")
+        try temp.write("outside/precious", "keep")
+        try temp.write("outside/sub/also", "keep")
+        try temp.makeDirectory("c/nested")
+        try temp.symlink("c/link", to: temp.file("outside"))
+        try temp.symlink("c/nested/rel", to: "../../outside")
+        try Files.removeTree(temp.file("c"))
+        #expect(!temp.exists("c"))
+        #expect(try temp.read("outside/precious") == "keep")
+        #expect(try temp.read("outside/sub/also") == "keep")
+    }
+
+    @Test func removeTreeOfAMissingPathSucceeds() throws {
+        try Files.removeTree(temp.file("never-created"))
+    }
+
+    @Test func mkdirAllCreatesParentsAndToleratesExisting() throws {
+        try Files.mkdirAll(temp.file("x/y/z"), mode: 0o711)
+        try Files.mkdirAll(temp.file("x/y/z"))
+        #expect(temp.isDirectory("x/y/z"))
+    }
+
+    @Test func listDirectoryOmitsDotEntries() throws {
+        try temp.write("a", "")
+        try temp.makeDirectory("b")
+        #expect(try Files.listDirectory(temp.path).sorted() == ["a", "b"])
+    }
+}
