@@ -38,6 +38,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux"]),
+        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
         .testTarget(name: "SkiffTests", dependencies: ["Skiff", "CNsexec"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"]),
     ]
