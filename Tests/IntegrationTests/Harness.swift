@@ -68,7 +68,10 @@ final class Spawned {
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ arguments: [String], stdoutPath: String, stderrPath: String, executable: String) throws {
+    init(
+        _ arguments: [String], stdoutPath: String, stderrPath: String, executable: String,
+        currentDirectory: String? = nil
+    ) throws {
         self.stdoutPath = stdoutPath
         self.stderrPath = stderrPath
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -76,6 +79,7 @@ final class Spawned {
         process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         // Files, not pipes: a container started by create or run -d inherits these, and a pipe
         // would keep the reader waiting until the container exits.
@@ -106,14 +110,16 @@ final class Spawned {
 }
 
 /// Runs `executable` to completion.
-func execute(_ executable: String, _ arguments: [String], timeout: Double = 20) -> Outcome {
+func execute(
+    _ executable: String, _ arguments: [String], currentDirectory: String? = nil, timeout: Double = 20
+) -> Outcome {
     let directory = NSTemporaryDirectory() + "skiff-it-out-\(UUID().uuidString)"
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     do {
         let spawned = try Spawned(
             arguments, stdoutPath: directory + "/stdout", stderrPath: directory + "/stderr",
-            executable: executable)
+            executable: executable, currentDirectory: currentDirectory)
         return spawned.wait(timeout: timeout)
     } catch {
         return Outcome(status: -1, signaled: false, stdout: "", stderr: "spawn failed: \(error)", timedOut: false)
@@ -226,6 +232,7 @@ final class Sandbox {
     let root: String
     private(set) var ids: [String] = []
     private var netns: [String] = []
+    private var hostMounts: [String] = []
 
     init() throws {
         try #require(
@@ -267,8 +274,23 @@ final class Sandbox {
         return "/run/netns/" + name
     }
 
+    /// Runs `mount arguments… target` on the host; the mount is undone by `unmountHost()` or
+    /// on cleanup.
+    func mountOnHost(_ arguments: [String], target: String) throws {
+        let outcome = execute("/usr/bin/env", ["mount"] + arguments + [target])
+        try #require(outcome.succeeded, "mount \(arguments) \(target): \(outcome)")
+        if !hostMounts.contains(target) { hostMounts.append(target) }
+    }
+
+    /// Undoes the test's own host mounts (so `leftovers` sees only what skiff left).
+    func unmountHost() {
+        for target in hostMounts.reversed() { host("umount", "-R", target) }
+        hostMounts = []
+    }
+
     func cleanup() {
         for id in ids { _ = skiff("delete", "--force", id) }
+        unmountHost()
         for name in netns { host("ip", "netns", "delete", name) }
         // --one-file-system: if skiff leaked a mount into the host, do not delete through it.
         host("rm", "-rf", "--one-file-system", directory)
@@ -319,8 +341,15 @@ final class Sandbox {
         skiff(arguments, timeout: timeout)
     }
 
-    func skiff(_ arguments: [String], timeout: Double = 20) -> Outcome {
-        execute(Paths.binary, ["--root", root] + arguments, timeout: timeout)
+    func skiff(_ arguments: [String], in currentDirectory: String? = nil, timeout: Double = 20) -> Outcome {
+        execute(Paths.binary, ["--root", root] + arguments, currentDirectory: currentDirectory, timeout: timeout)
+    }
+
+    /// Runs skiff from a host shell that first opens `file` as fds 3 and 4, the way a caller
+    /// hands over sockets or files for --preserve-fds.
+    func skiffWithExtraFDs(_ file: String, _ arguments: [String]) -> Outcome {
+        execute("/bin/sh", ["-c", #"f=$1; shift; exec 3<"$f" 4<"$f"; exec "$@""#, "sh", file, Paths.binary, "--root", root]
+            + arguments)
     }
 
     /// Starts `skiff --root <root> arguments…` in the background, its output in sandbox files.
@@ -347,7 +376,8 @@ final class Sandbox {
     }
 
     /// Everything container `id` may have left on the host; empty when it left nothing.
-    func leftovers(id: String, bundles: [String] = []) -> [String] {
+    /// `cgroup` is the container's cgroup when the config sets linux.cgroupsPath.
+    func leftovers(id: String, cgroup: String? = nil, bundles: [String] = []) -> [String] {
         var found: [String] = []
         if !id.isEmpty, FileManager.default.fileExists(atPath: root + "/" + id) {
             found.append("state dir \(root)/\(id)")
@@ -355,10 +385,10 @@ final class Sandbox {
         let mounts = MountInfo.host()
         if !id.isEmpty {
             for mount in mounts where mount.fsType == "cgroup" || mount.fsType == "cgroup2" {
-                let path = mount.mountPoint + "/skiff/" + id
+                let path = mount.mountPoint + (cgroup ?? "/skiff/" + id)
                 if FileManager.default.fileExists(atPath: path) { found.append("cgroup dir \(path)") }
             }
-            let cgroup = "/skiff/" + id
+            let cgroup = cgroup ?? "/skiff/" + id
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
                 guard Int32(entry) != nil, let text = readFile("/proc/\(entry)/cgroup") else { continue }
                 for line in text.split(separator: "\n") {

@@ -285,4 +285,125 @@ struct LifecycleTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    @Test func bundleDefaultsToTheCurrentDirectory() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("cwdbundle")
+            let bundle = try sandbox.bundle(args: ["true"])
+            let outcome = sandbox.skiff(["create", id], in: bundle)
+            #expect(outcome.succeeded, "\(outcome)")
+            // The state records the bundle as an absolute path, as runc does.
+            #expect(sandbox.state(id)?["bundle"] as? String == bundle)
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func rootPathIsRelativeToTheBundle() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("relroot")
+            let bundle = try sandbox.bundle(args: ["cat", "/etc/hostname"]) { $0.root = Root(path: "rootfs", readonly: true) }
+            try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: Paths.rootfs)
+            // Run from elsewhere: "rootfs" must not be taken relative to skiff's cwd.
+            let outcome = sandbox.skiff(["run", "--bundle", bundle, id], in: "/")
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.stdout == "skiff\n")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func initKilledFromOutsideShowsStopped() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("extkill")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, id).succeeded)
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+            kill(pid_t(pid), SIGKILL)
+            #expect(sandbox.waitFor(id, status: "stopped"), "status: \(sandbox.status(id) ?? "none")")
+            let deleted = sandbox.skiff("delete", id)
+            #expect(deleted.succeeded, "\(deleted)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func killOfACreatedContainerStopsIt() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("killcreated")
+            let bundle = try sandbox.bundle(args: sh("echo must-not-run"))
+            let create = try sandbox.spawn(["create", "--bundle", bundle, id])
+            #expect(create.wait().succeeded)
+            let killed = sandbox.skiff("kill", id, "SIGKILL")
+            #expect(killed.succeeded, "\(killed)")
+            #expect(sandbox.waitFor(id, status: "stopped"), "status: \(sandbox.status(id) ?? "none")")
+            let started = sandbox.skiff("start", id)
+            #expect(started.status != 0, "start of a stopped container: \(started)")
+            #expect(create.stdout == "")
+            #expect(sandbox.skiff("delete", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func concurrentCreatesOfOneIdLetExactlyOneWin() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("race")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            let racers = try (0..<3).map { _ in try sandbox.spawn(["create", "--bundle", bundle, id]) }
+            let outcomes = racers.map { $0.wait() }
+            #expect(outcomes.filter(\.succeeded).count == 1, "\(outcomes)")
+            for outcome in outcomes where !outcome.succeeded {
+                #expect(outcome.stderrLines.count == 1 && outcome.stderr.contains(id), "\(outcome)")
+            }
+            #expect(sandbox.status(id) == "created")
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+            #expect(kill(pid_t(pid), 0) == 0)
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func customCgroupsPathIsUsedAndRemoved() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("cgpath")
+            let parent = "/skiff-it-\(UUID().uuidString.prefix(8).lowercased())"
+            let cgroup = parent + "/" + id
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"]) { $0.linux?.cgroupsPath = cgroup }
+            defer {
+                for mount in MountInfo.host() where mount.fsType.hasPrefix("cgroup") {
+                    rmdir(mount.mountPoint + parent)
+                }
+            }
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, id).succeeded)
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+            let lines = (readFile("/proc/\(pid)/cgroup") ?? "").split(separator: "\n")
+            #expect(!lines.isEmpty)
+            for line in lines {
+                #expect(line.hasSuffix(":" + cgroup), "init's cgroup: \(line)")
+            }
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id, cgroup: cgroup) == [])
+        }
+    }
+
+    @Test func errorsAreLoggedAsJSONForShims() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("log")
+            let log = sandbox.path("log.json")
+            var spec = try Sandbox.baseSpec()
+            spec.process?.args = ["true"]
+            var tree = try JSONSerialization.jsonObject(with: try spec.jsonData())
+            tree = editJSON(tree, ["process", "cwd"], nil)
+            let bundle = try sandbox.bundle(config: try JSONSerialization.data(withJSONObject: tree))
+            let outcome = sandbox.skiff("--log", log, "--log-format", "json", "create", "--bundle", bundle, id)
+            #expect(outcome.status == 1, "\(outcome)")
+            #expect(outcome.stderrLines.count == 1 && outcome.stderr.contains("process.cwd"), "\(outcome)")
+            // containerd's shim shows the msg of the last error entry.
+            let last = try #require(readFile(log)?.split(separator: "\n").last, "no log written")
+            let entry = try #require(
+                try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], "not JSON: \(last)")
+            #expect(entry["level"] as? String == "error")
+            #expect((entry["msg"] as? String)?.contains("process.cwd") == true, "\(entry)")
+            #expect(entry["time"] is String, "\(entry)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }

@@ -85,4 +85,38 @@ struct NamespaceTests {
             #expect(sandbox.leftovers(id: second) == [])
         }
     }
+
+    /// An `rslave` bind receives mounts made later under its host source, and sends none back.
+    @Test func rslaveBindReceivesHostMounts() throws {
+        try Sandbox.with { sandbox in
+            let source = sandbox.path("propagated")
+            try FileManager.default.createDirectory(atPath: source + "/later", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: source + "/back", withIntermediateDirectories: true)
+            try sandbox.mountOnHost(["--bind", source], target: source)
+            try sandbox.mountOnHost(["--make-shared"], target: source)
+            let control = try Control(sandbox)
+
+            let id = sandbox.id("rslave")
+            let bundle = try sandbox.bundle(args: sh("""
+                echo > /tmp/ctl/ready; \(Control.waitForGo)
+                cat /tmp/prop/later/file; mount -t tmpfs back /tmp/prop/back && echo mounted-back
+                """)) { spec in
+                spec.mounts? += [
+                    control.mount,
+                    Mount(destination: "/tmp/prop", type: "bind", source: source, options: ["rbind", "rslave"]),
+                ]
+            }
+            let run = try sandbox.spawn(["run", "--bundle", bundle, id])
+            try #require(poll { control.read("ready") != nil }, "the container never became ready: \(run.stdout)")
+            try sandbox.mountOnHost(["-t", "tmpfs", "later"], target: source + "/later")
+            try "from the host later\n".write(toFile: source + "/later/file", atomically: false, encoding: .utf8)
+            control.release()
+            let outcome = run.wait(timeout: 10)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.stdout == "from the host later\nmounted-back\n")
+            #expect(!MountInfo.host().contains { $0.mountPoint == source + "/back" }, "a container mount reached the host")
+            sandbox.unmountHost()
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }

@@ -199,4 +199,87 @@ struct ProcessViewTests {
         #expect(outcome.succeeded, "\(outcome)")
         #expect(outcome.lines == ["[a b]", "[]", "[$HOME]", "[*]"])
     }
+
+    @Test func stdoutAndStderrStaySeparate() throws {
+        let outcome = try run("stdio", sh("echo out; echo err >&2; echo more"))
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.stdout == "out\nmore\n")
+        #expect(outcome.stderr == "err\n")
+    }
+
+    @Test func defaultDevicesWork() throws {
+        let outcome = try run("devices", sh("""
+            ls /dev | tr '\\n' ' '; echo
+            echo x > /dev/null && echo null-ok
+            head -c 5 /dev/zero | wc -c
+            head -c 5 /dev/urandom | wc -c
+            (echo x > /dev/full) 2>&1
+            readlink /dev/fd; readlink /dev/stdin; readlink /dev/ptmx
+            stat -c '%t,%T' /dev/null /dev/zero /dev/tty
+            """))
+        #expect(outcome.succeeded, "\(outcome)")
+        let lines = outcome.lines.map { $0.trimmingCharacters(in: .whitespaces) }
+        let devices = Set((lines.first ?? "").split(separator: " ").map(String.init))
+        let required: Set = [
+            "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+            "urandom", "zero",
+        ]
+        #expect(required.isSubset(of: devices), "missing: \(required.subtracting(devices))")
+        #expect(devices.subtracting(required).subtracting(["core"]).isEmpty, "extra: \(devices.subtracting(required))")
+        #expect(Array(lines.dropFirst()) == [
+            "null-ok", "5", "5", "sh: write error: No space left on device",
+            "/proc/self/fd", "/proc/self/fd/0", "pts/ptmx",
+            "1,3", "1,5", "5,0",
+        ])
+    }
+
+    @Test func noHostFileDescriptorLeaksIn() throws {
+        // fds 3 and 4 are open in skiff's caller; without --preserve-fds the container must
+        // see only stdio (ls's own fd 3 is the /proc/self/fd it lists).
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("fds")
+            let bundle = try sandbox.bundle(args: ["ls", "/proc/self/fd"])
+            let outcome = sandbox.skiffWithExtraFDs("/etc/hostname", ["run", "--bundle", bundle, id])
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.lines == ["0", "1", "2", "3"])
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func preservedFdsReachTheContainer() throws {
+        try Sandbox.with { sandbox in
+            let file = sandbox.path("handed-over")
+            try "handed over\n".write(toFile: file, atomically: false, encoding: .utf8)
+            let id = sandbox.id("preserve")
+            let bundle = try sandbox.bundle(args: sh("cat <&3; ls /proc/1/fd | tr '\\n' ' '"))
+            let outcome = sandbox.skiffWithExtraFDs(file, ["run", "--preserve-fds", "1", "--bundle", bundle, id])
+            #expect(outcome.succeeded, "\(outcome)")
+            // fd 4 was open too but not asked for.
+            #expect(outcome.stdout == "handed over\n0 1 2 3 ")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func homeComesFromPasswdWhenUnset() throws {
+        let outcome = try run("home", sh("echo \"$HOME\"")) { spec, _ in
+            spec.process?.user = User(uid: 1000, gid: 1000)
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.stdout == "/home/user\n")
+    }
+
+    @Test func oomScoreAdjAndNoNewPrivileges() throws {
+        let outcome = try run("oom", sh("cat /proc/self/oom_score_adj; grep NoNewPrivs /proc/self/status")) { spec, _ in
+            spec.process?.oomScoreAdj = 123
+            spec.process?.noNewPrivileges = true
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["123", "NoNewPrivs:\t1"])
+
+        let without = try run("nonnp", sh("grep NoNewPrivs /proc/self/status")) { spec, _ in
+            spec.process?.noNewPrivileges = false
+        }
+        #expect(without.succeeded, "\(without)")
+        #expect(without.lines == ["NoNewPrivs:\t0"])
+    }
 }

@@ -1,0 +1,147 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A rootfs the image author controls must not let the runtime touch the host: symlinks in
+/// place of mount destinations, /dev or /proc (runc CVE-2021-30465, 2024-45310, 2026-41579,
+/// crun CVE-2019-18837), `..` in destinations, and a cwd that points at an inherited fd (runc
+/// CVE-2024-21626). skiff may refuse such a container or build it inside the rootfs; either
+/// way the host path stays as it was and nothing is left behind.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct EscapeTests {
+    /// One hostile layout: what to plant in a copy of the rootfs and what to ask for.
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        /// The rootfs entry replaced by a symlink to the host dir (nil: none).
+        var symlink: String?
+        /// Whether the symlink is written relative (`../../..`) rather than absolute.
+        var relative = false
+        /// A tmpfs mount added to the config; `$HOST` stands for the host dir.
+        var tmpfsDestination: String?
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "tmpfs on an absolute symlink", symlink: "evil", tmpfsDestination: "/evil"),
+        Case(name: "tmpfs on a relative symlink", symlink: "evil", relative: true, tmpfsDestination: "/evil"),
+        Case(name: "tmpfs below a symlinked dir", symlink: "evil", tmpfsDestination: "/evil/sub"),
+        Case(name: "tmpfs on a path with ..", tmpfsDestination: "/tmp/../../../../../../$HOST"),
+        Case(name: "/dev a symlink", symlink: "dev"),
+        Case(name: "/proc a symlink", symlink: "proc"),
+        Case(name: "/sys a symlink", symlink: "sys"),
+    ]
+
+    @Test(arguments: cases)
+    func hostPathStaysUntouched(_ hostile: Case) throws {
+        try Sandbox.with { sandbox in
+            let rootfs = sandbox.path("rootfs")
+            let copied = host("cp", "-a", Paths.rootfs, rootfs)
+            try #require(copied.succeeded, "\(copied)")
+            let target = sandbox.path("hostdir")
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            try "host\n".write(toFile: target + "/sentinel", atomically: false, encoding: .utf8)
+            if let entry = hostile.symlink {
+                let link = rootfs + "/" + entry
+                host("rm", "-rf", link)
+                let depth = link.split(separator: "/").count - 1
+                let destination = hostile.relative
+                    ? String(repeating: "../", count: depth) + target.dropFirst() : target
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: destination)
+            }
+
+            let id = sandbox.id("escape")
+            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+                spec.root = Root(path: rootfs, readonly: false)
+                if let destination = hostile.tmpfsDestination {
+                    spec.mounts?.append(Mount(
+                        destination: destination.replacingOccurrences(of: "$HOST", with: target.dropFirst()),
+                        type: "tmpfs", source: "tmpfs", options: ["size=1m"]))
+                }
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status != 0 {
+                #expect(outcome.stderrLines.count == 1, "\(outcome)")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target) == ["sentinel"])
+            #expect(!MountInfo.host().contains { $0.mountPoint.hasPrefix(target) }, "a mount landed on the host path")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// The container sees its own tmpfs where the symlink leads, not the host dir.
+    @Test func symlinkedDestinationIsMountedInsideTheContainer() throws {
+        try Sandbox.with { sandbox in
+            let rootfs = sandbox.path("rootfs")
+            let copied = host("cp", "-a", Paths.rootfs, rootfs)
+            try #require(copied.succeeded, "\(copied)")
+            let target = sandbox.path("hostdir")
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            try "host\n".write(toFile: target + "/sentinel", atomically: false, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: rootfs + "/evil", withDestinationPath: target)
+
+            let id = sandbox.id("symlink")
+            let bundle = try sandbox.bundle(args: sh("ls -A /evil/; touch /evil/inside && echo wrote")) {
+                $0.root = Root(path: rootfs, readonly: false)
+                $0.mounts?.append(Mount(destination: "/evil", type: "tmpfs", source: "tmpfs", options: ["size=1m"]))
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status == 0 {
+                #expect(outcome.stdout == "wrote\n", "\(outcome)")
+            } else {
+                expectRejected(outcome, mentioning: ["/evil"], in: sandbox, id: id)
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: target) == ["sentinel"])
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// A bind of a file onto a symlink to a host file must not replace what the host sees.
+    @Test func fileBindOnASymlinkToAHostFile() throws {
+        try Sandbox.with { sandbox in
+            let rootfs = sandbox.path("rootfs")
+            let copied = host("cp", "-a", Paths.rootfs, rootfs)
+            try #require(copied.succeeded, "\(copied)")
+            let hostFile = sandbox.path("host-secret")
+            try "host\n".write(toFile: hostFile, atomically: false, encoding: .utf8)
+            let source = sandbox.path("from-bundle")
+            try "bundle\n".write(toFile: source, atomically: false, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: rootfs + "/evilfile", withDestinationPath: hostFile)
+
+            let id = sandbox.id("filebind")
+            let bundle = try sandbox.bundle(args: ["true"]) {
+                $0.root = Root(path: rootfs, readonly: false)
+                $0.mounts?.append(Mount(destination: "/evilfile", type: "bind", source: source, options: ["bind", "ro"]))
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status != 0 {
+                #expect(outcome.stderrLines.count == 1, "\(outcome)")
+            }
+            #expect(readFile(hostFile) == "host\n")
+            #expect(!MountInfo.host().contains { $0.mountPoint == hostFile }, "a mount landed on the host file")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// runc CVE-2024-21626: a cwd through an fd the runtime leaked reaches the host's files.
+    @Test(arguments: 3...8)
+    func cwdThroughProcSelfFd(_ fd: Int) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("cwdfd")
+            let bundle = try sandbox.bundle(args: sh("readlink /proc/self/cwd")) {
+                $0.process?.cwd = "/proc/self/fd/\(fd)"
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status == 0 {
+                #expect(!outcome.stdout.contains("unreachable"), "the cwd is outside the container: \(outcome)")
+                #expect(outcome.stdout.hasPrefix("/"), "\(outcome)")
+            } else {
+                #expect(outcome.stderrLines.count == 1, "\(outcome)")
+            }
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+}
