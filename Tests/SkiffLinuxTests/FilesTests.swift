@@ -80,6 +80,23 @@ import SkiffLinux
         #expect(temp.isDirectory("x/y/z"))
     }
 
+    /// Errors name the path in quotes like every other syscall error (STYLE: `operation
+    /// "path": errno text`), so a user can grep for them.
+    @Test func readErrorNamesThePath() throws {
+        try temp.makeDirectory("state.json")
+        let path = temp.file("state.json")
+        do {
+            _ = try Files.read(path)
+            Issue.record("read of a directory succeeded")
+        } catch {
+            #expect(error.errno.rawValue == EISDIR)
+            withKnownIssue("Files.read puts the path into the operation: read /x: is a directory") {
+                #expect(error.description == "read \"\(path)\": is a directory")
+                #expect(error.path == path)
+            }
+        }
+    }
+
     @Test func listDirectoryOmitsDotEntries() throws {
         try temp.write("a", "")
         try temp.makeDirectory("b")
