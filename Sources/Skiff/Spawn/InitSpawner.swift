@@ -59,6 +59,7 @@ struct InitSpawner {
         initChild.close()
         syncChild.close()
         log.write.close()
+        logger.debug("spawned stage-0 \(stage0)")
 
         var stage1: Int32 = 0
         var pid: Int32 = 0
@@ -66,6 +67,7 @@ struct InitSpawner {
             if let cgroup {
                 // Before the bootstrap data: every later stage is born inside the cgroup.
                 try cgroup.join(pid: stage0, relative: cgroupRelative)
+                logger.debug("stage-0 joined cgroup \(cgroup.path)")
             }
             try initParent.writeAll(try bootstrapMessage().encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
@@ -77,6 +79,7 @@ struct InitSpawner {
                 throw failure(log: log.read, fallback: "nsexec: init exited with status \(exit.shellCode) before reporting its pid")
             }
             (stage1, pid) = report
+            logger.debug("init pid \(pid)")
             _ = try? Processes.wait(stage1)
             let stage0Exit = try Processes.wait(stage0)
             if stage0Exit != .exited(0) {
@@ -93,6 +96,7 @@ struct InitSpawner {
                 throw failure(log: log.read, fallback: "init: exited before it was ready")
             }
             forwardLogs(log.read)
+            logger.debug("init ready")
             guard let startTime = Procfs.startTime(of: pid) else {
                 throw SkiffError(.containerInit, "init: process \(pid) is gone")
             }
