@@ -143,6 +143,14 @@ func poll(timeout: Double = 5, interval: Double = 0.005, _ condition: () -> Bool
     }
 }
 
+/// Whether `pid` is a live process: a zombie waiting for its (possibly slow) reaper counts as
+/// gone.
+func isAlive(_ pid: Int) -> Bool {
+    guard let stat = readFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)...].prefix(1)
+    return state != "Z" && state != "X"
+}
+
 /// A whole file read with read(2), which works for procfs files whose size reads as 0.
 func readFile(_ path: String) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -117,7 +117,7 @@ struct LifecycleTests {
             let killed = sandbox.skiff("kill", id, "KILL")
             #expect(killed.succeeded, "\(killed)")
             #expect(sandbox.waitFor(id, status: "stopped"), "status: \(sandbox.status(id) ?? "none")")
-            #expect(poll { kill(pid_t(pid), 0) != 0 }, "init \(pid) still exists")
+            #expect(poll { !isAlive(pid) }, "init \(pid) still exists")
 
             let deleted = sandbox.skiff("delete", id)
             #expect(deleted.succeeded, "\(deleted)")
@@ -144,15 +144,45 @@ struct LifecycleTests {
         }
     }
 
-    @Test func foregroundRunForwardsSignalsToTheContainer() throws {
+    @Test(arguments: [(SIGTERM, "TERM"), (SIGINT, "INT"), (SIGHUP, "HUP"), (SIGUSR1, "USR1")])
+    func foregroundRunForwardsSignalsToTheContainer(_ signal: Int32, _ name: String) throws {
         try Sandbox.with { sandbox in
             let id = sandbox.id("fwd")
-            let bundle = try sandbox.bundle(args: sh("trap 'exit 7' TERM; echo ready; sleep 1000 & wait"))
+            let bundle = try sandbox.bundle(args: sh("trap 'exit 7' \(name); echo ready; sleep 1000 & wait"))
             let run = try sandbox.spawn(["run", "--bundle", bundle, id])
             try #require(poll { run.stdout == "ready\n" }, "the container never became ready: \(run.stdout)")
-            kill(run.pid, SIGTERM)
+            kill(run.pid, signal)
             let outcome = run.wait(timeout: 10)
             #expect(outcome.status == 7 && !outcome.signaled, "\(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func killAllReachesEveryProcess() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("killall")
+            let control = try Control(sandbox)
+            // The init handles USR1 and lives on; its two sleeping children die of it.
+            let script = """
+                trap 'echo USR1 >> /tmp/ctl/init-got' USR1; sleep 1001 & sleep 1002 & echo > /tmp/ctl/ready
+                while :; do usleep 20000; done
+                """
+            let bundle = try sandbox.bundle(args: sh(script)) { $0.mounts?.append(control.mount) }
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, id).succeeded)
+            try #require(poll { control.read("ready") != nil }, "the container never became ready")
+            func sleepers() -> [String] {
+                let procs = readFile("/sys/fs/cgroup/pids/skiff/\(id)/cgroup.procs") ?? ""
+                return procs.split(separator: "\n").compactMap { readFile("/proc/\($0)/cmdline") }
+                    .filter { $0.hasPrefix("sleep\u{0}100") }
+            }
+            #expect(poll { sleepers().count == 2 }, "\(sleepers())")
+
+            let killed = sandbox.skiff("kill", "--all", id, "USR1")
+            #expect(killed.succeeded, "\(killed)")
+            #expect(poll { sleepers().isEmpty }, "the children outlived kill --all: \(sleepers())")
+            #expect(poll { control.read("init-got") == "USR1\n" }, "init-got: \(control.read("init-got") ?? "nothing")")
+            #expect(sandbox.status(id) == "running")
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
@@ -225,7 +255,7 @@ struct LifecycleTests {
 
             let deleted = sandbox.skiff("delete", id)
             #expect(deleted.succeeded, "\(deleted)")
-            #expect(poll { kill(pid_t(pid), 0) != 0 }, "init \(pid) still exists")
+            #expect(poll { !isAlive(pid) }, "init \(pid) still exists")
             #expect(create.stdout == "")
             #expect(sandbox.state(id) == nil)
             #expect(sandbox.leftovers(id: id) == [])
@@ -355,7 +385,7 @@ struct LifecycleTests {
             }
             #expect(sandbox.status(id) == "created")
             let pid = try #require(sandbox.state(id)?["pid"] as? Int)
-            #expect(kill(pid_t(pid), 0) == 0)
+            #expect(isAlive(pid))
             #expect(sandbox.skiff("delete", "--force", id).succeeded)
             #expect(sandbox.leftovers(id: id) == [])
         }
