@@ -20,11 +20,19 @@ struct ForegroundWaiter {
         var previous = sigset_t()
         _ = try sysCall("sigprocmask") { sigprocmask(SIG_BLOCK, &mask, &previous) }
         defer { sigprocmask(SIG_SETMASK, &previous, nil) }
-        let signals = OwnedFD(try sysCall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC)) })
+        let signals = OwnedFD(try sysCall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) })
+        // The pidfd tells us about the exit even when SIGCHLD goes to another thread of an
+        // embedding process (a signal mask is per thread).
+        let pidfd = try Processes.pidfd(pid)
         while true {
             if let exit = try Processes.tryWait(pid) { return exit }
+            var entries = [pollfd(fd: signals.raw, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)]
+            _ = try sysCall("poll") { poll(&entries, 2, -1) }
+            guard entries[0].revents & Int16(POLLIN) != 0 else { continue }
             var info = signalfd_siginfo()
             let (got, err) = sysCallErrno { read(signals.raw, &info, MemoryLayout<signalfd_siginfo>.size) }
+            if err == EAGAIN { continue }
             if err != 0 { throw LinuxError("read signalfd", errno: err) }
             guard got == MemoryLayout<signalfd_siginfo>.size else { continue }
             let signal = Int32(info.ssi_signo)
