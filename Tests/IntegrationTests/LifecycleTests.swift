@@ -436,4 +436,29 @@ struct LifecycleTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    @Test func detachedRunWritesARelativePidFile() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("pidfile")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            // Relative to skiff's cwd, as runc takes it.
+            let outcome = sandbox.skiff(["run", "--detach", "--pid-file", "run.pid", "--bundle", bundle, id], in: sandbox.directory)
+            #expect(outcome.succeeded, "\(outcome)")
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+            #expect(readFile(sandbox.path("run.pid"))?.trimmingCharacters(in: .whitespacesAndNewlines) == String(pid))
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test(arguments: [0, 1, 126, 255])
+    func exitCodesPassThrough(_ code: Int) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("code")
+            let bundle = try sandbox.bundle(args: sh("exit \(code)"))
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.status == Int32(code) && !outcome.signaled, "\(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }

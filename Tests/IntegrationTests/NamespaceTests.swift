@@ -119,4 +119,51 @@ struct NamespaceTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    /// A user namespace joining a network namespace it does not own: sysfs cannot be mounted
+    /// fresh there, and the container must still start with a readable /sys.
+    @Test func userNamespaceJoiningAHostOwnedNetworkNamespace() throws {
+        try Sandbox.with { sandbox in
+            let namespace = try sandbox.networkNamespace()
+            var info = stat()
+            try #require(stat(namespace, &info) == 0, "stat \(namespace)")
+            chmod(sandbox.directory, 0o755)
+            let id = sandbox.id("userns-netns")
+            let bundle = try sandbox.bundle(args: sh("readlink /proc/self/ns/net; id -u; ls /sys/class/net")) { spec in
+                spec.linux?.namespaces?.append(LinuxNamespace(type: .user))
+                spec.linux?.uidMappings = [LinuxIDMapping(containerID: 0, hostID: 100000, size: 65536)]
+                spec.linux?.gidMappings = [LinuxIDMapping(containerID: 0, hostID: 100000, size: 65536)]
+                spec.join(.network, at: namespace)
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.lines.prefix(2) == ["net:[\(info.st_ino)]", "0"])
+            #expect(outcome.lines.count > 2, "/sys/class/net is empty: \(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func userNamespaceWithANonRootUser() throws {
+        try Sandbox.with { sandbox in
+            chmod(sandbox.directory, 0o755)
+            let shared = sandbox.path("shared")
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+            chmod(shared, 0o777)
+            let id = sandbox.id("userns-user")
+            let bundle = try sandbox.bundle(args: sh("id -u; id -g; id -G; touch /tmp/shared/by-user")) { spec in
+                spec.linux?.namespaces?.append(LinuxNamespace(type: .user))
+                spec.linux?.uidMappings = [LinuxIDMapping(containerID: 0, hostID: 200000, size: 65536)]
+                spec.linux?.gidMappings = [LinuxIDMapping(containerID: 0, hostID: 200000, size: 65536)]
+                spec.process?.user = User(uid: 1000, gid: 1000, additionalGids: [5])
+                spec.mounts?.append(Mount(destination: "/tmp/shared", type: "bind", source: shared, options: ["rbind"]))
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.lines == ["1000", "1000", "1000 5"])
+            var info = stat()
+            #expect(stat(shared + "/by-user", &info) == 0)
+            #expect(info.st_uid == 201000 && info.st_gid == 201000, "owner \(info.st_uid):\(info.st_gid)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }

@@ -282,4 +282,55 @@ struct ProcessViewTests {
         #expect(without.succeeded, "\(without)")
         #expect(without.lines == ["NoNewPrivs:\t0"])
     }
+
+    @Test func stdinIsPassedThrough() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("stdin")
+            let bundle = try sandbox.bundle(args: ["sh", "-c", "read line; echo \"got: $line\"; cat"])
+            let outcome = execute("/bin/sh", [
+                "-c", #"printf 'first\nsecond\n' | "$@""#, "sh", Paths.binary, "--root", sandbox.root,
+                "run", "--bundle", bundle, id,
+            ])
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.stdout == "got: first\nsecond\n")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func largeArgumentsAndEnvironmentArriveIntact() throws {
+        let big = String(repeating: "x", count: 100_000)
+        let env = (0..<2000).map { "VAR_\($0)=value-\($0)" }
+        let outcome = try run("big", ["sh", "-c", "echo ${#1}; echo $VAR_1999; env | grep -c '^VAR_'", "sh", big]) { spec, _ in
+            spec.process?.env = ["PATH=/bin"] + env
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["100000", "value-1999", "2000"])
+    }
+
+    @Test func relativeBindSourceIsInTheBundle() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("relsrc")
+            let bundle = try sandbox.bundle(args: ["cat", "/tmp/data/file"]) {
+                $0.mounts?.append(Mount(destination: "/tmp/data", type: "bind", source: "data", options: ["rbind", "ro"]))
+            }
+            try FileManager.default.createDirectory(atPath: bundle + "/data", withIntermediateDirectories: true)
+            try "in the bundle\n".write(toFile: bundle + "/data/file", atomically: false, encoding: .utf8)
+            // Run from elsewhere: "data" is the bundle's, not skiff's cwd's.
+            let outcome = sandbox.skiff(["run", "--bundle", bundle, id], in: "/")
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.stdout == "in the bundle\n")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func noexecIsEnforced() throws {
+        let outcome = try run("noexec", sh("""
+            cp /bin/busybox /run/busybox && (/run/busybox true) 2>&1; echo rc=$?
+            cp /bin/busybox /tmp/busybox && /tmp/busybox true && echo tmp-exec-ok
+            """)) { spec, _ in
+            spec.mounts?.append(Mount(destination: "/run", type: "tmpfs", source: "tmpfs", options: ["noexec", "size=4m"]))
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == ["sh: /run/busybox: Permission denied", "rc=126", "tmp-exec-ok"])
+    }
 }
