@@ -19,6 +19,8 @@ public struct CreateOptions: Sendable {
     public var noPivot = false
     public var noNewKeyring = false
     public var preserveFds = 0
+    /// Set by `run` in the foreground: skiff proxies the terminal itself.
+    var foregroundTerminal = false
 
     public init(pidFile: String? = nil, consoleSocket: String? = nil, noPivot: Bool = false,
                 noNewKeyring: Bool = false, preserveFds: Int = 0) {
@@ -61,12 +63,17 @@ public struct Runtime: Sendable {
     /// Creates a container from a bundle: its init is prepared and waits for `start`.
     @discardableResult
     public func create(id: String, bundle: String, options: CreateOptions = CreateOptions()) throws -> State {
+        try create(id: id, bundle: bundle, options: options, foregroundTerminal: false).state
+    }
+
+    /// create, returning the pty master when skiff itself holds the terminal (`run -t`
+    /// without a console socket).
+    func create(id: String, bundle: String, options: CreateOptions, foregroundTerminal: Bool) throws -> (state: State, master: OwnedFD?) {
+        var options = options
+        options.foregroundTerminal = foregroundTerminal
         try ContainerID.validate(id)
         if options.preserveFds < 0 || options.preserveFds > 4096 {
             throw SkiffError(.invalidArgument, "--preserve-fds: \(options.preserveFds) is out of range (0…4096)")
-        }
-        if options.consoleSocket != nil {
-            throw SkiffError(.invalidArgument, "--console-socket: terminals are not supported yet")
         }
         let bundlePath: String
         do {
@@ -83,9 +90,8 @@ public struct Runtime: Sendable {
         } catch {
             throw SkiffError(.invalidArgument, "root.path: \(error)")
         }
-        if spec.process?.terminal == true {
-            throw SkiffError(.invalidArgument, "process.terminal: terminals are not supported yet; set it to false")
-        }
+        let console = try Terminal.consoleSocket(terminal: spec.process?.terminal == true, path: options.consoleSocket,
+                                                 foreground: options.foregroundTerminal)
 
         let lock = try store.reserve(id)
         var cgroup: CgroupManager?
@@ -113,22 +119,26 @@ public struct Runtime: Sendable {
                 noNewKeyring: options.noNewKeyring, preserveFds: options.preserveFds,
                 cgroups: cgroupSources(cgroup, relative: relative), debug: debug)
             let spawned = try InitSpawner(
-                spec: spec, bundle: bundlePath, options: initOptions, cgroup: cgroup,
-                cgroupRelative: relative, fifo: fifo, logger: logger
+                workingDirectory: bundlePath, bootstrap: .forCreate(spec), firstMessage: .options(initOptions),
+                preserveFds: options.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
+                fifo: fifo, consoleSocket: console?.childEnd, debug: debug, logger: logger
             ).spawn()
+            try console?.receiveMaster()
 
             let record = ContainerRecord(
                 ociVersion: spec.ociVersion, id: id, pid: spawned.pid, pidStartTime: spawned.startTime,
                 bundle: bundlePath, rootfs: initOptions.rootfs, created: Logger.timestamp(),
                 owner: String(getuid()), annotations: spec.annotations,
                 cgroupPaths: cgroup?.directories(relative: relative) ?? [],
-                cgroupsPath: cgroup?.path ?? "", cgroupRelative: relative, started: false)
+                cgroupsPath: cgroup?.path ?? "", cgroupRelative: relative, started: false,
+                namespaces: (spec.linux?.namespaces ?? []).compactMap { BootstrapMessage.nsNames[$0.type] },
+                process: spec.process)
             try store.save(record)
             if let pidFile = options.pidFile {
                 try writePidFile(pidFile, pid: spawned.pid)
             }
             withExtendedLifetime(lock) {}
-            return state(of: record)
+            return (state(of: record), console?.master)
         } catch {
             if cgroupCreated { try? cgroup?.destroy(relative: relative) }
             try? store.remove(id)
@@ -164,7 +174,7 @@ public struct Runtime: Sendable {
     }
 
     /// Written to a temp file and renamed, as containerd expects the pid file to appear whole.
-    private func writePidFile(_ path: String, pid: Int32) throws {
+    func writePidFile(_ path: String, pid: Int32) throws {
         let absolute = path.hasPrefix("/") ? path : (try Files.currentDirectory()) + "/" + path
         try Files.writeAtomically(absolute, Array("\(pid)".utf8), mode: 0o644)
     }
@@ -314,7 +324,10 @@ public struct Runtime: Sendable {
     /// unless `keep`. Returns the process's exit code, 128+signal if it was killed.
     public func run(id: String, bundle: String, options: CreateOptions = CreateOptions(),
                     detach: Bool = false, keep: Bool = false) throws -> Int32 {
-        let state = try create(id: id, bundle: bundle, options: options)
+        let (state, master) = try create(id: id, bundle: bundle, options: options,
+                                         foregroundTerminal: !detach && options.consoleSocket == nil)
+        // Become the terminal's proxy before the process starts, so no output is lost.
+        let proxy = try master.map { try TerminalProxy(master: $0) }
         do {
             try start(id: id)
         } catch {
@@ -326,7 +339,7 @@ public struct Runtime: Sendable {
         let exit: Processes.Exit
         do {
             // skiff is init's parent here (CLONE_PARENT), so it can reap it.
-            exit = try ForegroundWaiter(pid: pid).wait()
+            exit = try ForegroundWaiter(pid: pid, terminal: proxy).wait()
         } catch {
             try? delete(id: id, force: true)
             throw error

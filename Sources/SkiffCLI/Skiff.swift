@@ -8,7 +8,7 @@ struct SkiffCommand: ParsableCommand {
         abstract: "Open Container Initiative runtime",
         discussion: "skiff is a command line client for running applications packaged according to the OCI format.",
         version: VersionInfo.text,
-        subcommands: [Create.self, Start.self, StateCommand.self, Kill.self, Delete.self, RunCommand.self,
+        subcommands: [Create.self, Start.self, StateCommand.self, Kill.self, Delete.self, RunCommand.self, ExecCommand.self,
                       List.self, SpecCommand.self])
 }
 

@@ -52,37 +52,37 @@ public final class OwnedFD: @unchecked Sendable {
     }
 
     /// Writes all of `bytes`, retrying short writes.
-    public func writeAll(_ bytes: [UInt8], operation: String = "write") throws(LinuxError) {
+    public func writeAll(_ bytes: [UInt8], operation: String = "write", path: String? = nil) throws(LinuxError) {
         var offset = 0
         while offset < bytes.count {
             let (written, err) = bytes.withUnsafeBytes { buffer in
                 sysCallErrno { Glibc.write(raw, buffer.baseAddress! + offset, buffer.count - offset) }
             }
-            if err != 0 { throw LinuxError(operation, errno: err) }
+            if err != 0 { throw LinuxError(operation, path: path, errno: err) }
             offset += written
         }
     }
 
-    public func writeAll(_ string: String, operation: String = "write") throws(LinuxError) {
-        try writeAll(Array(string.utf8), operation: operation)
+    public func writeAll(_ string: String, operation: String = "write", path: String? = nil) throws(LinuxError) {
+        try writeAll(Array(string.utf8), operation: operation, path: path)
     }
 
     /// Reads up to `count` bytes; an empty result is end of file.
-    public func read(upTo count: Int, operation: String = "read") throws(LinuxError) -> [UInt8] {
+    public func read(upTo count: Int, operation: String = "read", path: String? = nil) throws(LinuxError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let (got, err) = buffer.withUnsafeMutableBytes { raw in
             sysCallErrno { Glibc.read(self.raw, raw.baseAddress!, count) }
         }
-        if err != 0 { throw LinuxError(operation, errno: err) }
+        if err != 0 { throw LinuxError(operation, path: path, errno: err) }
         buffer.removeLast(count - got)
         return buffer
     }
 
     /// Reads until end of file, at most `limit` bytes.
-    public func readAll(limit: Int = 64 << 20, operation: String = "read") throws(LinuxError) -> [UInt8] {
+    public func readAll(limit: Int = 64 << 20, operation: String = "read", path: String? = nil) throws(LinuxError) -> [UInt8] {
         var result: [UInt8] = []
         while result.count < limit {
-            let chunk = try read(upTo: min(65536, limit - result.count), operation: operation)
+            let chunk = try read(upTo: min(65536, limit - result.count), operation: operation, path: path)
             if chunk.isEmpty { break }
             result += chunk
         }

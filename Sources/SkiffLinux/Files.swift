@@ -18,7 +18,7 @@ public enum Files {
     }
 
     public static func read(_ path: String, limit: Int = 16 << 20) throws(LinuxError) -> [UInt8] {
-        try open(path, flags: O_RDONLY).readAll(limit: limit, operation: "read \(path)")
+        try open(path, flags: O_RDONLY).readAll(limit: limit, path: path)
     }
 
     public static func readString(_ path: String) throws(LinuxError) -> String {
@@ -30,14 +30,14 @@ public enum Files {
     public static func writeAtomically(_ path: String, _ data: [UInt8], mode: mode_t = 0o600) throws(LinuxError) {
         let temp = path + ".tmp"
         let fd = try open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
-        try fd.writeAll(data, operation: "write \(temp)")
+        try fd.writeAll(data, path: temp)
         fd.close()
         _ = try sysCall("rename", path: path) { Glibc.rename(temp, path) }
     }
 
     public static func write(_ path: String, _ string: String, flags: Int32 = O_WRONLY | O_TRUNC) throws(LinuxError) {
         let fd = try open(path, flags: flags)
-        try fd.writeAll(string, operation: "write \(path)")
+        try fd.writeAll(string, path: path)
     }
 
     public static func exists(_ path: String) -> Bool {

@@ -19,11 +19,11 @@ public enum Procfs {
 
     public static func write(_ path: String, _ value: String) throws(LinuxError) {
         let fd = try open(path, flags: O_WRONLY)
-        try fd.writeAll(value, operation: "write \(path)")
+        try fd.writeAll(value, path: path)
     }
 
     public static func read(_ path: String) throws(LinuxError) -> String {
-        String(decoding: try open(path, flags: O_RDONLY).readAll(operation: "read \(path)"), as: UTF8.self)
+        String(decoding: try open(path, flags: O_RDONLY).readAll(path: path), as: UTF8.self)
     }
 
     /// Field 22 of /proc/PID/stat: the start time in clock ticks since boot. With the pid it

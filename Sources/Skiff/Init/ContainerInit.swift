@@ -12,8 +12,9 @@ import SkiffLinux
 import SkiffOCI
 
 /// The Swift half of a container's init. The C stage (CNsexec) has already put this process in
-/// its namespaces as PID 1 of the container; this finishes the container in runc's order and
-/// execs the process. It runs single-threaded: no Dispatch, no async.
+/// its namespaces (as PID 1 of a new container, or beside it for exec); this finishes the
+/// container in runc's order and execs the process. It runs single-threaded: no Dispatch, no
+/// async.
 public enum ContainerInit {
     /// Never returns: execs the container process, or reports the error and exits.
     public static func main() -> Never {
@@ -23,9 +24,16 @@ public enum ContainerInit {
         }
         let sync = SyncChannel(fd: OwnedFD(syncFD))
         do {
-            try run(sync: sync)
+            switch try sync.receive() {
+            case .options(let options)?:
+                try createContainer(options, sync: sync)
+            case .exec(let options)?:
+                try execProcess(options, sync: sync)
+            default:
+                throw SkiffError(.system, "init: expected options from the runtime")
+            }
         } catch {
-            // Before "ready" the runtime is listening and prints this as the create error;
+            // Before "ready" the runtime is listening and prints this as the command's error;
             // after it (waiting for start) only the container's stderr is left.
             if sync.fd.raw < 0 || (try? sync.send(.error("\(error)"))) == nil {
                 writeStderr("skiff init: \(error)\n")
@@ -44,11 +52,8 @@ public enum ContainerInit {
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 
-    private static func run(sync: SyncChannel) throws -> Never {
-        guard case .options(let options)? = try sync.receive() else {
-            throw SkiffError(.system, "init: expected options from the runtime")
-        }
-        let fifoFD = environmentFD(SKIFF_ENV_FIFOFD)
+    /// A new container: rootfs, /dev, names, sysctls, then the process waits on exec.fifo.
+    private static func createContainer(_ options: InitOptions, sync: SyncChannel) throws -> Never {
         let spec: Spec
         do {
             spec = try Spec.decode(Data(try Files.read("config.json")))
@@ -58,51 +63,53 @@ public enum ContainerInit {
         guard let process = spec.process else { throw SkiffError(.invalidArgument, "process: missing required field") }
         let namespaces = spec.linux?.namespaces ?? []
         let inUserNamespace = namespaces.contains { $0.type == .user }
-        let hasMountNamespace = namespaces.contains { $0.type == .mount }
+        let hasUTS = namespaces.contains { $0.type == .uts }
+        let console = try Console.fromEnvironment(process: process)
 
-        if hasMountNamespace {
+        if namespaces.contains(where: { $0.type == .mount }) {
             let rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace)
             try rootfs.build()
-            if namespaces.contains(where: { $0.type == .uts }) { try setNames(spec) }
+            try console?.setUp(bindToDevConsole: true)
+            if hasUTS { try setNames(spec) }
             try applySysctls(spec)
             try rootfs.finish()
         } else {
-            if namespaces.contains(where: { $0.type == .uts }) { try setNames(spec) }
+            try console?.setUp(bindToDevConsole: false)
+            if hasUTS { try setNames(spec) }
             try applySysctls(spec)
         }
-        if !namespaces.contains(where: { $0.type == .uts }), spec.hostname?.isEmpty == false {
+        if !hasUTS, spec.hostname?.isEmpty == false {
             throw SkiffError(.invalidArgument, "hostname: setting the hostname needs a uts namespace")
         }
-
-        let setup = ProcessSetup(process: process, setgroupsAllowed: !setgroupsDenied())
-        try setup.applyRlimits()
-        if process.noNewPrivileges == true {
-            _ = try sysCall("prctl PR_SET_NO_NEW_PRIVS") { skiff_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
-        }
-        try setup.switchUser()
-        try setup.enterWorkingDirectory()
-        let environment = setup.environment()
-        let executable = try setup.resolveExecutable(environment: environment)
-
+        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds)
+        try launcher.prepare()
         try sync.send(.ready)
         sync.fd.close()
-
         // Blocks until `skiff start` opens the fifo for reading.
-        if let fifoFD {
+        if let fifoFD = environmentFD(SKIFF_ENV_FIFOFD) {
             let fifo = try Files.open("/proc/self/fd/\(fifoFD)", flags: O_WRONLY)
-            try fifo.writeAll("0", operation: "write exec.fifo")
+            try fifo.writeAll("0", operation: "write", path: "exec.fifo")
             fifo.close()
             _ = Glibc.close(fifoFD)
         }
-        // Only stdio and the preserved fds reach the process (runc CVE-2024-21626): the rest
-        // are marked close-on-exec so they stay usable if execve fails.
-        _ = skiff_close_range(UInt32(3 + options.preserveFds), UInt32.max, UInt32(CLOSE_RANGE_CLOEXEC))
-        let argv = (process.args ?? []).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        execve(executable, argv, envp)
-        let code = currentErrno()
-        writeStderr("skiff: exec \"\(executable)\": \(LinuxError.text(code))\n")
-        exit(code == ENOENT ? 127 : 126)
+        launcher.exec()
+    }
+
+    /// `skiff exec`: the C stage joined the container's namespaces; only the process's own
+    /// settings remain.
+    private static func execProcess(_ options: ExecInitOptions, sync: SyncChannel) throws -> Never {
+        var process = options.process
+        if let userSpec = options.userSpec {
+            // Inside the container's mount namespace: these are the container's files.
+            process.user = try UserLookup.resolve(userSpec, base: process.user)
+        }
+        let console = try Console.fromEnvironment(process: process)
+        try console?.setUp(bindToDevConsole: false)
+        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds)
+        try launcher.prepare()
+        try sync.send(.ready)
+        sync.fd.close()
+        launcher.exec()
     }
 
     private static func setNames(_ spec: Spec) throws {
@@ -127,9 +134,5 @@ public enum ContainerInit {
                 throw SkiffError.wrap(error, "linux.sysctl \"\(name)\"")
             }
         }
-    }
-
-    private static func setgroupsDenied() -> Bool {
-        (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("deny") == true
     }
 }

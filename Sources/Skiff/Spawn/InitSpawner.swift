@@ -16,12 +16,19 @@ import SkiffOCI
 /// channels, exec ourselves as `init` into the C stage, place it in the cgroup, send the
 /// bootstrap message, read the pids, hand the Swift init its options and wait for "ready".
 struct InitSpawner {
-    let spec: Spec
-    let bundle: String
-    let options: InitOptions
-    let cgroup: CgroupManager?
-    let cgroupRelative: Bool
+    /// The init's working directory: the bundle, where it reads config.json.
+    let workingDirectory: String
+    let bootstrap: BootstrapMessage
+    /// The first message on the sync socket: `.options` for create, `.exec` for exec.
+    let firstMessage: SyncMessage
+    let preserveFds: Int
+    /// Cgroup directories stage 0 is moved into before the bootstrap data is sent, so every
+    /// later stage is born inside them.
+    let cgroupDirectories: [String]
     let fifo: OwnedFD?
+    /// A connected console socket for process.terminal.
+    let consoleSocket: OwnedFD?
+    let debug: Bool
     let logger: Logger
 
     /// The container's init, prepared and blocked on exec.fifo (or running, without a fifo).
@@ -37,7 +44,7 @@ struct InitSpawner {
         try log.read.setNonBlocking(true)
 
         // Children get stdio, then the preserved fds 3..3+N-1 untouched, then our channels.
-        let base = Int32(3 + options.preserveFds)
+        let base = Int32(3 + preserveFds)
         var fds: [Processes.FDMapping] = (3..<base).map { Processes.FDMapping(source: $0, target: $0) }
         fds.append(Processes.FDMapping(source: initChild.raw, target: base))
         fds.append(Processes.FDMapping(source: syncChild.raw, target: base + 1))
@@ -51,11 +58,16 @@ struct InitSpawner {
             environment.append("\(SKIFF_ENV_FIFOFD)=\(base + 3)")
             closeFrom += 1
         }
-        if options.debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
+        if let consoleSocket {
+            fds.append(Processes.FDMapping(source: consoleSocket.raw, target: closeFrom))
+            environment.append("\(consoleEnvironmentName)=\(closeFrom)")
+            closeFrom += 1
+        }
+        if debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
 
         let stage0 = try Processes.spawn(
             path: "/proc/self/exe", arguments: ["skiff", "init"], environment: environment,
-            fds: fds, closeFrom: closeFrom, workingDirectory: bundle)
+            fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory)
         initChild.close()
         syncChild.close()
         log.write.close()
@@ -64,14 +76,14 @@ struct InitSpawner {
         var stage1: Int32 = 0
         var pid: Int32 = 0
         do throws(any Error) {
-            if let cgroup {
+            for directory in cgroupDirectories {
                 // Before the bootstrap data: every later stage is born inside the cgroup.
-                try cgroup.join(pid: stage0, relative: cgroupRelative)
-                logger.debug("stage-0 joined cgroup \(cgroup.path)")
+                try Files.write(directory + "/cgroup.procs", "\(stage0)", flags: O_WRONLY)
             }
-            try initParent.writeAll(try bootstrapMessage().encoded(), operation: "send bootstrap data")
+            logger.debug("stage-0 joined \(cgroupDirectories.count) cgroups")
+            try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
-            try sync.send(.options(options))
+            try sync.send(firstMessage)
 
             let report = try readPidReport(initParent)
             guard let report else {
@@ -158,7 +170,9 @@ struct InitSpawner {
     private func failure(log: OwnedFD, fallback: String) -> SkiffError {
         SkiffError(.containerInit, forwardLogs(log) ?? fallback)
     }
+}
 
+extension BootstrapMessage {
     static let cloneFlags: [LinuxNamespaceType: Int32] = [
         .user: SKIFF_CLONE_NEWUSER, .mount: SKIFF_CLONE_NEWNS, .network: SKIFF_CLONE_NEWNET, .ipc: SKIFF_CLONE_NEWIPC,
         .uts: SKIFF_CLONE_NEWUTS, .pid: SKIFF_CLONE_NEWPID, .cgroup: SKIFF_CLONE_NEWCGROUP, .time: SKIFF_CLONE_NEWTIME,
@@ -168,15 +182,16 @@ struct InitSpawner {
         .cgroup: "cgroup", .time: "time",
     ]
 
-    func bootstrapMessage() throws -> BootstrapMessage {
+    /// The bootstrap data for a new container: namespaces to create or join, maps, offsets.
+    static func forCreate(_ spec: Spec) -> BootstrapMessage {
         let linux = spec.linux
         var flags: UInt32 = 0
         var paths: [BootstrapMessage.NamespacePath] = []
         for namespace in linux?.namespaces ?? [] {
             if let path = namespace.path, !path.isEmpty {
-                paths.append(BootstrapMessage.NamespacePath(type: Self.nsNames[namespace.type]!, path: path))
+                paths.append(BootstrapMessage.NamespacePath(type: nsNames[namespace.type]!, path: path))
             } else {
-                flags |= UInt32(bitPattern: Self.cloneFlags[namespace.type]!)
+                flags |= UInt32(bitPattern: cloneFlags[namespace.type]!)
             }
         }
         func mapLines(_ mappings: [LinuxIDMapping]?) -> String? {
@@ -196,6 +211,21 @@ struct InitSpawner {
         message.oomScoreAdj = spec.process?.oomScoreAdj
         message.timeOffsets = timeOffsets
         message.isExec = false
+        return message
+    }
+}
+
+extension BootstrapMessage {
+    /// The bootstrap data for exec: join every namespace of the container's init by its
+    /// /proc/PID/ns link; create none.
+    static func forExec(pid: Int32, namespaces: [String]) -> BootstrapMessage {
+        var message = BootstrapMessage()
+        message.namespacePaths = namespaces.map { NamespacePath(type: $0, path: "/proc/\(pid)/ns/\($0)") }
+        // A container whose user namespace denies setgroups keeps its groups on exec too.
+        if namespaces.contains("user"), (try? Files.readString("/proc/\(pid)/setgroups"))?.hasPrefix("deny") == true {
+            message.setgroupsDeny = true
+        }
+        message.isExec = true
         return message
     }
 }

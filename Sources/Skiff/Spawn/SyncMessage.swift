@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import SkiffLinux
+import SkiffOCI
 
 /// What the runtime tells the Swift init before it prepares the container: the options of
 /// the command line and what the runtime resolved (the rootfs, the cgroup directories).
@@ -16,6 +17,15 @@ public struct InitOptions: Codable, Sendable, Equatable {
     /// The container's cgroup directories on the host, for cgroup mounts inside.
     public var cgroups: [CgroupMountSource]
     public var debug: Bool
+}
+
+/// What the runtime tells the Swift init of `skiff exec`: the process to run.
+public struct ExecInitOptions: Codable, Sendable, Equatable {
+    public var containerID: String
+    public var process: Process
+    public var preserveFds: Int
+    /// `--user` naming a user or group, resolved in the container's /etc/passwd and /etc/group.
+    public var userSpec: String?
 }
 
 public struct CgroupMountSource: Codable, Sendable, Equatable {
@@ -32,16 +42,18 @@ public struct CgroupMountSource: Codable, Sendable, Equatable {
 /// Messages on the sync socket (SOCK_SEQPACKET, one JSON object per packet), the only channel
 /// between the runtime and the Swift init. docs/nsexec.md lists them.
 public enum SyncMessage: Codable, Sendable, Equatable {
-    case options(InitOptions)   // runtime → init, first
+    case options(InitOptions)   // runtime → init, first, for a new container
+    case exec(ExecInitOptions)  // runtime → init, first, for exec
     case ready                  // init → runtime: container prepared, waiting on exec.fifo
     case error(String)          // init → runtime: preparation failed, with the one-line reason
 
-    private enum CodingKeys: String, CodingKey { case type, options, message }
+    private enum CodingKeys: String, CodingKey { case type, options, exec, message }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         switch try container.decode(String.self, forKey: .type) {
         case "options": self = .options(try container.decode(InitOptions.self, forKey: .options))
+        case "exec": self = .exec(try container.decode(ExecInitOptions.self, forKey: .exec))
         case "ready": self = .ready
         case "error": self = .error(try container.decode(String.self, forKey: .message))
         case let other:
@@ -55,6 +67,9 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         case .options(let options):
             try container.encode("options", forKey: .type)
             try container.encode(options, forKey: .options)
+        case .exec(let options):
+            try container.encode("exec", forKey: .type)
+            try container.encode(options, forKey: .exec)
         case .ready:
             try container.encode("ready", forKey: .type)
         case .error(let message):
@@ -66,6 +81,7 @@ public enum SyncMessage: Codable, Sendable, Equatable {
     var name: String {
         switch self {
         case .options: return "options"
+        case .exec: return "exec"
         case .ready: return "ready"
         case .error: return "error"
         }

@@ -26,4 +26,8 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     public var cgroupRelative: Bool
     /// True once `start` has released the process.
     public var started: Bool
+    /// The namespaces of the container ("user", "mnt"…): exec joins each through /proc/PID/ns.
+    public var namespaces: [String]
+    /// config.json's process: the defaults of `exec`.
+    public var process: Process?
 }

@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// The environment variable naming the fd of a connected console socket, set by the runtime
+/// when process.terminal is true.
+let consoleEnvironmentName = "_SKIFF_CONSOLEFD"
+
+/// process.terminal: a pty made from the container's own devpts (/dev/ptmx after pivot_root),
+/// its peer opened by fd (TIOCGPTPEER, never by a path the image could redirect), made the
+/// controlling terminal and stdio of the process, and its master sent to the console socket
+/// with SCM_RIGHTS as runc does.
+struct Console {
+    let socket: OwnedFD
+    let size: Box?
+
+    static func fromEnvironment(process: Process) throws -> Console? {
+        guard process.terminal == true else { return nil }
+        guard let fd = ContainerInit.environmentFD(consoleEnvironmentName) else {
+            throw SkiffError(.invalidArgument, "process.terminal: no console socket was passed to init")
+        }
+        return Console(socket: OwnedFD(fd), size: process.consoleSize)
+    }
+
+    func setUp(bindToDevConsole: Bool) throws {
+        let master = try Files.open("/dev/ptmx", flags: O_RDWR | O_NOCTTY)
+        let peer = OwnedFD(try sysCall("ioctl TIOCGPTPEER", path: "/dev/ptmx") { skiff_pty_peer(master.raw) })
+        if let size {
+            _ = try sysCall("ioctl TIOCSWINSZ") {
+                skiff_set_winsize(master.raw, UInt16(clamping: size.height), UInt16(clamping: size.width))
+            }
+        }
+        if bindToDevConsole { try bindDevConsole(peer) }
+        _ = try sysCall("send console master") { skiff_send_fd(socket.raw, master.raw, "/dev/ptmx") }
+        socket.close()
+        master.close()
+        _ = try sysCall("ioctl TIOCSCTTY") { skiff_set_ctty(peer.raw) }
+        for target in Int32(0)...2 {
+            _ = try sysCall("dup2 console") { dup2(peer.raw, target) }
+        }
+    }
+
+    /// /dev/console is the pty peer. The target is opened without following symlinks and
+    /// must be a plain file or a character device, so an image cannot aim the bind at
+    /// something else (runc CVE-2025-52565, crun CVE-2026-88264).
+    private func bindDevConsole(_ peer: OwnedFD) throws {
+        let created = Glibc.open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o000)
+        if created >= 0 { _ = Glibc.close(created) }
+        let target = try Files.open("/dev/console", flags: SKIFF_O_PATH | O_NOFOLLOW)
+        let kind = try target.stat().st_mode & S_IFMT
+        guard kind == S_IFREG || kind == S_IFCHR else {
+            throw SkiffError(.system, "mount /dev/console: target is not a regular file or a character device")
+        }
+        try Mounts.mount(source: peer.procPath, target: target.procPath, type: nil, flags: UInt(MS_BIND), display: "/dev/console")
+    }
+}

@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// The process's own settings, applied in runc's order once the container around it is
+/// ready, then execve. Shared by a new container's init and by exec.
+struct ProcessLauncher {
+    let process: Process
+    let preserveFds: Int
+    let setup: ProcessSetup
+    let security: ProcessSecurity
+    let environment: [String]
+    private(set) var executable = ""
+
+    init(process: Process, preserveFds: Int) throws {
+        self.process = process
+        self.preserveFds = preserveFds
+        let setgroupsDenied = (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("deny") == true
+        self.setup = ProcessSetup(process: process, setgroupsAllowed: !setgroupsDenied)
+        self.security = try ProcessSecurity(process: process)
+        self.environment = setup.environment()
+    }
+
+    /// Everything that can fail and must be reported to the caller of create/exec.
+    mutating func prepare() throws {
+        try setup.applyRlimits()
+        if process.noNewPrivileges == true {
+            _ = try sysCall("prctl PR_SET_NO_NEW_PRIVS") { skiff_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
+        }
+        try security.beforeUserSwitch()
+        try setup.switchUser()
+        try security.afterUserSwitch()
+        try setup.enterWorkingDirectory()
+        executable = try setup.resolveExecutable(environment: environment)
+    }
+
+    /// Marks every fd but stdio and the preserved ones close-on-exec, loads what must come
+    /// last, and execs. Only returns through exit.
+    func exec() -> Never {
+        // Only stdio and the preserved fds reach the process (runc CVE-2024-21626): the rest
+        // are close-on-exec so they stay usable if execve fails.
+        _ = skiff_close_range(UInt32(3 + preserveFds), UInt32.max, UInt32(CLOSE_RANGE_CLOEXEC))
+        do {
+            try security.lastBeforeExec()
+        } catch {
+            ContainerInit.writeStderr("skiff init: \(error)\n")
+            exit(1)
+        }
+        let argv = (process.args ?? []).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        skiff_reset_signals()
+        execve(executable, argv, envp)
+        let code = currentErrno()
+        ContainerInit.writeStderr("skiff init: exec \"\(executable)\": \(LinuxError.text(code))\n")
+        exit(code == ENOENT ? 127 : 126)
+    }
+}

@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+
+/// The runtime's end of process.terminal. With `--console-socket` the init sends the pty
+/// master straight to that socket (conmon and containerd's shim listen there); in a
+/// foreground `run -t`/`exec -t` skiff keeps the master itself and proxies it.
+final class ConsoleConnection {
+    /// Passed to init as its console socket.
+    let childEnd: OwnedFD
+    /// Ours when we receive the master ourselves.
+    private let parentEnd: OwnedFD?
+    private(set) var master: OwnedFD?
+
+    init(childEnd: OwnedFD, parentEnd: OwnedFD?) {
+        self.childEnd = childEnd
+        self.parentEnd = parentEnd
+    }
+
+    /// After init reported ready, the master is waiting in our socket.
+    func receiveMaster() throws {
+        childEnd.close()
+        guard let parentEnd else { return }
+        var name = [CChar](repeating: 0, count: 256)
+        let fd = try sysCall("receive console master") { skiff_recv_fd(parentEnd.raw, &name, name.count) }
+        master = OwnedFD(fd)
+    }
+}
+
+enum Terminal {
+    static func consoleSocket(terminal: Bool, path: String?, foreground: Bool) throws -> ConsoleConnection? {
+        guard terminal else {
+            if let path {
+                throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": cannot use a console socket when process.terminal is false")
+            }
+            return nil
+        }
+        if let path {
+            return ConsoleConnection(childEnd: try connect(path), parentEnd: nil)
+        }
+        guard foreground else {
+            throw SkiffError(.invalidArgument, "process.terminal: cannot allocate tty if skiff will detach without setting console socket")
+        }
+        let (ours, theirs) = try Sockets.pair(type: Int32(SOCK_STREAM.rawValue))
+        return ConsoleConnection(childEnd: theirs, parentEnd: ours)
+    }
+
+    /// Connects to the caller's console socket; the error names the path and what is wrong.
+    static func connect(_ path: String) throws -> OwnedFD {
+        var st = Glibc.stat()
+        if stat(path, &st) != 0 {
+            throw SkiffError(.invalidArgument, "--console-socket: \(LinuxError("stat", path: path, errno: currentErrno()))")
+        }
+        if (st.st_mode & S_IFMT) != S_IFSOCK {
+            throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": not a socket")
+        }
+        let socket = OwnedFD(try sysCall("socket") { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": path too long for a unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let (_, err) = sysCallErrno {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket.raw, $0, size) }
+            }
+        }
+        if err != 0 { throw SkiffError(.invalidArgument, "--console-socket: \(LinuxError("connect", path: path, errno: err))") }
+        return socket
+    }
+}
+
+/// A foreground terminal: the caller's terminal in raw mode, bytes copied both ways between
+/// it and the pty master, window size followed. The caller's settings come back on every
+/// way out (`restore`, and deinit as a last resort).
+final class TerminalProxy {
+    let master: OwnedFD
+    private var saved: termios?
+
+    init(master: OwnedFD) throws {
+        self.master = master
+        if isatty(0) != 0 {
+            var settings = termios()
+            if tcgetattr(0, &settings) == 0 {
+                saved = settings
+                var raw = settings
+                cfmakeraw(&raw)
+                tcsetattr(0, TCSANOW, &raw)
+            }
+        }
+        resize()
+    }
+
+    deinit { restore() }
+
+    func restore() {
+        if var settings = saved {
+            tcsetattr(0, TCSANOW, &settings)
+            saved = nil
+        }
+    }
+
+    /// Gives the pty the caller's window size (on start and on SIGWINCH).
+    func resize() {
+        var rows: UInt16 = 0, cols: UInt16 = 0
+        if skiff_get_winsize(0, &rows, &cols) == 0 {
+            _ = skiff_set_winsize(master.raw, rows, cols)
+        }
+    }
+
+    /// Copies what is readable on `from` to `to`; false at end of file or error (EIO is the
+    /// master's end of file once the last slave fd is closed).
+    func pump(from: Int32, to: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        let got = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+        if got <= 0 { return got < 0 && currentErrno() == EINTR }
+        var offset = 0
+        while offset < got {
+            let written = buffer.withUnsafeBytes { write(to, $0.baseAddress! + offset, got - offset) }
+            if written < 0 { if currentErrno() == EINTR { continue }; return false }
+            offset += written
+        }
+        return true
+    }
+}
