@@ -333,4 +333,24 @@ struct ProcessViewTests {
         #expect(outcome.succeeded, "\(outcome)")
         #expect(outcome.lines == ["sh: /run/busybox: Permission denied", "rc=126", "tmp-exec-ok"])
     }
+
+    /// linux.rootfsPropagation sets the propagation of the container's "/" (runc: "/" is made
+    /// rslave unless the config asks otherwise), with pivot_root and with --no-pivot.
+    @Test(arguments: ["private", "rprivate", "slave", "rslave", "shared", "rshared"], [false, true])
+    func rootfsPropagation(_ propagation: String, noPivot: Bool) throws {
+        let hostRoot = MountInfo.host().last { $0.mountPoint == "/" }?.optionalFields
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("rootprop")
+            let bundle = try sandbox.bundle(args: ["cat", "/proc/self/mountinfo"]) {
+                $0.linux?.rootfsPropagation = propagation
+            }
+            let outcome = sandbox.skiff(["run"] + (noPivot ? ["--no-pivot"] : []) + ["--bundle", bundle, id])
+            #expect(sandbox.leftovers(id: id) == [])
+            try #require(outcome.succeeded, "\(outcome)")
+            let root = try #require(MountInfo.parse(outcome.stdout).last { $0.mountPoint == "/" }, "no / in \(outcome.stdout)")
+            let shared = root.optionalFields.contains { $0.hasPrefix("shared:") }
+            #expect(shared == propagation.hasSuffix("shared"), "/ has \(root.optionalFields)")
+        }
+        #expect(MountInfo.host().last { $0.mountPoint == "/" }?.optionalFields == hostRoot, "the host's / changed")
+    }
 }
