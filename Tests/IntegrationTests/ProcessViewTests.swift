@@ -353,4 +353,48 @@ struct ProcessViewTests {
         }
         #expect(MountInfo.host().last { $0.mountPoint == "/" }?.optionalFields == hostRoot, "the host's / changed")
     }
+
+    /// "ro" on an rbind makes only the top mount read-only (runc); "rro" reaches submounts.
+    @Test func recursiveReadOnlyBind() throws {
+        try Sandbox.with { sandbox in
+            let source = sandbox.path("tree")
+            try FileManager.default.createDirectory(atPath: source + "/sub", withIntermediateDirectories: true)
+            try sandbox.mountOnHost(["-t", "tmpfs", "sub"], target: source + "/sub")
+            let id = sandbox.id("rro")
+            let bundle = try sandbox.bundle(args: sh("""
+                touch /tmp/ro/top 2>&1; touch /tmp/ro/sub/from-ro && echo sub-writable
+                touch /tmp/rro/sub/from-rro 2>&1; echo done
+                """)) { spec in
+                spec.mounts? += [
+                    Mount(destination: "/tmp/ro", type: "bind", source: source, options: ["rbind", "ro"]),
+                    Mount(destination: "/tmp/rro", type: "bind", source: source, options: ["rbind", "rro"]),
+                ]
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.lines == [
+                "touch: /tmp/ro/top: Read-only file system", "sub-writable",
+                "touch: /tmp/rro/sub/from-rro: Read-only file system", "done",
+            ])
+            #expect(FileManager.default.fileExists(atPath: source + "/sub/from-ro"))
+            #expect(!FileManager.default.fileExists(atPath: source + "/sub/from-rro"))
+            sandbox.unmountHost()
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// With a cgroup namespace, /sys/fs/cgroup shows the container's own cgroups, read-only.
+    @Test func cgroupMountShowsOnlyTheContainer() throws {
+        let outcome = try run("cgmount", sh("""
+            cat /sys/fs/cgroup/pids/cgroup.procs /sys/fs/cgroup/unified/cgroup.procs | sort -n | head -1
+            cat /sys/fs/cgroup/pids/cgroup.procs /sys/fs/cgroup/unified/cgroup.procs | sort -n | tail -1
+            (echo 10 > /sys/fs/cgroup/pids/pids.max) 2>&1; true
+            """))
+        #expect(outcome.succeeded, "\(outcome)")
+        let lines = outcome.lines
+        try #require(lines.count == 3, "\(outcome)")
+        #expect(lines[0] == "1")
+        #expect((Int(lines[1]) ?? 1000) < 50, "a host process shows in the container's cgroup: \(lines[1])")
+        #expect(lines[2] == "sh: can't create /sys/fs/cgroup/pids/pids.max: Read-only file system")
+    }
 }
