@@ -81,13 +81,15 @@ extension Runtime {
                 throw SkiffError(.invalidArgument, "--cgroup: \(LinuxError("stat", path: directory, errno: ENOENT))")
             }
         }
+        let listenFds = Runtime.socketActivationFds()
         let spawned: InitSpawner.Spawned
         do {
             spawned = try InitSpawner(
                 workingDirectory: "/", bootstrap: .forExec(pid: record.pid, namespaces: record.namespaces),
                 firstMessage: .exec(ExecInitOptions(containerID: id, process: options.process,
-                                                    preserveFds: options.preserveFds, userSpec: options.userSpec)),
-                preserveFds: options.preserveFds, cgroupDirectories: cgroups, fifo: nil,
+                                                    preserveFds: listenFds + options.preserveFds, listenFds: listenFds,
+                                                    userSpec: options.userSpec)),
+                preserveFds: listenFds + options.preserveFds, cgroupDirectories: cgroups, fifo: nil,
                 consoleSocket: console?.childEnd, debug: debug, logger: logger
             ).spawn()
             try console?.receiveMaster()

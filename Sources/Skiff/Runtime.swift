@@ -114,13 +114,14 @@ public struct Runtime: Sendable {
             _ = try sysCall("chmod", path: fifoPath) { chmod(fifoPath, 0o622) }
             let fifo = try Files.open(fifoPath, flags: SKIFF_O_PATH)
 
+            let listenFds = Runtime.socketActivationFds()
             let initOptions = InitOptions(
                 containerID: id, rootfs: try Files.realpath(rootfs), noPivot: options.noPivot,
-                noNewKeyring: options.noNewKeyring, preserveFds: options.preserveFds,
-                cgroups: cgroupSources(cgroup, relative: relative), debug: debug)
+                noNewKeyring: options.noNewKeyring, preserveFds: listenFds + options.preserveFds,
+                listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug)
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: .forCreate(spec), firstMessage: .options(initOptions),
-                preserveFds: options.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
+                preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
                 fifo: fifo, consoleSocket: console?.childEnd, debug: debug, logger: logger
             ).spawn()
             try console?.receiveMaster()
@@ -323,7 +324,12 @@ public struct Runtime: Sendable {
     /// create + start, then (unless `detach`) wait for the process and delete the container
     /// unless `keep`. Returns the process's exit code, 128+signal if it was killed.
     public func run(id: String, bundle: String, options: CreateOptions = CreateOptions(),
-                    detach: Bool = false, keep: Bool = false) throws -> Int32 {
+                    detach: Bool = false, keep: Bool = false, subreaper: Bool = true) throws -> Int32 {
+        if subreaper && !detach {
+            // Processes the container leaves behind are reparented to us, not to the host's
+            // init, as runc does.
+            _ = skiff_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        }
         let (state, master) = try create(id: id, bundle: bundle, options: options,
                                          foregroundTerminal: !detach && options.consoleSocket == nil)
         // Become the terminal's proxy before the process starts, so no output is lost.
@@ -350,6 +356,14 @@ public struct Runtime: Sendable {
 }
 
 extension Runtime {
+    /// systemd socket activation: LISTEN_FDS fds starting at 3, meant for us when LISTEN_PID
+    /// is our pid. They are passed on to the container like --preserve-fds, as runc does.
+    static func socketActivationFds() -> Int {
+        guard let fds = getenv("LISTEN_FDS").flatMap({ Int(String(cString: $0)) }), fds > 0, fds < 4096 else { return 0 }
+        if let pid = getenv("LISTEN_PID").flatMap({ Int32(String(cString: $0)) }), pid != getpid() { return 0 }
+        return fds
+    }
+
     /// The git commit the binary was built from ("unknown" outside `make`).
     public static var buildCommit: String { String(cString: skiff_build_commit()) }
 }

@@ -10,13 +10,15 @@ struct RunCommand: ParsableCommand {
     var detach = false
     @Flag(help: "do not delete the container after it exits")
     var keep = false
+    @Flag(name: .customLong("no-subreaper"), help: "disable the use of the subreaper used to reap reparented processes")
+    var noSubreaper = false
     @Argument(help: "container id") var id: String
 
     func run() throws {
         let code: Int32
         do {
             code = try global.runtime().run(id: id, bundle: flags.bundle, options: flags.options,
-                                            detach: detach, keep: keep)
+                                            detach: detach, keep: keep, subreaper: !noSubreaper)
         } catch {
             throw fail(error, global: global)
         }

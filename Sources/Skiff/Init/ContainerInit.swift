@@ -81,7 +81,7 @@ public enum ContainerInit {
         if !hasUTS, spec.hostname?.isEmpty == false {
             throw SkiffError(.invalidArgument, "hostname: setting the hostname needs a uts namespace")
         }
-        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds)
+        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
         try launcher.prepare()
         try sync.send(.ready)
         sync.fd.close()
@@ -105,7 +105,7 @@ public enum ContainerInit {
         }
         let console = try Console.fromEnvironment(process: process)
         try console?.setUp(bindToDevConsole: false)
-        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds)
+        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
         try launcher.prepare()
         try sync.send(.ready)
         sync.fd.close()

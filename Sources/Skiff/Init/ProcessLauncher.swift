@@ -15,13 +15,20 @@ struct ProcessLauncher {
     let environment: [String]
     private(set) var executable = ""
 
-    init(process: Process, preserveFds: Int) throws {
+    init(process: Process, preserveFds: Int, listenFds: Int) throws {
         self.process = process
         self.preserveFds = preserveFds
         let setgroupsDenied = (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("deny") == true
         self.setup = ProcessSetup(process: process, setgroupsAllowed: !setgroupsDenied)
         self.security = try ProcessSecurity(process: process)
-        self.environment = setup.environment()
+        var environment = setup.environment()
+        if listenFds > 0 {
+            // Socket activation: the fds 3…3+N-1 are the listeners, and LISTEN_PID must be
+            // the pid the process sees itself as (1 in a new pid namespace).
+            environment.removeAll { $0.hasPrefix("LISTEN_FDS=") || $0.hasPrefix("LISTEN_PID=") }
+            environment += ["LISTEN_FDS=\(listenFds)", "LISTEN_PID=\(getpid())"]
+        }
+        self.environment = environment
     }
 
     /// Everything that can fail and must be reported to the caller of create/exec.

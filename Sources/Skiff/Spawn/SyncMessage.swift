@@ -14,6 +14,8 @@ public struct InitOptions: Codable, Sendable, Equatable {
     public var noPivot: Bool
     public var noNewKeyring: Bool
     public var preserveFds: Int
+    /// Of the preserved fds, how many are systemd socket-activation fds (LISTEN_FDS).
+    public var listenFds: Int = 0
     /// The container's cgroup directories on the host, for cgroup mounts inside.
     public var cgroups: [CgroupMountSource]
     public var debug: Bool
@@ -24,6 +26,7 @@ public struct ExecInitOptions: Codable, Sendable, Equatable {
     public var containerID: String
     public var process: Process
     public var preserveFds: Int
+    public var listenFds: Int = 0
     /// `--user` naming a user or group, resolved in the container's /etc/passwd and /etc/group.
     public var userSpec: String?
 }
