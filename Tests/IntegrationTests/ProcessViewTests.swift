@@ -397,4 +397,40 @@ struct ProcessViewTests {
         #expect((Int(lines[1]) ?? 1000) < 50, "a host process shows in the container's cgroup: \(lines[1])")
         #expect(lines[2] == "sh: can't create /sys/fs/cgroup/pids/pids.max: Read-only file system")
     }
+
+    /// Per-mount flags land in the mount options of /proc/self/mountinfo; a plain bind leaves
+    /// submounts behind, rbind takes them along; the last of rw/ro wins.
+    @Test func mountFlagsMatchTheOptions() throws {
+        let outcome = try Sandbox.with { sandbox -> Outcome in
+            let tree = sandbox.path("tree")
+            try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
+            try sandbox.mountOnHost(["-t", "tmpfs", "sub"], target: tree + "/sub")
+            let id = sandbox.id("flags")
+            let bundle = try sandbox.bundle(args: ["cat", "/proc/self/mountinfo"]) { spec in
+                spec.mounts? += [
+                    Mount(destination: "/tmp/a", type: "tmpfs", source: "tmpfs", options: ["ro", "noatime"]),
+                    Mount(destination: "/tmp/b", type: "tmpfs", source: "tmpfs", options: ["strictatime", "nodiratime"]),
+                    Mount(destination: "/tmp/c", type: "bind", source: tree, options: ["bind", "nosuid", "nodev", "noexec"]),
+                    Mount(destination: "/tmp/d", type: "none", source: tree, options: ["rbind", "noatime"]),
+                    Mount(destination: "/tmp/e", type: "tmpfs", source: "tmpfs", options: ["rw", "ro", "rw"]),
+                ]
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            sandbox.unmountHost()
+            #expect(sandbox.leftovers(id: id) == [])
+            return outcome
+        }
+        try #require(outcome.succeeded, "\(outcome)")
+        let mounts = MountInfo.parse(outcome.stdout)
+        func options(_ point: String) -> Set<String>? { mounts.last { $0.mountPoint == point }.map { Set($0.mountOptions) } }
+        #expect(options("/tmp/a").map { $0.isSuperset(of: ["ro", "noatime"]) } == true, "\(options("/tmp/a") ?? [])")
+        #expect(options("/tmp/b").map { $0.contains("rw") && $0.contains("nodiratime") && !$0.contains("relatime") } == true,
+                "\(options("/tmp/b") ?? [])")
+        #expect(options("/tmp/c").map { $0.isSuperset(of: ["rw", "nosuid", "nodev", "noexec"]) } == true,
+                "\(options("/tmp/c") ?? [])")
+        #expect(options("/tmp/c/sub") == nil, "a plain bind took the submount along")
+        #expect(options("/tmp/d").map { $0.isSuperset(of: ["rw", "noatime"]) } == true, "\(options("/tmp/d") ?? [])")
+        #expect(options("/tmp/d/sub") != nil, "rbind left the submount behind")
+        #expect(options("/tmp/e").map { $0.contains("rw") } == true, "\(options("/tmp/e") ?? [])")
+    }
 }
