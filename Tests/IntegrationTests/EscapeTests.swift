@@ -144,4 +144,27 @@ struct EscapeTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    /// linux.devices paths belong in the container's /dev: one that climbs out with `..` must
+    /// not put a device node into the image, least of all a read-only one.
+    @Test func devicePathOutsideDev() throws {
+        try Sandbox.with { sandbox in
+            let rootfs = sandbox.path("rootfs")
+            let copied = host("cp", "-a", Paths.rootfs, rootfs)
+            try #require(copied.succeeded, "\(copied)")
+            let before = try FileManager.default.contentsOfDirectory(atPath: rootfs).sorted()
+            let id = sandbox.id("devpath")
+            let bundle = try sandbox.bundle(args: ["true"]) {
+                $0.root = Root(path: rootfs, readonly: true)
+                $0.linux?.devices = [LinuxDevice(path: "/dev/../evil", type: "c", major: 1, minor: 3)]
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status != 0 {
+                #expect(outcome.stderrLines.count == 1, "\(outcome)")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: rootfs).sorted() == before,
+                    "the image changed: \(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }

@@ -433,4 +433,18 @@ struct ProcessViewTests {
         #expect(options("/tmp/d/sub") != nil, "rbind left the submount behind")
         #expect(options("/tmp/e").map { $0.contains("rw") } == true, "\(options("/tmp/e") ?? [])")
     }
+
+    @Test func configuredDevicesAreCreated() throws {
+        let outcome = try run("devs", sh("stat -c '%n %F %t,%T %a %u:%g' /dev/fuse /dev/net/tun")) { spec, _ in
+            spec.linux?.devices = [
+                LinuxDevice(path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 0o640, uid: 1000, gid: 5),
+                LinuxDevice(path: "/dev/net/tun", type: "c", major: 10, minor: 200),
+            ]
+        }
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines == [
+            "/dev/fuse character special file a,e5 640 1000:5",
+            "/dev/net/tun character special file a,c8 666 0:0",
+        ])
+    }
 }
