@@ -461,4 +461,37 @@ struct LifecycleTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    @Test func parallelRunsInOneRoot() throws {
+        try Sandbox.with { sandbox in
+            let bundle = try sandbox.bundle(args: sh("echo $$"))
+            let ids = (0..<8).map { sandbox.id("par\($0)") }
+            let runs = try ids.map { try sandbox.spawn(["run", "--bundle", bundle, $0]) }
+            let outcomes = runs.map { $0.wait() }
+            for outcome in outcomes {
+                #expect(outcome.succeeded && outcome.stdout == "1\n", "\(outcome)")
+            }
+            let list = sandbox.skiff("list", "-q")
+            #expect(list.succeeded && list.stdout == "", "\(list)")
+            for id in ids {
+                #expect(sandbox.leftovers(id: id) == [])
+            }
+        }
+    }
+
+    @Test func missingStateRootIsCreated() throws {
+        try Sandbox.with { sandbox in
+            let root = sandbox.path("nested/state/root")
+            let id = sandbox.id("newroot")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            let created = execute(Paths.binary, ["--root", root, "create", "--bundle", bundle, id])
+            #expect(created.succeeded, "\(created)")
+            let state = execute(Paths.binary, ["--root", root, "state", id])
+            #expect(state.succeeded && state.stdout.contains("\"created\""), "\(state)")
+            let deleted = execute(Paths.binary, ["--root", root, "delete", "--force", id])
+            #expect(deleted.succeeded, "\(deleted)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/" + id))
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }
