@@ -112,11 +112,12 @@ struct BadInputTests {
         }
     }
 
-    @Test func runReportsAMissingExecutableToo() throws {
+    @Test(arguments: [false, true])
+    func runReportsAMissingExecutableToo(detach: Bool) throws {
         try Sandbox.with { sandbox in
             let id = sandbox.id("runnoexec")
             let bundle = try sandbox.bundle(args: ["no-such-command"])
-            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            let outcome = sandbox.skiff(["run"] + (detach ? ["--detach"] : []) + ["--bundle", bundle, id])
             expectRejected(outcome, mentioning: ["executable file not found in $PATH"], in: sandbox, id: id)
             #expect(sandbox.rootEntries == [])
         }

@@ -494,4 +494,23 @@ struct LifecycleTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    @Test func signalNamesAndNumbers() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("signames")
+            let control = try Control(sandbox)
+            let script = "trap 'echo got >> /tmp/ctl/log' USR1; echo > /tmp/ctl/ready; while :; do usleep 5000; done"
+            let bundle = try sandbox.bundle(args: sh(script)) { $0.mounts?.append(control.mount) }
+            #expect(sandbox.skiff("run", "--detach", "--bundle", bundle, id).succeeded)
+            try #require(poll { control.read("ready") != nil }, "the container never became ready")
+            for (index, signal) in ["USR1", "SIGUSR1", String(SIGUSR1)].enumerated() {
+                let outcome = sandbox.skiff("kill", id, signal)
+                #expect(outcome.succeeded, "kill \(signal): \(outcome)")
+                let expected = String(repeating: "got\n", count: index + 1)
+                #expect(poll { control.read("log") == expected }, "after kill \(signal): \(control.read("log") ?? "nothing")")
+            }
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }
