@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
-        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "CNsexec"]),
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffOCI", "CNsexec"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"]),
     ]
 )

@@ -44,6 +44,10 @@ extension Runtime {
     /// Runs a new process in a running container. Returns its exit code (128+signal when
     /// killed), or 0 at once with `detach`.
     public func exec(id: String, options: ExecOptions) throws -> Int32 {
+        try skiffErrors { try execProcess(id: id, options: options) }
+    }
+
+    private func execProcess(id: String, options: ExecOptions) throws -> Int32 {
         try ContainerID.validate(id)
         if options.preserveFds < 0 || options.preserveFds > 4096 {
             throw SkiffError(.invalidArgument, "--preserve-fds: \(options.preserveFds) is out of range (0…4096)")

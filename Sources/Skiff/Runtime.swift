@@ -63,7 +63,7 @@ public struct Runtime: Sendable {
     /// Creates a container from a bundle: its init is prepared and waits for `start`.
     @discardableResult
     public func create(id: String, bundle: String, options: CreateOptions = CreateOptions()) throws -> State {
-        try create(id: id, bundle: bundle, options: options, foregroundTerminal: false).state
+        try skiffErrors { try create(id: id, bundle: bundle, options: options, foregroundTerminal: false).state }
     }
 
     /// create, returning the pty master when skiff itself holds the terminal (`run -t`
@@ -200,8 +200,10 @@ public struct Runtime: Sendable {
     }
 
     public func state(id: String) throws -> State {
-        try ContainerID.validate(id)
-        return state(of: try store.load(id))
+        try skiffErrors {
+            try ContainerID.validate(id)
+            return state(of: try store.load(id))
+        }
     }
 
     public func list() throws -> [ContainerSummary] {
@@ -217,6 +219,10 @@ public struct Runtime: Sendable {
 
     /// Releases a created container's process: opens exec.fifo, which init is blocked on.
     public func start(id: String) throws {
+        try skiffErrors { try startContainer(id: id) }
+    }
+
+    private func startContainer(id: String) throws {
         let lock = try store.lock(id)
         var record = try store.load(id)
         let status = status(of: record)
@@ -251,6 +257,10 @@ public struct Runtime: Sendable {
     // MARK: kill
 
     public func kill(id: String, signal: Int32, all: Bool = false) throws {
+        try skiffErrors { try killContainer(id: id, signal: signal, all: all) }
+    }
+
+    private func killContainer(id: String, signal: Int32, all: Bool) throws {
         let lock = try store.lock(id)
         let record = try store.load(id)
         let status = status(of: record)
@@ -276,6 +286,10 @@ public struct Runtime: Sendable {
     /// Removes a container. A created one is killed first, as runc does (containerd deletes
     /// created tasks without --force); a running or paused one needs `force`.
     public func delete(id: String, force: Bool = false) throws {
+        try skiffErrors { try deleteContainer(id: id, force: force) }
+    }
+
+    private func deleteContainer(id: String, force: Bool) throws {
         let lock = try store.lock(id)
         let record: ContainerRecord
         do {
@@ -325,6 +339,11 @@ public struct Runtime: Sendable {
     /// unless `keep`. Returns the process's exit code, 128+signal if it was killed.
     public func run(id: String, bundle: String, options: CreateOptions = CreateOptions(),
                     detach: Bool = false, keep: Bool = false, subreaper: Bool = true) throws -> Int32 {
+        try skiffErrors { try runContainer(id: id, bundle: bundle, options: options, detach: detach, keep: keep, subreaper: subreaper) }
+    }
+
+    private func runContainer(id: String, bundle: String, options: CreateOptions, detach: Bool, keep: Bool,
+                              subreaper: Bool) throws -> Int32 {
         if subreaper && !detach {
             // Processes the container leaves behind are reparented to us, not to the host's
             // init, as runc does.
@@ -352,6 +371,17 @@ public struct Runtime: Sendable {
         }
         if !keep { try delete(id: id, force: true) }
         return exit.shellCode
+    }
+}
+
+/// Every error leaving the public API is a SkiffError, so embedders can switch on `kind`.
+func skiffErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as SkiffError {
+        throw error
+    } catch {
+        throw SkiffError(.system, "\(error)")
     }
 }
 

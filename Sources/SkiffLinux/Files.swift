@@ -48,14 +48,21 @@ public enum Files {
         _ = try sysCall("mkdir", path: path) { Glibc.mkdir(path, mode) }
     }
 
-    /// mkdir -p for host paths (state root, cgroup directories).
-    public static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws(LinuxError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            let (_, err) = sysCallErrno { Glibc.mkdir(current, mode) }
-            if err != 0 && err != EEXIST { throw LinuxError("mkdir", path: current, errno: err) }
+    /// mkdir -p for host paths (state root, cgroup directories). Tries the leaf first: the
+    /// parents usually exist, and each component costs a syscall. Returns the directories it
+    /// created, parents first.
+    @discardableResult
+    public static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws(LinuxError) -> [String] {
+        let (_, err) = sysCallErrno { Glibc.mkdir(path, mode) }
+        if err == 0 { return [path] }
+        if err == EEXIST { return [] }
+        guard err == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw LinuxError("mkdir", path: path, errno: err)
         }
+        let created = try mkdirAll(String(path[..<slash]), mode: mode)
+        let (_, again) = sysCallErrno { Glibc.mkdir(path, mode) }
+        if again != 0 && again != EEXIST { throw LinuxError("mkdir", path: path, errno: again) }
+        return created + (again == 0 ? [path] : [])
     }
 
     public static func unlink(_ path: String) throws(LinuxError) {

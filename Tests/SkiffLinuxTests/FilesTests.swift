@@ -90,10 +90,8 @@ import SkiffLinux
             Issue.record("read of a directory succeeded")
         } catch {
             #expect(error.errno.rawValue == EISDIR)
-            withKnownIssue("Files.read puts the path into the operation: read /x: is a directory") {
-                #expect(error.description == "read \"\(path)\": is a directory")
-                #expect(error.path == path)
-            }
+            #expect(error.description == "read \"\(path)\": is a directory")
+            #expect(error.path == path)
         }
     }
 

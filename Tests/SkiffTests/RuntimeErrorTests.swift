@@ -74,7 +74,7 @@ import SkiffLinux
             try runtime.create(id: "web", bundle: bundle, options: CreateOptions(consoleSocket: "/tmp/sock"))
         }
         #expect(console?.kind == .invalidArgument)
-        #expect(console?.description == "--console-socket: terminals are not supported yet")
+        #expect(console?.description == "--console-socket \"/tmp/sock\": cannot use a console socket when process.terminal is false")
     }
 
     @Test func listOfAnEmptyRoot() throws {
@@ -93,8 +93,6 @@ import SkiffLinux
             caught = error
         }
         #expect(caught != nil)
-        withKnownIssue("Runtime lets LinuxError from StateStore.load through unwrapped") {
-            #expect(caught is SkiffError, "\(type(of: caught as Any)): \(String(describing: caught))")
-        }
+        #expect(caught is SkiffError, "\(type(of: caught as Any)): \(String(describing: caught))")
     }
 }

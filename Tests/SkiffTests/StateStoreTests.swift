@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Skiff
+import SkiffOCI
 
 @Suite struct StateStoreTests {
     let temp: TemporaryDirectory
@@ -19,7 +20,8 @@ import Testing
             rootfs: "/bundles/\(id)/rootfs", created: "2026-01-02T03:04:05.123456789Z", owner: "0",
             annotations: ["org.example/key": "value \"quoted\""],
             cgroupPaths: ["/sys/fs/cgroup/cpu/skiff/\(id)", "/sys/fs/cgroup/unified/skiff/\(id)"],
-            cgroupsPath: "/skiff/\(id)", cgroupRelative: false, started: true)
+            cgroupsPath: "/skiff/\(id)", cgroupRelative: false, started: true,
+            namespaces: ["pid", "mnt"], process: SkiffOCI.Process(args: ["sh"]))
     }
 
     @Test func reserveCreatesTheRootAndTheContainerDirectory() throws {
