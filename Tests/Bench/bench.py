@@ -271,6 +271,14 @@ def measure_force_delete(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> d
     return {"force_delete": (time.perf_counter() - start) * 1000.0}
 
 
+def measure_exec(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    # A running container (untimed), then only `exec` of /bin/true is timed.
+    pidfile = ctx.pidfile(rt, cid)
+    spawn(rt.cmd("create", "--bundle", ctx.bundle(sc), "--pid-file", pidfile, cid))
+    spawn(rt.cmd("start", cid))
+    return {"exec": spawn(rt.cmd("exec", cid, "/bin/true")).ms}
+
+
 SCENARIOS: list[Scenario] = [
     Scenario(
         "run", ["/bin/true"], measure_run,
@@ -283,6 +291,10 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "force_delete", ["/bin/sleep", "1000"], measure_force_delete,
         [Metric("force_delete", "create + start + `delete --force` (sleep 1000)", "ms")],
+    ),
+    Scenario(
+        "exec", ["/bin/sleep", "1000"], measure_exec,
+        [Metric("exec", "`exec` /bin/true into a running container", "ms")],
     ),
     Scenario(
         "rss", ["/bin/true"], measure_rss,
