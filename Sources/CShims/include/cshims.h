@@ -107,6 +107,28 @@ static inline long skiff_openat2(int dirfd, const char *path, uint64_t flags, ui
     return syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+struct skiff_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+/// mount_setattr(2) on the mount an fd refers to, recursively: rro, rnosuid and friends.
+static inline int skiff_mount_setattr_recursive(int fd, uint64_t set, uint64_t clear) {
+    struct skiff_mount_attr attr = { .attr_set = set, .attr_clr = clear };
+    return (int)syscall(442 /* SYS_mount_setattr */, fd, "", 0x1000 /* AT_EMPTY_PATH */ | 0x8000 /* AT_RECURSIVE */,
+                        &attr, sizeof attr);
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) and KEYCTL_SETPERM on the result.
+static inline long skiff_join_session_keyring(const char *name) {
+    return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name);
+}
+static inline long skiff_keyring_setperm(long key, uint32_t perm) {
+    return syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, key, perm);
+}
+
 static inline int skiff_close_range(unsigned int first, unsigned int last, unsigned int flags) {
     return (int)syscall(SYS_close_range, first, last, flags);
 }

@@ -65,6 +65,9 @@ public enum ContainerInit {
         let inUserNamespace = namespaces.contains { $0.type == .user }
         let hasUTS = namespaces.contains { $0.type == .uts }
         let console = try Console.fromEnvironment(process: process)
+        if !options.noNewKeyring {
+            try joinSessionKeyring(options.containerID)
+        }
 
         if namespaces.contains(where: { $0.type == .mount }) {
             let rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace)
@@ -110,6 +113,18 @@ public enum ContainerInit {
         try sync.send(.ready)
         sync.fd.close()
         launcher.exec()
+    }
+
+    /// A session keyring of the container's own, so keys of the host's session do not leak
+    /// in (runc's default; --no-new-keyring keeps the caller's). Kernels or user namespaces
+    /// without keyring support are skipped, as runc does.
+    private static func joinSessionKeyring(_ id: String) throws {
+        let (key, err) = sysCallErrno { skiff_join_session_keyring("_ses.\(id)") }
+        if err == ENOSYS || err == EACCES || err == EPERM { return }
+        if err != 0 { throw LinuxError("join session keyring", errno: err) }
+        // The kernel's default for a new keyring (possessor: all; user: view, read, write,
+        // search, link) with the bits runc adds (0x080d0000), so the process's uid may use it.
+        _ = skiff_keyring_setperm(key, 0x3f1f_0000 | 0x080d_0000)
     }
 
     private static func setNames(_ spec: Spec) throws {

@@ -145,8 +145,14 @@ struct RootfsBuilder {
     }
 
     private func applyPropagation(_ options: MountOptions, at destination: String, in root: RootedPath) throws {
-        guard !options.propagation.isEmpty else { return }
+        guard !options.propagation.isEmpty || options.recursiveSet != 0 || options.recursiveClear != 0 else { return }
         let mounted = try root.open(destination, flags: SKIFF_O_PATH)
+        if options.recursiveSet != 0 || options.recursiveClear != 0 {
+            // rro, rnosuid…: the whole tree under the mount, which mount(2) cannot do.
+            _ = try sysCall("mount_setattr", path: destination) {
+                skiff_mount_setattr_recursive(mounted.raw, options.recursiveSet, options.recursiveClear)
+            }
+        }
         for flag in options.propagation {
             try Mounts.mount(source: nil, target: mounted.procPath, type: nil, flags: flag, display: destination)
         }
