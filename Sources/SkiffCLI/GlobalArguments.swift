@@ -3,6 +3,11 @@
 /// options only after its name, so the leading global flags are moved behind the command.
 enum GlobalArguments {
     static let withValue: Set<String> = ["--root", "--log", "--log-format", "--rootless", "--criu"]
+    /// The command names; globals are moved only in front of one of these.
+    nonisolated(unsafe) static var commands: Set<String> = []
+    /// `--rootless true|false|auto` as given before the command (it cannot be an option of
+    /// every command: `spec --rootless` is a flag).
+    nonisolated(unsafe) static var rootless: String?
     static let flags: Set<String> = ["--debug", "--systemd-cgroup"]
 
     static func moveAfterCommand(_ arguments: [String]) -> [String] {
@@ -11,7 +16,14 @@ enum GlobalArguments {
         while index < arguments.count {
             let argument = arguments[index]
             let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
-            if withValue.contains(name) {
+            if name == "--rootless" {
+                if let equals = argument.firstIndex(of: "=") {
+                    rootless = String(argument[argument.index(after: equals)...])
+                } else if index + 1 < arguments.count {
+                    rootless = arguments[index + 1]
+                    index += 1
+                }
+            } else if withValue.contains(name) {
                 globals.append(argument)
                 if !argument.contains("="), index + 1 < arguments.count {
                     globals.append(arguments[index + 1])
@@ -24,7 +36,10 @@ enum GlobalArguments {
             }
             index += 1
         }
-        guard index < arguments.count, !globals.isEmpty else { return arguments }
+        guard index < arguments.count, commands.contains(arguments[index]) else {
+            // Not a command: leave the globals out so the error names the word that is wrong.
+            return Array(arguments[index...])
+        }
         return [arguments[index]] + globals + arguments[(index + 1)...]
     }
 }

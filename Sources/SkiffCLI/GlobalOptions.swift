@@ -23,9 +23,6 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("systemd-cgroup"), help: "enable systemd cgroup support (not supported yet)")
     var systemdCgroup = false
 
-    @Option(help: "ignore cgroup permission errors ('true', 'false', or 'auto')")
-    var rootless: String?
-
     func validate() throws {
         guard Logger.Format(rawValue: logFormat) != nil else {
             throw ValidationError("invalid log-format: \(logFormat)")

@@ -312,6 +312,11 @@ struct Validator {
     private mutating func checkDevices(_ linux: Linux) {
         for (i, device) in (linux.devices ?? []).enumerated() {
             requireAbsolute(device.path, at: "linux.devices[\(i)].path")
+            // A device node belongs under /dev: "/dev/../etc/x" would plant a node in the image.
+            let parts = device.path.split(separator: "/")
+            if device.path.hasPrefix("/"), parts.first != "dev" || parts.count < 2 || parts.contains("..") || parts.contains(".") {
+                fail("linux.devices[\(i)].path", "must be a path under /dev without \".\" or \"..\"")
+            }
             requireKnown(device.type, in: Known.deviceTypes, "device type", at: "linux.devices[\(i)].type")
         }
     }

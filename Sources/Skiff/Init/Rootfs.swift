@@ -79,9 +79,23 @@ struct RootfsBuilder {
         // pivot_root refuses a new root whose parent mount is shared: make the parent private
         // when rootfsPropagation asked for shared.
         if flag & UInt(MS_SHARED) != 0 {
-            let parent = rootfs.split(separator: "/").dropLast().joined(separator: "/")
-            try? Mounts.mount(source: nil, target: "/" + parent, type: nil, flags: UInt(MS_PRIVATE), display: "/" + parent)
+            let parent = "/" + rootfs.split(separator: "/").dropLast().joined(separator: "/")
+            let mountPoint = try Self.mountPoint(containing: parent)
+            try Mounts.mount(source: nil, target: mountPoint, type: nil, flags: UInt(MS_PRIVATE), display: mountPoint)
         }
+    }
+
+    /// The mount point under which `path` lies, from /proc/self/mountinfo (the longest
+    /// mount point that is a prefix of it), as runc's rootfsParentMountPrivate finds it.
+    static func mountPoint(containing path: String) throws -> String {
+        var best = "/"
+        for line in try Procfs.read("/proc/self/mountinfo").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { continue }
+            let point = String(fields[4])
+            if point.count > best.count, path == point || path.hasPrefix(point + "/") { best = point }
+        }
+        return best
     }
 
     private func mountEntry(_ mount: Mount, in root: RootedPath) throws {
