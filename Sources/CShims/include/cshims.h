@@ -183,4 +183,36 @@ int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
 // its internal signals 32 and 33, which posix_spawn leaves ignored and exec would keep.
 void skiff_reset_signals(void);
 
+// The runtime binary's protection (CVE-2019-5736, Skiff/Security/SealedExecutable.swift): a
+// detached read-only overlayfs through the new mount API, or a sealed memfd copy.
+static inline int skiff_fsopen(const char *fs_name) {
+    return (int)syscall(430 /* SYS_fsopen */, fs_name, 0x1 /* FSOPEN_CLOEXEC */);
+}
+static inline int skiff_fsconfig_string(int fs_fd, const char *key, const char *value) {
+    return (int)syscall(431 /* SYS_fsconfig */, fs_fd, 1 /* FSCONFIG_SET_STRING */, key, value, 0);
+}
+static inline int skiff_fsconfig_create(int fs_fd) {
+    return (int)syscall(431 /* SYS_fsconfig */, fs_fd, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0);
+}
+static inline int skiff_fsmount(int fs_fd, unsigned int attributes) {
+    return (int)syscall(432 /* SYS_fsmount */, fs_fd, 0x1 /* FSMOUNT_CLOEXEC */, attributes);
+}
+static inline int skiff_memfd_create(const char *name, unsigned int flags) {
+    return (int)syscall(SYS_memfd_create, name, flags);
+}
+#define SKIFF_MFD_CLOEXEC 0x1U
+#define SKIFF_MFD_ALLOW_SEALING 0x2U
+#define SKIFF_MFD_NOEXEC_SEAL 0x8U
+#define SKIFF_MFD_EXEC 0x10U
+#define SKIFF_F_ADD_SEALS 1033
+#define SKIFF_F_GET_SEALS 1034
+#define SKIFF_F_SEAL_SEAL 0x1
+#define SKIFF_F_SEAL_SHRINK 0x2
+#define SKIFF_F_SEAL_GROW 0x4
+#define SKIFF_F_SEAL_WRITE 0x8
+#define SKIFF_F_SEAL_EXEC 0x20
+#define SKIFF_MOUNT_ATTR_RDONLY 0x1U
+#define SKIFF_MOUNT_ATTR_NOSUID 0x2U
+#define SKIFF_MOUNT_ATTR_NODEV 0x4U
+
 #endif
