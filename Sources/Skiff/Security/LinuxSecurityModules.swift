@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// Which LSMs the host runs, seen from the runtime (the container's /sys may be anything).
+struct HostLSMs: Equatable, Sendable {
+    var apparmor: Bool
+    var selinux: Bool
+
+    /// runc's tests: AppArmor when securityfs has it and the module says "Y"; SELinux when
+    /// selinuxfs is there (go-selinux looks for the same file).
+    static func detect() -> HostLSMs {
+        let apparmor = Files.exists("/sys/kernel/security/apparmor")
+            && (try? Files.readString("/sys/module/apparmor/parameters/enabled"))?.hasPrefix("Y") == true
+        return HostLSMs(apparmor: apparmor, selinux: Files.exists("/sys/fs/selinux/enforce"))
+    }
+}
+
+/// The LSM settings of a process: process.apparmorProfile, process.selinuxLabel and
+/// linux.mountLabel, applied on the next execve by writing the process's own attr files.
+struct LSMLabels: Equatable, Sendable {
+    var apparmorProfile: String?
+    var selinuxLabel: String?
+    /// Whether the runtime found SELinux enabled (init learns it from `_SKIFF_SELINUX`).
+    var selinuxEnabled: Bool
+
+    static let selinuxEnvironmentName = "_SKIFF_SELINUX"
+
+    init(process: Process, selinuxEnabled: Bool) {
+        let profile = process.apparmorProfile ?? ""
+        let label = process.selinuxLabel ?? ""
+        apparmorProfile = profile.isEmpty ? nil : profile
+        selinuxLabel = label.isEmpty ? nil : label
+        self.selinuxEnabled = selinuxEnabled
+    }
+
+    /// Runtime side, before anything is created. A profile on a host without AppArmor is an
+    /// error (runc: the container would silently run unconfined); SELinux labels are ignored
+    /// when SELinux is off (crun), but a mount label cannot be applied yet when it is on.
+    static func validate(process: Process, mountLabel: String?, host: HostLSMs,
+                         base: String = "process") throws(SkiffError) {
+        if let profile = process.apparmorProfile, !profile.isEmpty, !host.apparmor {
+            throw SkiffError(.invalidArgument,
+                             "\(base).apparmorProfile: AppArmor profile \"\(profile)\" requested, but AppArmor is not enabled on this host")
+        }
+        if let label = mountLabel, !label.isEmpty, host.selinux {
+            throw SkiffError(.invalidArgument, "linux.mountLabel: SELinux mount labels are not supported yet")
+        }
+    }
+
+    /// Init side: the exec-time attributes, before the filter that may forbid open and write.
+    func apply(_ writer: some ProcAttrWriter) throws(SkiffError) {
+        if let profile = apparmorProfile {
+            // Linux 5.8+ has a directory per LSM; the flat file is AppArmor's before that.
+            let attr = writer.exists("apparmor/exec") ? "apparmor/exec" : "exec"
+            try writer.write(attr, "exec " + profile)
+        }
+        if selinuxEnabled, let label = selinuxLabel {
+            try writer.write("exec", label)
+        }
+    }
+}
+
+/// Writes `/proc/thread-self/attr/<name>`: a seam so tests can record the writes.
+protocol ProcAttrWriter {
+    func exists(_ attr: String) -> Bool
+    func write(_ attr: String, _ value: String) throws(SkiffError)
+}
+
+/// The real writer: every write goes through a procfs that cannot be faked or redirected.
+///
+/// `/proc` itself is checked to be the root of a procfs (fstatfs PROC_SUPER_MAGIC, inode 1),
+/// the attr file is opened beneath it with openat2 RESOLVE_NO_XDEV, so a bind mount over
+/// `attr/exec` (of /proc/sys/kernel/core_pattern, say) or over any directory on the way
+/// fails instead of redirecting the write (runc CVE-2019-16884, CVE-2019-19921,
+/// CVE-2023-27561, CVE-2025-52881), and the file is checked to be procfs again.
+struct ProcfsAttrWriter: ProcAttrWriter {
+    /// The procfs mount to use; tests point it at a directory that is not one.
+    var root = "/proc"
+
+    func exists(_ attr: String) -> Bool {
+        (try? open(attr, flags: SKIFF_O_PATH)) != nil
+    }
+
+    func write(_ attr: String, _ value: String) throws(SkiffError) {
+        let fd = try open(attr, flags: O_WRONLY)
+        do {
+            try fd.writeAll(value, path: display(attr))
+        } catch {
+            throw SkiffError(.system, "\(error)")
+        }
+    }
+
+    private func display(_ attr: String) -> String { root + "/thread-self/attr/" + attr }
+
+    func open(_ attr: String, flags: Int32) throws(SkiffError) -> OwnedFD {
+        func fail(_ error: LinuxError) -> SkiffError { SkiffError(.system, "\(error)") }
+        let proc: OwnedFD
+        do {
+            proc = try Files.open(root, flags: SKIFF_O_PATH | O_DIRECTORY | O_NOFOLLOW)
+        } catch {
+            throw fail(error)
+        }
+        try Self.verify(proc, path: root, root: true)
+        let path = "thread-self/attr/" + attr
+        let resolve = UInt64(RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH)
+        let openFlags = UInt64(UInt32(bitPattern: flags | O_CLOEXEC | O_NOFOLLOW))
+        let (fd, err) = sysCallErrno { Int32(truncatingIfNeeded: skiff_openat2(proc.raw, path, openFlags, 0, resolve)) }
+        if err != 0 { throw fail(LinuxError("openat2", path: display(attr), errno: err)) }
+        let file = OwnedFD(fd)
+        try Self.verify(file, path: display(attr), root: false)
+        return file
+    }
+
+    static func verify(_ fd: OwnedFD, path: String, root: Bool) throws(SkiffError) {
+        var fs = statfs()
+        let (_, err) = sysCallErrno { fstatfs(fd.raw, &fs) }
+        if err != 0 { throw SkiffError(.system, "\(LinuxError("fstatfs", path: path, errno: err))") }
+        var isRoot = true
+        if root {
+            var st = Glibc.stat()
+            isRoot = fstat(fd.raw, &st) == 0 && st.st_ino == 1  // PROC_ROOT_INO
+        }
+        if fs.f_type != PROC_SUPER_MAGIC || !isRoot {
+            throw SkiffError(.system, "\(LinuxError("verify procfs", path: path, errno: EXDEV))")
+        }
+    }
+}

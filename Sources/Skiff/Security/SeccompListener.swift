@@ -1,0 +1,108 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// What a seccomp agent receives on linux.seccomp.listenerPath (config-linux.md#seccomp,
+/// runtime.md "containerProcessState"): this JSON as the message body, and the listener fd
+/// named in `fds` as SCM_RIGHTS, in one sendmsg on a fresh connection.
+struct ContainerProcessState: OCIDocument, Equatable {
+    static let documentName = "containerProcessState"
+    static let seccompFdName = "seccompFd"
+
+    var ociVersion: String
+    var fds: [String]
+    /// The process whose filter this is, as the runtime sees it.
+    var pid: Int32
+    var metadata: String?
+    var state: State
+}
+
+/// The listener fd's way out of the container: init loads the filter, hands the fd over a
+/// socketpair made for it (`_SKIFF_SECCOMPSOCK`) and waits; the runtime, outside the
+/// container's mount namespace, passes it to the agent and acknowledges.
+///
+/// Init cannot reach listenerPath itself (the path is the host's), and it must not go on
+/// before the agent has the fd: a notified syscall made meanwhile would wait for an agent
+/// that cannot answer.
+enum SeccompListener {
+    static let environmentName = "_SKIFF_SECCOMPSOCK"
+
+    /// Runtime side: waits for init's listener fd. nil when init closed the socket without
+    /// one (it failed earlier; the sync socket carries the reason).
+    static func receive(_ channel: OwnedFD) throws(SkiffError) -> OwnedFD? {
+        var name = [CChar](repeating: 0, count: 64)
+        let (fd, err) = sysCallErrno { skiff_recv_fd(channel.raw, &name, name.count) }
+        if err == ECONNRESET || err == EBADMSG { return nil }
+        if err != 0 { throw SkiffError(.system, "\(LinuxError("receive seccomp listener fd", errno: err))") }
+        return OwnedFD(fd)
+    }
+
+    /// Runtime side: sends the state and the fd to the agent, then lets init go on.
+    static func forward(_ listener: OwnedFD, to path: String, state: ContainerProcessState,
+                        channel: OwnedFD) throws(SkiffError) {
+        let socket = try connect(path)
+        let body: String
+        do {
+            body = String(decoding: try state.jsonData(indent: nil), as: UTF8.self)
+        } catch {
+            throw SkiffError(.system, "encode container process state: \(error)")
+        }
+        let (_, err) = sysCallErrno { skiff_send_fd(socket.raw, listener.raw, body) }
+        if err != 0 {
+            throw SkiffError(.system, "linux.seccomp.listenerPath: \(LinuxError("send listener fd", path: path, errno: err))")
+        }
+        do {
+            try channel.writeAll([1], operation: "acknowledge seccomp listener fd")
+        } catch {
+            throw SkiffError(.system, "\(error)")
+        }
+    }
+
+    /// Init side: hands the fd over and waits until the agent has it.
+    static func handOver(_ listener: OwnedFD, channel: OwnedFD) throws(SkiffError) {
+        let (_, err) = sysCallErrno { skiff_send_fd(channel.raw, listener.raw, ContainerProcessState.seccompFdName) }
+        if err != 0 { throw SkiffError(.system, "\(LinuxError("send seccomp listener fd to the runtime", errno: err))") }
+        listener.close()
+        let ack: [UInt8]
+        do {
+            ack = try channel.read(upTo: 1, operation: "wait for the seccomp agent")
+        } catch {
+            throw SkiffError(.system, "\(error)")
+        }
+        if ack != [1] { throw SkiffError(.system, "seccomp listener: the runtime did not reach the agent") }
+        channel.close()
+    }
+
+    static func connect(_ path: String) throws(SkiffError) -> OwnedFD {
+        func fail(_ error: LinuxError) -> SkiffError { SkiffError(.invalidArgument, "linux.seccomp.listenerPath: \(error)") }
+        let (raw, err) = sysCallErrno { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        if err != 0 { throw fail(LinuxError("socket", errno: err)) }
+        let connection = OwnedFD(raw)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SkiffError(.invalidArgument, "linux.seccomp.listenerPath \"\(path)\": too long for a unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let (_, connectErr) = sysCallErrno {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(connection.raw, $0, size) }
+            }
+        }
+        if connectErr != 0 { throw fail(LinuxError("connect", path: path, errno: connectErr)) }
+        return connection
+    }
+}
