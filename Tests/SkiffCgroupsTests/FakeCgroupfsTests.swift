@@ -202,12 +202,22 @@ final class FakeCgroupfs {
         try manager.destroy(relative: false)
     }
 
+    /// Sub-cgroups made inside the container's (by `exec --cgroup`, or by a systemd in the
+    /// container) go with it.
+    @Test func destroyRemovesSubCgroups() throws {
+        let manager = try CgroupManager(hierarchies: [try fs.hierarchy("cpu")], cgroupsPath: "/c1")
+        try manager.create(relative: false)
+        try fs.mkdir("cpu/c1/child/grandchild")
+        try manager.destroy(relative: false)
+        #expect(!fs.exists("cpu/c1"))
+    }
+
     /// A cgroup that cannot be removed is reported by path, after the others are removed.
     @Test func destroyReportsWhatItCouldNotRemove() throws {
         let hierarchies = [try fs.hierarchy("cpu"), try fs.hierarchy("memory")]
         let manager = try CgroupManager(hierarchies: hierarchies, cgroupsPath: "/c1")
         try manager.create(relative: false)
-        try fs.mkdir("cpu/c1/child")  // a child cgroup: rmdir must fail
+        try fs.write("cpu/c1/stray", "a plain file: rmdir must fail")
         #expect(throws: LinuxError("rmdir", path: fs.root + "/cpu/c1", errno: ENOTEMPTY)) {
             try manager.destroy(relative: false)
         }

@@ -1,0 +1,294 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SkiffLinux
+
+/// A container's cgroup in every hierarchy of the host: made, joined, limited, frozen,
+/// measured and removed.
+///
+/// The host decides the driver of each controller, as runc does: a controller mounted as a v1
+/// hierarchy is driven through it (v1 files); one that cgroup2 offers and no v1 hierarchy has
+/// taken is driven through cgroup2 (v2 files, conversions). So a pure v1 host, a pure v2 host
+/// and a hybrid one (v1 controllers, with hugetlb left on cgroup2) are all the same code.
+public struct CgroupManager: Sendable {
+    public let hierarchies: [CgroupHierarchy]
+    /// The container's path below each hierarchy's root, normalized, starting with "/".
+    public let path: String
+    /// Whether `path` lies below the runtime's own cgroup (a relative linux.cgroupsPath).
+    public let relative: Bool
+    /// The controllers driven through cgroup2: offered by its root's cgroup.controllers and not
+    /// mounted as v1 hierarchies.
+    public let v2Controllers: [String]
+
+    public init(hierarchies: [CgroupHierarchy], cgroupsPath: String, relative: Bool = false) throws(CgroupError) {
+        self.hierarchies = hierarchies
+        self.path = try Self.normalize(cgroupsPath)
+        self.relative = relative
+        let v1 = Set(hierarchies.filter { $0.version == .v1 }.flatMap(\.controllers))
+        if let v2 = hierarchies.first(where: { $0.version == .v2 }),
+           let text = try? Files.readString(v2.mountPoint + "/cgroup.controllers") {
+            v2Controllers = text.split(whereSeparator: \.isWhitespace).map(String.init).filter { !v1.contains($0) }
+        } else {
+            v2Controllers = []
+        }
+    }
+
+    /// The manager of the host's hierarchies for a container's cgroupsPath.
+    public static func host(cgroupsPath: String, relative: Bool) throws(CgroupError) -> CgroupManager {
+        let hierarchies: [CgroupHierarchy]
+        do {
+            hierarchies = try hostHierarchies()
+        } catch {
+            throw CgroupError("cgroups: \(error)", errno: error.errno.rawValue)
+        }
+        return try CgroupManager(hierarchies: hierarchies, cgroupsPath: cgroupsPath, relative: relative)
+    }
+
+    /// The same cgroup, with `relative` set as the container was created.
+    public func with(relative: Bool) -> CgroupManager {
+        CgroupManager(hierarchies: hierarchies, path: path, relative: relative, v2Controllers: v2Controllers)
+    }
+
+    private init(hierarchies: [CgroupHierarchy], path: String, relative: Bool, v2Controllers: [String]) {
+        self.hierarchies = hierarchies
+        self.path = path
+        self.relative = relative
+        self.v2Controllers = v2Controllers
+    }
+
+    /// Rejects a cgroupsPath that would climb out of the hierarchy (`/../../etc`): the
+    /// runtime runs as root and would otherwise create or remove directories anywhere.
+    public static func normalize(_ cgroupsPath: String) throws(CgroupError) -> String {
+        var parts: [Substring] = []
+        for component in cgroupsPath.split(separator: "/") {
+            switch component {
+            case ".": continue
+            case "..": throw CgroupError("linux.cgroupsPath: \"\(cgroupsPath)\" must not contain \"..\"")
+            default: parts.append(component)
+            }
+        }
+        if parts.isEmpty { throw CgroupError("linux.cgroupsPath: \"\(cgroupsPath)\" names the root cgroup") }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    // MARK: paths
+
+    /// The directory below which the container's path starts in `hierarchy`: its root, or the
+    /// runtime's own cgroup for a relative cgroupsPath, as runc takes it.
+    func base(of hierarchy: CgroupHierarchy, relative: Bool) -> String {
+        hierarchy.mountPoint + (relative && hierarchy.ownPath != "/" ? hierarchy.ownPath : "")
+    }
+
+    /// The container's directory in one hierarchy.
+    public func directory(in hierarchy: CgroupHierarchy, relative: Bool) -> String {
+        base(of: hierarchy, relative: relative) + path
+    }
+
+    public func directory(in hierarchy: CgroupHierarchy) -> String {
+        directory(in: hierarchy, relative: relative)
+    }
+
+    /// The directories of this container, one per hierarchy.
+    public func directories(relative: Bool) -> [String] {
+        hierarchies.map { directory(in: $0, relative: relative) }
+    }
+
+    public var directories: [String] { directories(relative: relative) }
+
+    /// The hierarchy that drives `controller` here, nil when none does. The v2 freezer
+    /// (cgroup.freeze) and device filter (eBPF) are part of cgroup2 itself, not controllers
+    /// it lists.
+    public func hierarchy(for controller: String) -> CgroupHierarchy? {
+        if let v1 = hierarchies.first(where: { $0.version == .v1 && $0.controllers.contains(controller) }) {
+            return v1
+        }
+        guard let v2 = v2Hierarchy else { return nil }
+        if controller == "freezer" || controller == "devices" || v2Controllers.contains(controller) { return v2 }
+        return nil
+    }
+
+    var v2Hierarchy: CgroupHierarchy? { hierarchies.first { $0.version == .v2 } }
+
+    /// The container's directory for `controller`, nil when the host has no such controller.
+    func controlDirectory(for controller: String) -> ControlDirectory? {
+        hierarchy(for: controller).map { ControlDirectory(path: directory(in: $0), version: $0.version) }
+    }
+
+    // MARK: create, join
+
+    /// Creates the container's cgroup in every hierarchy (parents as needed); on cgroup2 the
+    /// parents delegate the controllers it drives. On failure, removes what it created.
+    public func create(relative: Bool) throws(LinuxError) {
+        var made: [String] = []
+        do {
+            for hierarchy in hierarchies {
+                let directory = directory(in: hierarchy, relative: relative)
+                if hierarchy.version == .v2 {
+                    enableControllers(base: base(of: hierarchy, relative: relative), directory: directory)
+                }
+                try Files.mkdirAll(directory)
+                made.append(directory)
+                if hierarchy.controllers.contains("cpuset") {
+                    try inheritCpuset(from: hierarchy.mountPoint, to: directory)
+                }
+            }
+        } catch {
+            for directory in made.reversed() { try? Files.rmdir(directory) }
+            throw error
+        }
+    }
+
+    public func create() throws(LinuxError) { try create(relative: relative) }
+
+    /// Enables the v2 controllers in cgroup.subtree_control of every level from `base` down
+    /// to the container's parent, creating the levels. Errors are left to the resource
+    /// writes (as runc does): a controller that could not be delegated shows as a missing
+    /// file there, named with the field that needed it.
+    func enableControllers(base: String, directory: String) {
+        guard !v2Controllers.isEmpty else { return }
+        var level = base
+        let parents = directory.dropFirst(base.count).split(separator: "/").dropLast()
+        var levels = [level]
+        for component in parents {
+            level += "/" + component
+            levels.append(level)
+        }
+        for level in levels {
+            _ = sysCallErrno { mkdir(level, 0o755) }
+            let dir = ControlDirectory(path: level, version: .v2)
+            let available = Set((dir.readTrimmed("cgroup.controllers") ?? "").split(separator: " ").map(String.init))
+            let enabled = Set((dir.readTrimmed("cgroup.subtree_control") ?? "").split(separator: " ").map(String.init))
+            let wanted = v2Controllers.filter { available.contains($0) && !enabled.contains($0) }
+            guard !wanted.isEmpty else { continue }
+            if dir.writeErrno("cgroup.subtree_control", wanted.map { "+" + $0 }.joined(separator: " ")) != 0 {
+                // One refused controller fails the whole write: try them one by one.
+                for controller in wanted { _ = dir.writeErrno("cgroup.subtree_control", "+" + controller) }
+            }
+        }
+    }
+
+    /// A v1 cpuset cgroup starts with empty cpus and mems and refuses tasks ("no space left
+    /// on device") until they are set: copy them down from the nearest parent, as runc does.
+    func inheritCpuset(from mountPoint: String, to directory: String) throws(LinuxError) {
+        var levels: [String] = []
+        var current = directory
+        while current.count > mountPoint.count {
+            levels.append(current)
+            current = String(current[..<(current.lastIndex(of: "/") ?? current.startIndex)])
+        }
+        for level in levels.reversed() {
+            let parent = String(level[..<(level.lastIndex(of: "/") ?? level.startIndex)])
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let own = (try? Files.readString(level + "/" + file)) ?? ""
+                if own.allSatisfy({ $0.isWhitespace }) {
+                    let inherited = try Files.readString(parent + "/" + file)
+                    try Files.write(level + "/" + file, inherited, flags: O_WRONLY)
+                }
+            }
+        }
+    }
+
+    /// Moves `pid` (and so its later children) into the container's cgroup everywhere.
+    public func join(pid: Int32, relative: Bool) throws(LinuxError) {
+        for directory in directories(relative: relative) {
+            try Files.write(directory + "/cgroup.procs", "\(pid)", flags: O_WRONLY)
+        }
+    }
+
+    public func join(pid: Int32) throws(LinuxError) { try join(pid: pid, relative: relative) }
+
+    // MARK: processes
+
+    /// The pids in the container's cgroup and its sub-cgroups, from the first hierarchy that
+    /// has the cgroup.
+    public func pids(relative: Bool) -> [Int32] {
+        for directory in directories(relative: relative) where Files.exists(directory + "/cgroup.procs") {
+            var pids: [Int32] = []
+            collectPids(directory, into: &pids, depth: 0)
+            return pids
+        }
+        return []
+    }
+
+    public var pids: [Int32] { pids(relative: relative) }
+
+    private func collectPids(_ directory: String, into pids: inout [Int32], depth: Int) {
+        if let text = try? Files.readString(directory + "/cgroup.procs") {
+            pids += text.split(separator: "\n").compactMap { Int32($0) }
+        }
+        guard depth < 32 else { return }
+        for child in subdirectories(directory) { collectPids(child, into: &pids, depth: depth + 1) }
+    }
+
+    func subdirectories(_ directory: String) -> [String] {
+        guard let names = try? Files.listDirectory(directory) else { return [] }
+        return names.sorted().map { directory + "/" + $0 }.filter { child in
+            var st = stat()
+            return lstat(child, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        }
+    }
+
+    /// Sends `signal` to every process in the cgroup. With a freezer the cgroup is frozen
+    /// meanwhile, so a process forking in a loop cannot escape with a child born after the
+    /// list was read (runc's signalAllProcesses). A frozen cgroup is thawed afterwards only
+    /// for SIGKILL, which a frozen v1 task would otherwise never act on.
+    public func signalAll(_ signal: Int32) {
+        let wasFrozen = isFrozen
+        let froze = !wasFrozen && (try? freeze()) != nil
+        for pid in pids { kill(pid, signal) }
+        if froze || (wasFrozen && signal == SIGKILL) { try? thaw() }
+    }
+
+    // MARK: destroy
+
+    /// Removes the container's cgroup (and any sub-cgroups made inside it) in every
+    /// hierarchy. Processes still inside are killed and waited for: a frozen cgroup is thawed
+    /// first, since frozen v1 tasks never act on SIGKILL. Every hierarchy is tried; the first
+    /// failure is reported.
+    public func destroy(relative: Bool) throws(LinuxError) {
+        let manager = with(relative: relative)
+        if manager.pids.count > 0 || manager.isFrozen {
+            manager.killAll()
+        }
+        var failure: LinuxError?
+        for directory in directories(relative: relative) {
+            do {
+                try manager.removeTree(directory, depth: 0)
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    public func destroy() throws(LinuxError) { try destroy(relative: relative) }
+
+    /// SIGKILL to everything inside, through cgroup.kill where cgroup2 has it.
+    func killAll() {
+        if let v2 = v2Hierarchy {
+            let dir = ControlDirectory(path: directory(in: v2), version: .v2)
+            if dir.has("cgroup.kill") { _ = dir.writeErrno("cgroup.kill", "1") }
+        }
+        for pid in pids { kill(pid, SIGKILL) }
+        if isFrozen { try? thaw() }
+    }
+
+    /// rmdir leaf-first. rmdir fails with EBUSY while processes remain (they may still be
+    /// exiting, or may have been forked after a kill): kill again and retry for a while.
+    private func removeTree(_ directory: String, depth: Int) throws(LinuxError) {
+        if depth < 32 {
+            for child in subdirectories(directory) { try removeTree(child, depth: depth + 1) }
+        }
+        var attempt = 0
+        while true {
+            let (_, err) = sysCallErrno { rmdir(directory) }
+            if err == 0 || err == ENOENT { return }
+            // About 10 s in all: a process that is freeing much memory, or a slow (emulated)
+            // machine, can take seconds to leave.
+            guard err == EBUSY, attempt < 520 else { throw LinuxError("rmdir", path: directory, errno: err) }
+            attempt += 1
+            if attempt % 50 == 0 { killAll() }
+            usleep(attempt < 20 ? 1000 : 20_000)
+        }
+    }
+}

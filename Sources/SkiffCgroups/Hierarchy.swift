@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SkiffLinux
+
+/// One mounted cgroup hierarchy: a v1 hierarchy with its controllers, or the cgroup2 one.
+public struct CgroupHierarchy: Sendable, Equatable {
+    public enum Version: Sendable, Equatable { case v1, v2 }
+    public let version: Version
+    public let mountPoint: String
+    /// v1: the controllers (and `name=` labels) it carries; v2: empty (what cgroup2 offers is
+    /// read from its cgroup.controllers when a manager is made).
+    public let controllers: [String]
+    /// Where this process's own cgroup lies within the hierarchy; relative cgroupsPaths start there.
+    public let ownPath: String
+
+    public init(version: Version, mountPoint: String, controllers: [String], ownPath: String = "/") {
+        self.version = version
+        self.mountPoint = mountPoint
+        self.controllers = controllers
+        self.ownPath = ownPath
+    }
+}
+
+extension CgroupManager {
+    /// Every hierarchy of this host, read from /proc/self/mountinfo and /proc/self/cgroup.
+    public static func hostHierarchies() throws(LinuxError) -> [CgroupHierarchy] {
+        let mountinfo = try Files.readString("/proc/self/mountinfo")
+        let own = (try? Files.readString("/proc/self/cgroup")) ?? ""
+        return parse(mountinfo: mountinfo, ownCgroups: own)
+    }
+
+    /// The hierarchies described by the text of a mountinfo file and a /proc/PID/cgroup file.
+    public static func parse(mountinfo: String, ownCgroups own: String) -> [CgroupHierarchy] {
+        var ownPaths: [String: String] = [:]  // controller list (or "" for v2) -> path
+        for line in own.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            if fields.count == 3 { ownPaths[String(fields[1])] = String(fields[2]) }
+        }
+        var result: [CgroupHierarchy] = []
+        var seen = Set<String>()
+        for line in mountinfo.split(separator: "\n") {
+            // mountinfo: id parent major:minor root mountpoint options ... - fstype source superoptions
+            let halves = line.split(separator: " - ", maxSplits: 1)
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " ")
+            let right = halves[1].split(separator: " ")
+            // A mount of a cgroup below the hierarchy's root (a container's view) is not the
+            // hierarchy itself.
+            guard left.count >= 5, right.count >= 3, left[3] == "/" else { continue }
+            let mountPoint = unescape(String(left[4]))
+            switch right[0] {
+            case "cgroup2":
+                guard !seen.contains("v2") else { continue }
+                seen.insert("v2")
+                result.append(CgroupHierarchy(version: .v2, mountPoint: mountPoint, controllers: [],
+                                              ownPath: ownPaths[""] ?? "/"))
+            case "cgroup":
+                let controllers = right[2].split(separator: ",").map(String.init).filter {
+                    !mountOptions.contains($0) && !$0.hasPrefix("release_agent=")
+                }
+                let key = controllers.joined(separator: ",")
+                guard !controllers.isEmpty, !seen.contains(key) else { continue }
+                seen.insert(key)
+                result.append(CgroupHierarchy(version: .v1, mountPoint: mountPoint, controllers: controllers,
+                                              ownPath: ownPaths[key] ?? "/"))
+            default: continue
+            }
+        }
+        return result
+    }
+
+    /// Super options the kernel lists beside a v1 hierarchy's controllers.
+    private static let mountOptions: Set<String> = [
+        "rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "clone_children", "noprefix", "xattr",
+        "cpuset_v2_mode", "favordynmods",
+    ]
+
+    /// mountinfo escapes space, tab, newline and backslash as three octal digits.
+    private static func unescape(_ field: String) -> String {
+        guard field.contains("\\") else { return field }
+        var bytes: [UInt8] = []
+        var iterator = Array(field.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "\\"), iterator.count >= 3,
+               let value = UInt8(String(decoding: iterator.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                iterator = iterator.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
