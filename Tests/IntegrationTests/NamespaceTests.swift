@@ -105,6 +105,9 @@ struct NamespaceTests {
                     control.mount,
                     Mount(destination: "/tmp/prop", type: "bind", source: source, options: ["rbind", "rslave"]),
                 ]
+                // The container mounts on its side of the bind: it needs CAP_SYS_ADMIN.
+                spec.process?.capabilities = LinuxCapabilities(
+                    bounding: ["CAP_SYS_ADMIN"], effective: ["CAP_SYS_ADMIN"], permitted: ["CAP_SYS_ADMIN"])
             }
             let run = try sandbox.spawn(["run", "--bundle", bundle, id])
             try #require(poll { control.read("ready") != nil }, "the container never became ready: \(run.stdout)")
