@@ -72,6 +72,8 @@ extension Runtime {
         default:
             break
         }
+        let security = try SpawnSecurity.forExec(process: options.process, state: state(of: record),
+                                                 stateDirectory: store.directory(id), logger: logger)
         let console = try Terminal.consoleSocket(terminal: options.process.terminal == true, path: options.consoleSocket,
                                                  foreground: !options.detach)
         var cgroups = record.cgroupPaths
@@ -94,7 +96,7 @@ extension Runtime {
                                                     preserveFds: listenFds + options.preserveFds, listenFds: listenFds,
                                                     userSpec: options.userSpec)),
                 preserveFds: listenFds + options.preserveFds, cgroupDirectories: cgroups, fifo: nil,
-                consoleSocket: console?.childEnd, debug: debug, logger: logger
+                consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security
             ).spawn()
             try console?.receiveMaster()
         } catch {

@@ -49,10 +49,25 @@ public struct Runtime: Sendable {
     public let logger: Logger
     public let debug: Bool
 
-    public init(root: String = "/run/skiff", logger: Logger = Logger(), debug: Bool = false) {
+    /// Running without privilege: user-namespace maps through our own ids or
+    /// newuidmap/newgidmap, cgroups only where delegated.
+    public let rootless: Bool
+
+    public init(root: String = "/run/skiff", logger: Logger = Logger(), debug: Bool = false, rootless: Bool? = nil) {
         self.store = StateStore(root: root)
         self.logger = logger
         self.debug = debug
+        self.rootless = rootless ?? (geteuid() != 0)
+    }
+
+    /// runc's `--rootless true|false|auto`: auto (or nothing) means "when not root".
+    public static func rootlessMode(_ flag: String?) throws -> Bool {
+        switch flag {
+        case nil, "auto": return geteuid() != 0
+        case "true": return true
+        case "false": return false
+        case let other?: throw SkiffError(.invalidArgument, "--rootless: invalid value \"\(other)\" (true, false or auto)")
+        }
     }
 
     /// Must be referenced so the linker keeps the C stage's constructor.
@@ -71,6 +86,7 @@ public struct Runtime: Sendable {
     func create(id: String, bundle: String, options: CreateOptions, foregroundTerminal: Bool) throws -> (state: State, master: OwnedFD?) {
         var options = options
         options.foregroundTerminal = foregroundTerminal
+        logger.debug("create \(id)")
         try ContainerID.validate(id)
         if options.preserveFds < 0 || options.preserveFds > 4096 {
             throw SkiffError(.invalidArgument, "--preserve-fds: \(options.preserveFds) is out of range (0…4096)")
@@ -82,6 +98,8 @@ public struct Runtime: Sendable {
             throw SkiffError(.invalidArgument, "bundle: \(error)")
         }
         let spec = try loadSpec(bundle: bundlePath)
+        let security = try SpawnSecurity.forCreate(spec: spec, id: id, bundle: bundlePath,
+                                                   stateDirectory: store.directory(id), logger: logger)
         guard let rootPath = spec.root?.path else { throw SkiffError(.invalidArgument, "root: missing required field") }
         let rootfs = rootPath.hasPrefix("/") ? rootPath : bundlePath + "/" + rootPath
         do {
@@ -93,19 +111,28 @@ public struct Runtime: Sendable {
         let console = try Terminal.consoleSocket(terminal: spec.process?.terminal == true, path: options.consoleSocket,
                                                  foreground: options.foregroundTerminal)
 
+        logger.debug("config.json loaded and validated")
         let lock = try store.reserve(id)
         var cgroup: CgroupManager?
         var cgroupCreated = false
-        let relative = !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
+        // Rootless cgroups are placed by absolute path below the cgroup2 mount (Runtime+Rootless).
+        let relative = !rootless && !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
         do {
-            let cgroupsPath = spec.linux?.cgroupsPath ?? "/skiff/\(id)"
-            do {
-                cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(), cgroupsPath: cgroupsPath)
-            } catch {
-                throw SkiffError(.invalidArgument, "\(error)")
+            if rootless {
+                cgroup = try createRootlessCgroup(spec: spec, id: id)
+                cgroupCreated = cgroup != nil
+            } else {
+                let cgroupsPath = spec.linux?.cgroupsPath ?? "/skiff/\(id)"
+                do {
+                    cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(), cgroupsPath: cgroupsPath)
+                } catch {
+                    throw SkiffError(.invalidArgument, "\(error)")
+                }
+                try cgroup?.create(relative: relative)
+                cgroupCreated = true
             }
-            try cgroup?.create(relative: relative)
-            cgroupCreated = true
+            try applyResources(spec, cgroup: cgroup, relative: relative)
+            logger.debug("cgroups created")
 
             let fifoPath = store.fifoPath(id)
             _ = try sysCall("mkfifo", path: fifoPath) { mkfifo(fifoPath, 0o622) }
@@ -120,9 +147,9 @@ public struct Runtime: Sendable {
                 noNewKeyring: options.noNewKeyring, preserveFds: listenFds + options.preserveFds,
                 listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug)
             let spawned = try InitSpawner(
-                workingDirectory: bundlePath, bootstrap: .forCreate(spec), firstMessage: .options(initOptions),
+                workingDirectory: bundlePath, bootstrap: try .forCreate(spec, rootless: rootless), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
-                fifo: fifo, consoleSocket: console?.childEnd, debug: debug, logger: logger
+                fifo: fifo, consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security
             ).spawn()
             try console?.receiveMaster()
 
@@ -145,6 +172,14 @@ public struct Runtime: Sendable {
             try? store.remove(id)
             throw error
         }
+    }
+
+    /// Whether linux.resources asks for any limit (runc's spec carries an empty devices
+    /// rule list even for rootless configs; that asks for nothing).
+    static func requestsLimits(_ resources: LinuxResources) -> Bool {
+        var copy = resources
+        copy.devices = nil
+        return copy != LinuxResources()
     }
 
     private func cgroupSources(_ cgroup: CgroupManager?, relative: Bool) -> [CgroupMountSource] {
@@ -188,6 +223,7 @@ public struct Runtime: Sendable {
               let state = Procfs.processState(of: record.pid), state != "Z", state != "X" else {
             return .stopped
         }
+        if isPaused(record) { return .paused }
         if Files.exists(store.fifoPath(record.id)) { return .created }
         return .running
     }
@@ -268,8 +304,10 @@ public struct Runtime: Sendable {
             throw SkiffError(.invalidState, "container not running")
         }
         if all {
-            for pid in cgroupManager(record)?.pids(relative: record.cgroupRelative) ?? [] {
-                Glibc.kill(pid, signal)
+            if let cgroup = cgroup(of: record) {
+                cgroup.signalAll(signal)
+            } else {
+                for pid in processesWithoutCgroup(record) where pid != record.pid { Glibc.kill(pid, signal) }
             }
         }
         try Processes.signal(try Processes.pidfd(record.pid), signal)
@@ -305,6 +343,7 @@ public struct Runtime: Sendable {
             guard force else {
                 throw SkiffError(.invalidState, "cannot delete container \(id) that is not stopped: \(status.rawValue)")
             }
+            if status == .paused { killPaused(record) }
             try killAndWait(record)
         case .created, .creating:
             try killAndWait(record)

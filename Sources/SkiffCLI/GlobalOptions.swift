@@ -8,8 +8,8 @@ import SkiffLinux
 /// runc's global flags. containerd's shim and conmon put them before the command name
 /// (`skiff --root R --log L --log-format json create …`); they are accepted after it too.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "root directory for storage of container state (this should be located in tmpfs)")
-    var root: String = "/run/skiff"
+    @Option(help: "root directory for storage of container state (this should be located in tmpfs); default /run/skiff, or $XDG_RUNTIME_DIR/skiff when rootless")
+    var root: String?
 
     @Option(help: "set the log file to write runtime logs to (default is stderr)")
     var log: String?
@@ -33,7 +33,18 @@ struct GlobalOptions: ParsableArguments {
     func runtime() throws -> Runtime {
         let logger = try makeLogger()
         if systemdCgroup { logger.warning("--systemd-cgroup is not supported yet; using cgroupfs") }
-        return Runtime(root: root, logger: logger, debug: debug)
+        let rootless = try Runtime.rootlessMode(GlobalArguments.rootless)
+        return Runtime(root: try stateRoot(rootless: rootless), logger: logger, debug: debug, rootless: rootless)
+    }
+
+    /// --root, else /run/skiff, else (rootless) $XDG_RUNTIME_DIR/skiff as runc does.
+    func stateRoot(rootless: Bool) throws -> String {
+        if let root { return root }
+        guard rootless else { return "/run/skiff" }
+        guard let runtimeDir = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !runtimeDir.isEmpty else {
+            throw SkiffError(.invalidArgument, "rootless: XDG_RUNTIME_DIR is not set; set it or pass --root")
+        }
+        return runtimeDir + "/skiff"
     }
 
     func makeLogger() throws -> Logger {

@@ -9,7 +9,8 @@ struct SkiffCommand: ParsableCommand {
         discussion: "skiff is a command line client for running applications packaged according to the OCI format.",
         version: VersionInfo.text,
         subcommands: [Create.self, Start.self, StateCommand.self, Kill.self, Delete.self, RunCommand.self, ExecCommand.self,
-                      List.self, SpecCommand.self])
+                      Pause.self, Resume.self, Ps.self, Events.self, Update.self,
+                      List.self, SpecCommand.self, FeaturesCommand.self])
 }
 
 enum VersionInfo {

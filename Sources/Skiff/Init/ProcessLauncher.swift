@@ -42,6 +42,7 @@ struct ProcessLauncher {
         try security.afterUserSwitch()
         try setup.enterWorkingDirectory()
         executable = try setup.resolveExecutable(environment: environment)
+        try security.beforeReady()
     }
 
     /// Marks every fd but stdio and the preserved ones close-on-exec, loads what must come
@@ -50,15 +51,17 @@ struct ProcessLauncher {
         // Only stdio and the preserved fds reach the process (runc CVE-2024-21626): the rest
         // are close-on-exec so they stay usable if execve fails.
         _ = skiff_close_range(UInt32(3 + preserveFds), UInt32.max, UInt32(CLOSE_RANGE_CLOEXEC))
+        let argv = (process.args ?? []).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        skiff_reset_signals()
+        // The seccomp filter last: nothing but execve runs under it (a profile may deny
+        // rt_sigaction or the allocator's mmap).
         do {
             try security.lastBeforeExec()
         } catch {
             ContainerInit.writeStderr("skiff init: \(error)\n")
             exit(1)
         }
-        let argv = (process.args ?? []).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        skiff_reset_signals()
         execve(executable, argv, envp)
         let code = currentErrno()
         ContainerInit.writeStderr("skiff init: exec \"\(executable)\": \(LinuxError.text(code))\n")

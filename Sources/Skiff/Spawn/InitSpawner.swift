@@ -30,6 +30,8 @@ struct InitSpawner {
     let consoleSocket: OwnedFD?
     let debug: Bool
     let logger: Logger
+    /// Capabilities, LSM and seccomp checked by the runtime, the sealed binary (Security/).
+    var security: SpawnSecurity? = nil
 
     /// The container's init, prepared and blocked on exec.fifo (or running, without a fifo).
     struct Spawned {
@@ -64,9 +66,10 @@ struct InitSpawner {
             closeFrom += 1
         }
         if debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
+        try security?.addChildFDs(&fds, &environment, &closeFrom)
 
         let stage0 = try Processes.spawn(
-            path: "/proc/self/exe", arguments: ["skiff", "init"], environment: environment,
+            path: try security?.initExecutable() ?? "/proc/self/exe", arguments: ["skiff", "init"], environment: environment,
             fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory)
         initChild.close()
         syncChild.close()
@@ -97,6 +100,7 @@ struct InitSpawner {
             if stage0Exit != .exited(0) {
                 throw failure(log: log.read, fallback: "nsexec: stage 0 exited with status \(stage0Exit.shellCode)")
             }
+            try security?.forwardSeccompListener(pid: pid)
             switch try sync.receive() {
             case .ready?:
                 break
@@ -183,7 +187,7 @@ extension BootstrapMessage {
     ]
 
     /// The bootstrap data for a new container: namespaces to create or join, maps, offsets.
-    static func forCreate(_ spec: Spec) -> BootstrapMessage {
+    static func forCreate(_ spec: Spec, rootless: Bool = false) throws -> BootstrapMessage {
         let linux = spec.linux
         var flags: UInt32 = 0
         var paths: [BootstrapMessage.NamespacePath] = []
@@ -211,7 +215,43 @@ extension BootstrapMessage {
         message.oomScoreAdj = spec.process?.oomScoreAdj
         message.timeOffsets = timeOffsets
         message.isExec = false
+        // Without privilege every other namespace needs a user namespace that we own (runc's
+        // "rootless container requires user namespaces"); as root in a user namespace we
+        // already have one.
+        if rootless && geteuid() != 0 && flags & UInt32(SKIFF_CLONE_NEWUSER) == 0 && !paths.contains(where: { $0.type == "user" }) {
+            throw SkiffError(.invalidArgument, "linux.namespaces: a rootless container needs a user namespace (skiff spec --rootless writes one)")
+        }
+        if rootless && flags & UInt32(SKIFF_CLONE_NEWUSER) != 0 {
+            try message.chooseMapWriters(uidMappings: linux?.uidMappings ?? [], gidMappings: linux?.gidMappings ?? [])
+        }
         return message
+    }
+
+    /// Without privilege the kernel lets us write only a map of our own id (and a gid map only
+    /// after setgroups is denied); anything more goes through the setuid newuidmap/newgidmap of
+    /// Debian's uidmap package, which check /etc/subuid and /etc/subgid.
+    mutating func chooseMapWriters(uidMappings: [LinuxIDMapping], gidMappings: [LinuxIDMapping]) throws {
+        let ownUid = uidMappings.count == 1 && uidMappings[0].hostID == geteuid() && uidMappings[0].size == 1
+        let ownGid = gidMappings.count == 1 && gidMappings[0].hostID == getegid() && gidMappings[0].size == 1
+        if !ownUid { newuidmapPath = try Self.findTool("newuidmap") }
+        if ownGid {
+            setgroupsDeny = true
+        } else {
+            newgidmapPath = try Self.findTool("newgidmap")
+        }
+    }
+
+    /// Looked up in PATH as runc does (exec.LookPath), resolved here so the C stage never
+    /// searches. A PATH of the caller's choosing gains nothing: only the real, setuid tool can
+    /// write a map the caller could not write itself.
+    static func findTool(_ name: String, path: String? = getenv("PATH").map { String(cString: $0) }) throws -> String {
+        let search = path.flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for directory in search.split(separator: ":") where directory.hasPrefix("/") {
+            let candidate = directory + "/" + name
+            var st = stat()
+            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw SkiffError(.notFound, "\(name) not found in PATH: mapping several id ranges without root needs it (Debian: apt-get install uidmap)")
     }
 }
 
