@@ -1,0 +1,175 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One malicious bundle per escape runc or crun shipped, each checked from the host: the
+/// host's file or directory is as it was, and skiff either built the container inside its
+/// rootfs or refused with one clear line. (EscapeTests covers symlinked mount destinations,
+/// /dev, /proc and /sys symlinks and process.cwd through /proc/self/fd.)
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct SecurityEscapeTests {
+    static let oPath: Int32 = 0o10000000
+
+    /// A copy of the busybox rootfs the test may plant things in, and a host directory with
+    /// a sentinel file that must stay alone.
+    func hostileRootfs(_ sandbox: Sandbox) throws -> (rootfs: String, hostDirectory: String) {
+        let rootfs = sandbox.path("rootfs")
+        let copied = host("cp", "-a", Paths.rootfs, rootfs)
+        try #require(copied.succeeded, "\(copied)")
+        let target = sandbox.path("hostdir")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try "host\n".write(toFile: target + "/sentinel", atomically: false, encoding: .utf8)
+        return (rootfs, target)
+    }
+
+    func expectUntouched(_ directory: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: directory)) == ["sentinel"],
+                "something was created in the host directory", sourceLocation: sourceLocation)
+        #expect(!MountInfo.host().contains { $0.mountPoint.hasPrefix(directory) }, "a mount landed on the host",
+                sourceLocation: sourceLocation)
+    }
+
+    /// runc CVE-2019-5736: a container process keeps `/proc/<init>/exe` open and, once the
+    /// runtime has exited, reopens it for writing to replace the host's runtime binary. skiff
+    /// runs init from a read-only overlay of its binary: the reopen fails with EROFS.
+    @Test func theRuntimeBinaryCannotBeReopenedForWriting() throws {
+        try Sandbox.with { sandbox in
+            var before = Glibc.stat()
+            try #require(stat(Paths.binary, &before) == 0)
+            let id = sandbox.id("exeseal")
+            let bundle = try sandbox.bundle(args: ["true"])
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            try #require(created.succeeded, "\(created)")
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+
+            let exe = open("/proc/\(pid)/exe", Self.oPath | O_CLOEXEC)
+            try #require(exe >= 0, "open /proc/\(pid)/exe: \(String(cString: strerror(errno)))")
+            defer { close(exe) }
+            // Not the host's file: another filesystem (the overlay), mounted read-only.
+            var fs = statvfs()
+            #expect(fstatvfs(exe, &fs) == 0)
+            #expect(fs.f_flag & UInt(ST_RDONLY) != 0, "init's binary is on a writable mount")
+            var st = Glibc.stat()
+            #expect(fstat(exe, &st) == 0)
+            #expect(st.st_dev != before.st_dev, "init runs the host's binary itself")
+
+            // Init gone, as after `start` and exec of the container process.
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            let writable = open("/proc/self/fd/\(exe)", O_WRONLY | O_CLOEXEC)
+            let error = errno
+            if writable >= 0 { close(writable) }
+            #expect(writable == -1 && error == EROFS, "reopened for writing: \(String(cString: strerror(error)))")
+
+            var after = Glibc.stat()
+            #expect(stat(Paths.binary, &after) == 0)
+            #expect(after.st_size == before.st_size && after.st_mtim.tv_sec == before.st_mtim.tv_sec
+                    && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec)
+        }
+    }
+
+    /// runc CVE-2016-9962: while init waits for `start` it must not be ptrace-able by a
+    /// process of the container (exec'd into it), and it holds no directory of the host.
+    @Test func initWaitingForStartIsNotDumpableAndHoldsNoHostDirectory() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("dumpable")
+            let bundle = try sandbox.bundle(args: ["true"])
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            try #require(created.succeeded, "\(created)")
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+                var st = Glibc.stat()
+                if stat("/proc/\(pid)/fd/\(entry)", &st) == 0 {
+                    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)")) ?? "?"
+                    #expect(st.st_mode & S_IFMT != S_IFDIR, "init holds directory fd \(entry) -> \(target)")
+                }
+            }
+            let probe = sandbox.skiff(["exec", id] + sh("cat /proc/1/environ >/dev/null 2>&1 && echo readable || echo denied"))
+            #expect(probe.stdout == "denied\n", "\(probe)")
+        }
+    }
+
+    /// runc CVE-2024-21626, the exec variant: `exec --cwd /proc/self/fd/N` through an fd the
+    /// runtime leaked would start the process in a host directory.
+    @Test(arguments: 3...8)
+    func execCwdThroughProcSelfFd(_ fd: Int) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("execcwd")
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
+            let started = sandbox.skiff("run", "--detach", "--bundle", bundle, id)
+            try #require(started.succeeded, "\(started)")
+            let outcome = sandbox.skiff(["exec", "--cwd", "/proc/self/fd/\(fd)", id] + sh("readlink /proc/self/cwd; ls /proc/self/fd"))
+            if outcome.status == 0 {
+                #expect(outcome.lines.first?.hasPrefix("/") == true, "\(outcome)")
+                #expect(!outcome.stdout.contains("unreachable"), "the cwd is outside the container: \(outcome)")
+                #expect(Array(outcome.lines.dropFirst()) == ["0", "1", "2", "3"], "only stdio (and ls's own fd): \(outcome)")
+            } else {
+                #expect(outcome.stderrLines.count == 1, "\(outcome)")
+            }
+        }
+    }
+
+    /// runc CVE-2025-31133 and CVE-2026-41579: an image whose /dev entries are symlinks (to
+    /// a procfs file that would make masking a writable bind of core_pattern, to host paths)
+    /// when the config has no /dev tmpfs, so the image's /dev is used.
+    @Test func devSymlinksInTheImageRedirectNothing() throws {
+        try Sandbox.with { sandbox in
+            let (rootfs, hostDirectory) = try hostileRootfs(sandbox)
+            let dev = rootfs + "/dev"
+            host("rm", "-rf", dev)
+            try FileManager.default.createDirectory(atPath: dev, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: dev + "/null", withDestinationPath: "/proc/sys/kernel/core_pattern")
+            try FileManager.default.createSymbolicLink(atPath: dev + "/zero", withDestinationPath: hostDirectory + "/zero")
+            try FileManager.default.createSymbolicLink(
+                atPath: dev + "/full", withDestinationPath: String(repeating: "../", count: 12) + hostDirectory.dropFirst() + "/full")
+            try FileManager.default.createSymbolicLink(atPath: dev + "/tty", withDestinationPath: hostDirectory)
+            let corePattern = readFile("/proc/sys/kernel/core_pattern")
+
+            let id = sandbox.id("devlinks")
+            let bundle = try sandbox.bundle(args: sh("head -c 64 /proc/timer_list | wc -c; stat -c %t:%T /proc/timer_list /dev/null")) {
+                $0.root = Root(path: rootfs, readonly: false)
+                $0.mounts = $0.mounts?.filter { $0.destination != "/dev" }
+                $0.linux?.maskedPaths = ["/proc/timer_list"]
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status == 0 {
+                #expect(outcome.lines == ["0", "1:3", "1:3"], "masking is a bind of the real /dev/null: \(outcome)")
+            } else {
+                #expect(outcome.stderrLines.count == 1, "\(outcome)")
+            }
+            expectUntouched(hostDirectory)
+            #expect(readFile("/proc/sys/kernel/core_pattern") == corePattern)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// runc CVE-2024-45310 and crun CVE-2019-18837: the missing directories of a bind mount's
+    /// destination are made through a relative symlink that climbs out of the rootfs.
+    @Test func bindDestinationBelowAClimbingSymlinkCreatesNothingOnTheHost() throws {
+        try Sandbox.with { sandbox in
+            let (rootfs, hostDirectory) = try hostileRootfs(sandbox)
+            try FileManager.default.createSymbolicLink(
+                atPath: rootfs + "/evil", withDestinationPath: String(repeating: "../", count: 12) + hostDirectory.dropFirst())
+            let source = sandbox.path("volume")
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+
+            let id = sandbox.id("mkdirall")
+            let bundle = try sandbox.bundle(args: sh("ls /evil/a/b/c && echo mounted")) {
+                $0.root = Root(path: rootfs, readonly: false)
+                $0.mounts?.append(Mount(destination: "/evil/a/b/c", type: "bind", source: source, options: ["rbind"]))
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if outcome.status == 0 {
+                #expect(outcome.stdout == "mounted\n", "\(outcome)")
+            } else {
+                #expect(outcome.stderrLines.count == 1, "\(outcome)")
+            }
+            expectUntouched(hostDirectory)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+}
