@@ -366,8 +366,10 @@ public struct Runtime: Sendable {
     private func killAndWait(_ record: ContainerRecord) throws {
         guard let pidfd = try? Processes.pidfd(record.pid) else { return }
         guard Procfs.startTime(of: record.pid) == record.pidStartTime else { return }
-        cgroupManager(record)?.pids(relative: record.cgroupRelative).forEach { Glibc.kill($0, SIGKILL) }
+        // Init first: once the others die (and with them possibly init), it may be reaped at
+        // once and pidfd_send_signal would fail with ESRCH.
         try Processes.signal(pidfd, SIGKILL)
+        cgroupManager(record)?.pids(relative: record.cgroupRelative).forEach { Glibc.kill($0, SIGKILL) }
         // Our own child (run) is reaped by the caller; others are reaped by their parent.
         _ = try Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
     }
