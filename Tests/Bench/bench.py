@@ -271,6 +271,25 @@ def measure_force_delete(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> d
     return {"force_delete": (time.perf_counter() - start) * 1000.0}
 
 
+def measure_lifecycle_limits(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    # The same commands as the lifecycle; the bundle sets limits, so each runtime also
+    # writes them into the cgroup before the container runs.
+    return {"lifecycle_limits": measure_lifecycle(ctx, rt, cid, sc)["lifecycle"]}
+
+
+# Limits a container manager typically sets: memory (swap equal, so no swap), a pids
+# cap, and cpu shares plus a quota of half a CPU.
+LIMITS = {
+    "memory": {"limit": 256 << 20, "swap": 256 << 20},
+    "pids": {"limit": 128},
+    "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+}
+
+
+def limits_patch(cfg: dict) -> None:
+    cfg.setdefault("linux", {}).setdefault("resources", {}).update(copy.deepcopy(LIMITS))
+
+
 def measure_exec(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
     # A running container (untimed), then only `exec` of /bin/true is timed.
     pidfile = ctx.pidfile(rt, cid)
@@ -289,6 +308,11 @@ SCENARIOS: list[Scenario] = [
         [Metric("lifecycle", "create + start + wait for exit + delete (/bin/true)", "ms")],
     ),
     Scenario(
+        "lifecycle_limits", ["/bin/true"], measure_lifecycle_limits,
+        [Metric("lifecycle_limits", "the same with memory, pids and cpu limits set", "ms")],
+        patch=limits_patch,
+    ),
+    Scenario(
         "force_delete", ["/bin/sleep", "1000"], measure_force_delete,
         [Metric("force_delete", "create + start + `delete --force` (sleep 1000)", "ms")],
     ),
@@ -304,6 +328,48 @@ SCENARIOS: list[Scenario] = [
 
 
 # --------------------------------------------------------------------------
+# The smallest memory limit under which `run` /bin/true succeeds: everything the
+# runtime does inside the container's cgroup (its init, a copy of its binary if it
+# makes one, the kernel memory of the namespaces) is charged there.
+
+MIN_MEMORY_STEP = 64 << 10  # bytes: the search's resolution
+MIN_MEMORY_TRIES = 3  # a limit counts only if every try succeeds
+
+
+def run_under_limit(ctx: Context, rt: Runtime, limit: int) -> bool:
+    def patch(cfg: dict) -> None:
+        cfg.setdefault("linux", {}).setdefault("resources", {})["memory"] = {"limit": limit, "swap": limit}
+
+    sc = Scenario(f"mem{limit}", ["/bin/true"], measure_run, [], patch=patch)
+    for i in range(MIN_MEMORY_TRIES):
+        cid = f"bench-mem-{limit}-{i}"
+        try:
+            spawn(rt.cmd("run", "--bundle", ctx.bundle(sc), cid))
+        except CommandFailed:
+            return False
+        finally:
+            spawn(rt.cmd("delete", "--force", cid), check=False)
+    return True
+
+
+def min_memory(ctx: Context, rt: Runtime, high: int = 64 << 20) -> int | None:
+    """Bisects between 0 and `high`; None when even `high` is not enough."""
+    if not run_under_limit(ctx, rt, high):
+        return None
+    low = 0  # known to fail (or never tried)
+    while high - low > MIN_MEMORY_STEP:
+        mid = (low + high) // 2 // MIN_MEMORY_STEP * MIN_MEMORY_STEP
+        if mid <= low:
+            mid = low + MIN_MEMORY_STEP
+        if run_under_limit(ctx, rt, mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def fmt_bytes(value: int) -> str:
+    return f"{value / (1 << 20):.2f} MiB" if value >= 1 << 20 else f"{value >> 10} KiB"
 
 
 def kernel_floor(n: int) -> float | None:
@@ -346,6 +412,9 @@ def main() -> int:
     ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable): "
                     + ", ".join(s.key for s in SCENARIOS))
     ap.add_argument("--json", help="also write raw samples to this file")
+    ap.add_argument("--min-memory", choices=["yes", "no", "only"], default="yes",
+                    help="also (or only) find the smallest memory limit under which `run` /bin/true "
+                         "succeeds, per runtime (default yes)")
     opts = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -363,6 +432,8 @@ def main() -> int:
     if opts.runtime:
         runtimes = [r for r in runtimes if r.name in opts.runtime]
     scenarios = [s for s in SCENARIOS if not opts.scenario or s.key in opts.scenario]
+    if opts.min_memory == "only":
+        scenarios = []
 
     tmp = tempfile.mkdtemp(prefix="skiff-bench-")
     WORKDIR = tmp
@@ -412,6 +483,11 @@ def main() -> int:
                     if values and i >= 0:
                         for k, v in values.items():
                             samples.setdefault(k, {}).setdefault(rt.name, []).append(v)
+        minimum: dict[str, int | None] = {}
+        if opts.min_memory != "no":
+            for rt in runtimes:
+                print(f"bench: smallest memory limit for {rt.name}", file=sys.stderr, flush=True)
+                minimum[rt.name] = min_memory(ctx, rt)
         floor = kernel_floor(min(opts.n, 10))
         wrappers = {rt.name: wrapper_floor(rt, min(opts.n, 10)) for rt in runtimes}
         rss_min = rss_floor() if any(s.key == "rss" for s in scenarios) else None
@@ -449,6 +525,11 @@ def main() -> int:
                         cell += f" ({med / ref_med:.2f}× {base})"
                     cells.append(cell)
             print(f"| {m.label} | " + " | ".join(cells) + " |")
+    if minimum:
+        cells = [fmt_bytes(minimum[rt.name]) if minimum.get(rt.name) is not None else "> 64 MiB" for rt in runtimes]
+        print("| smallest memory limit (swap = limit) under which `run` /bin/true succeeds "
+              f"({MIN_MEMORY_TRIES}/{MIN_MEMORY_TRIES} tries, {MIN_MEMORY_STEP >> 10} KiB steps) | "
+              + " | ".join(cells) + " |")
     print(flush=True)
     if floor is not None:
         print(f"Kernel floor, `unshare -pfmnui --fork /bin/true`: {floor:.1f} ms.")
@@ -470,6 +551,7 @@ def main() -> int:
                        "kernel": platform.release(),
                        "versions": {rt.name: rt.version for rt in runtimes},
                        "samples": samples,
+                       "min_memory": minimum,
                        "failed": {f"{k[1]}/{k[0]}": v for k, v in failed.items()}}, f, indent=1)
     return 0
 
