@@ -52,7 +52,11 @@ final class SpawnSecurity {
             logger.debug("SELinux is not enabled: process.selinuxLabel and linux.mountLabel are ignored")
         }
         let capabilities = try checkedCapabilities(process, base: "process", logger: logger)
-        let seccomp = try spec.linux?.seccomp.map { (s: LinuxSeccomp) throws(SkiffError) in try SeccompCompiler.compile(s) }
+        // The state root holds the cache of compiled filters.
+        let root = String(stateDirectory[..<(stateDirectory.lastIndex(of: "/") ?? stateDirectory.endIndex)])
+        let seccomp = try spec.linux?.seccomp.map { (profile: LinuxSeccomp) throws(SkiffError) in
+            try SeccompCache(stateRoot: root).program(for: profile, logger: logger)
+        }
         let state = State(ociVersion: spec.ociVersion, id: id, status: .creating, bundle: bundle,
                           annotations: spec.annotations)
         return SpawnSecurity(capabilities: capabilities, seccomp: seccomp, host: host, stateDirectory: stateDirectory,
