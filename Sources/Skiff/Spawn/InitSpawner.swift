@@ -86,7 +86,13 @@ struct InitSpawner {
             logger.debug("stage-0 joined \(cgroupDirectories.count) cgroups")
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
-            try sync.send(firstMessage)
+            do {
+                try sync.send(firstMessage)
+            } catch {
+                // Every stage may be gone already (newuidmap refused a rootless map): the C
+                // stage's own error says why, not our broken pipe.
+                throw failure(log: log.read, fallback: "\(error)")
+            }
 
             let report = try readPidReport(initParent)
             guard let report else {
