@@ -35,8 +35,10 @@ CGROUP2_VM  := ../shared/tools/cgroup2-vm
 # here, with a package name, rather than in the middle of a link.
 BUILD_PKGS  := libseccomp-dev libcap-dev pkg-config binutils git libc6-dev libstdc++-12-dev libgcc-12-dev zlib1g-dev
 BUNDLE_PKGS := busybox-static
-TEST_PKGS   := util-linux procps
-BENCH_PKGS  := runc crun hyperfine python3 util-linux time
+# uidmap: newuidmap/newgidmap for the rootless tests' multi-range maps (passwd brings
+# useradd/usermod, util-linux setpriv to run skiff as the test user).
+TEST_PKGS   := util-linux procps passwd uidmap
+BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
