@@ -121,9 +121,10 @@ class Runtime:
     prefix: list[str]  # what runs before the binary (crun's cgroup2-hiding wrapper)
     root: str = ""
     version: str = ""
+    flags: list[str] = dataclasses.field(default_factory=list)  # global flags (--rootless true)
 
     def cmd(self, *args: str) -> list[str]:
-        return [*self.prefix, self.binary, "--root", self.root, *args]
+        return [*self.prefix, self.binary, *self.flags, "--root", self.root, *args]
 
 
 def hybrid_cgroup2() -> bool:
@@ -172,6 +173,54 @@ def version_of(rt: Runtime) -> str:
         return line[0] if line else "?"
     except (OSError, subprocess.TimeoutExpired):
         return "?"
+
+
+# --------------------------------------------------------------------------
+# Rootless: the same runtime run by an unprivileged user (setpriv drops every id
+# and capability after the root-only wrapper, if any), with its rootless flag and
+# a root under the user's XDG_RUNTIME_DIR, on a config turned rootless as
+# `runc spec --rootless` does (runc's specconv.ToRootless).
+
+ROOTLESS_USER = os.environ.get("BENCH_USER", "skiff-rootless")
+ROOTLESS_FLAGS = {"runc": ["--rootless", "true"], "crun": ["--rootless=true"], "skiff": ["--rootless", "true"]}
+
+
+def rootless_ids() -> tuple[int, int]:
+    """The bench user's uid and gid; a system user is added when missing."""
+    import pwd
+    try:
+        entry = pwd.getpwnam(ROOTLESS_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", ROOTLESS_USER], check=True)
+        entry = pwd.getpwnam(ROOTLESS_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def rootless_runtime(rt: Runtime, tmp: str) -> Runtime:
+    uid, gid = rootless_ids()
+    runtime_dir = os.path.join(tmp, "xdg-" + ROOTLESS_USER)
+    os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
+    os.chown(runtime_dir, uid, gid)
+    user = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+            "env", f"XDG_RUNTIME_DIR={runtime_dir}"]
+    return Runtime(rt.name, rt.binary, [*rt.prefix, *user], os.path.join(runtime_dir, rt.name), rt.version,
+                   ROOTLESS_FLAGS.get(rt.name, []))
+
+
+def rootless_patch(cfg: dict) -> None:
+    uid, gid = rootless_ids()
+    linux = cfg.setdefault("linux", {})
+    linux["namespaces"] = [n for n in linux.get("namespaces", []) if n["type"] not in ("network", "user")]
+    linux["namespaces"].append({"type": "user"})
+    linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
+    linux.pop("resources", None)
+    for mount in cfg.get("mounts", []):
+        if mount["destination"] == "/sys":
+            mount.update({"type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+        elif mount.get("options"):
+            mount["options"] = [o for o in mount["options"] if not o.startswith(("gid=", "uid="))]
 
 
 # --------------------------------------------------------------------------
@@ -224,6 +273,7 @@ class Scenario:
     metrics: list[Metric]
     patch: Callable[[dict], None] | None = None
     cleanup: bool = True  # `delete --force` after each iteration (untimed)
+    rootless: bool = False  # run by an unprivileged user (rootless_runtime)
 
 
 def measure_run(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
@@ -269,6 +319,10 @@ def measure_force_delete(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> d
     spawn(rt.cmd("start", cid))
     spawn(rt.cmd("delete", "--force", cid))
     return {"force_delete": (time.perf_counter() - start) * 1000.0}
+
+
+def measure_rootless_run(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    return {"rootless_run": measure_run(ctx, rt, cid, sc)["run"]}
 
 
 def measure_lifecycle_limits(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
@@ -319,6 +373,11 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "exec", ["/bin/sleep", "1000"], measure_exec,
         [Metric("exec", "`exec` /bin/true into a running container", "ms")],
+    ),
+    Scenario(
+        "rootless_run", ["/bin/true"], measure_rootless_run,
+        [Metric("rootless_run", "rootless `run` /bin/true (an unprivileged user, its own uid mapped)", "ms")],
+        patch=rootless_patch, rootless=True,
     ),
     Scenario(
         "rss", ["/bin/true"], measure_rss,
@@ -436,6 +495,7 @@ def main() -> int:
         scenarios = []
 
     tmp = tempfile.mkdtemp(prefix="skiff-bench-")
+    os.chmod(tmp, 0o755)  # the rootless scenarios' user reads the bundles
     WORKDIR = tmp
     ctx = Context(base_config, rootfs, tmp)
     for rt in runtimes:
@@ -461,6 +521,7 @@ def main() -> int:
         finally:
             cleanup(rt, "bench-smoke")
     runtimes = usable
+    rootless = {rt.name: rootless_runtime(rt, tmp) for rt in runtimes} if any(s.rootless for s in scenarios) else {}
 
     try:
         for sc in scenarios:
@@ -470,6 +531,8 @@ def main() -> int:
                 for rt in runtimes:
                     if (sc.key, rt.name) in failed:
                         continue
+                    if sc.rootless:
+                        rt = rootless[rt.name]
                     cid = f"bench-{sc.key}-{i + 1}"
                     try:
                         values = sc.measure(ctx, rt, cid, sc)
@@ -492,7 +555,7 @@ def main() -> int:
         wrappers = {rt.name: wrapper_floor(rt, min(opts.n, 10)) for rt in runtimes}
         rss_min = rss_floor() if any(s.key == "rss" for s in scenarios) else None
     finally:
-        for rt in runtimes:
+        for rt in [*runtimes, *rootless.values()]:
             for cid in os.listdir(rt.root) if os.path.isdir(rt.root) else []:
                 cleanup(rt, cid)
         shutil.rmtree(tmp, ignore_errors=True)
