@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 import SkiffLinux
 
 /// A container's cgroup in every hierarchy of the host: made, joined, limited, frozen,
@@ -290,5 +291,19 @@ public struct CgroupManager: Sendable {
             if attempt % 50 == 0 { killAll() }
             usleep(attempt < 20 ? 1000 : 20_000)
         }
+    }
+}
+
+extension CgroupManager {
+    /// The first of `directories` on cgroup2, opened for clone3 CLONE_INTO_CGROUP.
+    public static func cgroup2Directory(among directories: [String]) -> (path: String, fd: OwnedFD)? {
+        for directory in directories {
+            guard let fd = try? Files.open(directory, flags: O_RDONLY | O_DIRECTORY) else { continue }
+            var fs = statfs()
+            if fstatfs(fd.raw, &fs) == 0, fs.f_type == 0x6367_7270 {  // CGROUP2_SUPER_MAGIC
+                return (directory, fd)
+            }
+        }
+        return nil
     }
 }

@@ -69,6 +69,43 @@ public enum Processes {
         return pid
     }
 
+    /// `spawn`, with the child born inside the cgroup2 directory `cgroup` (clone3
+    /// CLONE_INTO_CGROUP, Linux 5.7), so no cgroup.procs write has to move it there. Returns
+    /// nil, having started nothing, when the kernel cannot clone into that cgroup (an older
+    /// kernel, a cgroup that takes no processes): the caller spawns and joins as before.
+    public static func spawn(
+        path: String, arguments: [String], environment: [String], fds: [FDMapping],
+        closeFrom: Int32, workingDirectory: String? = nil, intoCgroup cgroup: OwnedFD
+    ) throws(LinuxError) -> pid_t? {
+        // As in posix_spawn's actions: park every moved source above all targets first.
+        let parkBase = max(closeFrom, (fds.map(\.target).max() ?? 0) + 1, 64)
+        var parked: [OwnedFD] = []
+        var sources: [Int32] = []
+        for mapping in fds {
+            if mapping.source == mapping.target {
+                sources.append(mapping.source)
+                continue
+            }
+            let high = OwnedFD(try sysCall("fcntl F_DUPFD_CLOEXEC") { fcntl(mapping.source, F_DUPFD_CLOEXEC, parkBase) })
+            parked.append(high)
+            sources.append(high.raw)
+        }
+        let targets = fds.map(\.target)
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var execErrno: Int32 = 0
+        let pid = skiff_spawn_into_cgroup(path, argv, envp, sources, targets, Int32(fds.count), closeFrom,
+                                          workingDirectory, cgroup.raw, &execErrno)
+        withExtendedLifetime(parked) {}
+        if pid >= 0 { return pid }
+        if execErrno != 0 { throw LinuxError("execve", path: path, errno: execErrno) }
+        return nil
+    }
+
     /// The outcome of a process, as a shell reports it: the exit code, or 128+signal.
     public enum Exit: Sendable, Equatable {
         case exited(Int32)

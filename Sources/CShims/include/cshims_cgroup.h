@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 // BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program; `log` may be NULL.
@@ -65,6 +66,16 @@ static inline int skiff_bpf_program_fd(uint32_t id) {
     attr.prog_id = id;
     return (int)syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof attr);
 }
+
+// clone3(CLONE_VFORK | CLONE_INTO_CGROUP) into the cgroup2 directory `cgroup_fd`, then the
+// fd moves (source -> target; equal ones lose FD_CLOEXEC), close-on-exec from `close_from` up,
+// chdir(cwd) unless NULL, default signal dispositions and an empty mask, and execve. Returns
+// the pid; -1 with errno when clone3 failed (*exec_errno 0: the kernel could not clone into
+// the cgroup, the caller may spawn otherwise), or when the child failed before or in execve
+// (*exec_errno set; the child is reaped).
+pid_t skiff_spawn_into_cgroup(const char *path, char *const argv[], char *const envp[], const int *sources,
+                              const int *targets, int count, int close_from, const char *cwd, int cgroup_fd,
+                              int *exec_errno);
 
 #define SKIFF_BPF_F_ALLOW_MULTI 2u
 #define SKIFF_BPF_F_REPLACE 4u

@@ -68,9 +68,21 @@ struct InitSpawner {
         if debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
         try security?.addChildFDs(&fds, &environment, &closeFrom)
 
-        let stage0 = try Processes.spawn(
-            path: try security?.initExecutable() ?? "/proc/self/exe", arguments: ["skiff", "init"], environment: environment,
-            fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory)
+        let executable = try security?.initExecutable() ?? "/proc/self/exe"
+        // On cgroup2, stage 0 is born in the container's cgroup (clone3 CLONE_INTO_CGROUP):
+        // no cgroup.procs write, and no wait for the cgroup threadgroup lock, for that one.
+        let cgroup2 = CgroupManager.cgroup2Directory(among: cgroupDirectories)
+        var joined: String?
+        let stage0: pid_t
+        if let cgroup2, let pid = try Processes.spawn(
+            path: executable, arguments: ["skiff", "init"], environment: environment, fds: fds, closeFrom: closeFrom,
+            workingDirectory: workingDirectory, intoCgroup: cgroup2.fd) {
+            (stage0, joined) = (pid, cgroup2.path)
+        } else {
+            stage0 = try Processes.spawn(
+                path: executable, arguments: ["skiff", "init"], environment: environment,
+                fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory)
+        }
         initChild.close()
         syncChild.close()
         log.write.close()
@@ -79,7 +91,7 @@ struct InitSpawner {
         var stage1: Int32 = 0
         var pid: Int32 = 0
         do throws(any Error) {
-            for directory in cgroupDirectories {
+            for directory in cgroupDirectories where directory != joined {
                 // Before the bootstrap data: every later stage is born inside the cgroup.
                 try Files.write(directory + "/cgroup.procs", "\(stage0)", flags: O_WRONLY)
             }
