@@ -303,6 +303,9 @@ public struct Runtime: Sendable {
         guard status == .created || status == .running || status == .paused else {
             throw SkiffError(.invalidState, "container not running")
         }
+        // Init first: with --all it may die with the rest and be reaped at once, and a later
+        // signal through its pidfd would fail (ESRCH).
+        try Processes.signal(try Processes.pidfd(record.pid), signal)
         if all {
             if let cgroup = cgroup(of: record) {
                 cgroup.signalAll(signal)
@@ -310,7 +313,6 @@ public struct Runtime: Sendable {
                 for pid in processesWithoutCgroup(record) where pid != record.pid { Glibc.kill(pid, signal) }
             }
         }
-        try Processes.signal(try Processes.pidfd(record.pid), signal)
         withExtendedLifetime(lock) {}
     }
 
