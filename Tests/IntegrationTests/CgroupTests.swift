@@ -214,7 +214,7 @@ struct CgroupCommandTests {
         try Sandbox.with { sandbox in
             let id = sandbox.id("pause")
             let control = try Control(sandbox)
-            try sandbox.createContainer(id, args: sh("i=0; while true; do i=$((i+1)); echo $i > /tmp/ctl/count; usleep 10000; done")) {
+            try sandbox.createContainer(id, args: sh("i=0; while true; do i=$((i+1)); echo $i > /tmp/ctl/count.new; mv /tmp/ctl/count.new /tmp/ctl/count; usleep 10000; done")) {
                 $0.mounts?.append(control.mount)
             }
             #expect(sandbox.skiff("start", id).succeeded)
