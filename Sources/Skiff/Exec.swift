@@ -48,6 +48,10 @@ extension Runtime {
     }
 
     private func execProcess(id: String, options: ExecOptions) throws -> Int32 {
+        // A signal for a foreground exec must reach the process, even one that arrives
+        // while it is being spawned: hold them from now on; the waiter forwards what is pending.
+        let signals = options.detach ? nil : SignalHold()
+        defer { signals?.release() }
         try ContainerID.validate(id)
         if options.preserveFds < 0 || options.preserveFds > 4096 {
             throw SkiffError(.invalidArgument, "--preserve-fds: \(options.preserveFds) is out of range (0…4096)")
@@ -103,7 +107,14 @@ extension Runtime {
             throw SkiffError.wrap(error, "exec failed")
         }
         if let pidFile = options.pidFile {
-            try writePidFile(pidFile, pid: spawned.pid)
+            do {
+                try writePidFile(pidFile, pid: spawned.pid)
+            } catch {
+                // A caller that cannot learn the pid cannot manage the process: do not leave it.
+                Glibc.kill(spawned.pid, SIGKILL)
+                _ = try? Processes.wait(spawned.pid)
+                throw SkiffError.wrap(error, "--pid-file")
+            }
         }
         if options.detach { return 0 }
         let proxy = try console?.master.map { try TerminalProxy(master: $0) }

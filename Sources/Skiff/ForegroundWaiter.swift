@@ -72,3 +72,25 @@ struct ForegroundWaiter {
         }
     }
 }
+
+/// Blocks every catchable signal until `release`, so they stay pending for ForegroundWaiter's
+/// signalfd instead of killing skiff while a foreground container is being set up.
+final class SignalHold {
+    private var previous = sigset_t()
+    private var held = false
+
+    init() {
+        var mask = sigset_t()
+        sigfillset(&mask)
+        sigdelset(&mask, SIGKILL)
+        sigdelset(&mask, SIGSTOP)
+        held = sigprocmask(SIG_BLOCK, &mask, &previous) == 0
+    }
+
+    func release() {
+        if held { sigprocmask(SIG_SETMASK, &previous, nil) }
+        held = false
+    }
+
+    deinit { release() }
+}

@@ -68,7 +68,11 @@ struct ExecCommand: ParsableCommand {
         process.args = command
         process.commandLine = nil
         process.terminal = tty
-        process.env = (process.env ?? []) + env
+        // -e replaces a variable the container already sets, as runc does.
+        let overridden = Set(env.map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0 })
+        process.env = (process.env ?? []).filter {
+            !overridden.contains($0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0)
+        } + env
         if let cwd { process.cwd = cwd }
         var userSpec: String?
         if let user {

@@ -123,7 +123,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func terminalIsNotSupportedYet() throws {
+    /// create cannot hold a terminal itself: process.terminal needs --console-socket (runc).
+    @Test func terminalWithoutAConsoleSocket() throws {
         try expectCreateRejected("tty", mentioning: ["process.terminal"]) {
             try $0.bundle(args: ["true"]) { $0.process?.terminal = true }
         }

@@ -6,8 +6,8 @@ import SkiffOCI
 enum UserLookup {
     static func resolve(_ spec: String, base: User) throws -> User {
         let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        // The base keeps additionalGids: `-g` applies whatever form `-u` took.
         var user = base
-        user.additionalGids = nil
         let userPart = parts[0]
         if let uid = UInt32(userPart) {
             user.uid = uid
