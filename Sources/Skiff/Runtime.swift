@@ -387,6 +387,10 @@ public struct Runtime: Sendable {
 
     private func runContainer(id: String, bundle: String, options: CreateOptions, detach: Bool, keep: Bool,
                               subreaper: Bool) throws -> Int32 {
+        // A SIGTERM during create or start must not kill skiff half-way (leaving a container
+        // nobody deletes): hold signals from now on; the waiter forwards what is pending.
+        let signals = detach ? nil : SignalHold()
+        defer { signals?.release() }
         if subreaper && !detach {
             // Processes the container leaves behind are reparented to us, not to the host's
             // init, as runc does.
