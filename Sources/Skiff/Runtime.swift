@@ -203,6 +203,18 @@ public struct Runtime: Sendable {
             let spec = try Spec.decode(Data(bytes))
             try spec.validate()
             guard spec.process != nil else { throw SkiffError(.invalidArgument, "process: missing required field") }
+            if let hooks = spec.hooks {
+                // Refused rather than skipped: a hook the caller relies on (networking, GPUs)
+                // silently not run would be worse than a clear error.
+                let kinds: [(String, [Hook]?)] = [
+                    ("prestart", hooks.prestart), ("createRuntime", hooks.createRuntime),
+                    ("createContainer", hooks.createContainer), ("startContainer", hooks.startContainer),
+                    ("poststart", hooks.poststart), ("poststop", hooks.poststop),
+                ]
+                if let kind = kinds.first(where: { !($0.1 ?? []).isEmpty }) {
+                    throw SkiffError(.invalidArgument, "config.json: hooks.\(kind.0): hooks are not supported yet")
+                }
+            }
             return spec
         } catch let error as SpecError {
             throw SkiffError(.invalidArgument, error.path == "config.json" ? "\(error)" : "config.json: \(error)")
