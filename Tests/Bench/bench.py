@@ -344,6 +344,22 @@ def limits_patch(cfg: dict) -> None:
     cfg.setdefault("linux", {}).setdefault("resources", {}).update(copy.deepcopy(LIMITS))
 
 
+# A podman-like default seccomp profile (Tests/Bench/seccomp-podman-like.json): default
+# ERRNO(EPERM), three architectures, every x86_64 syscall but Docker's documented denylist
+# plus the 32-bit names, and podman's conditional personality/clone/socket rules.
+SECCOMP_PROFILE = os.path.join(REPO, "Tests/Bench/seccomp-podman-like.json")
+
+
+def seccomp_patch(cfg: dict) -> None:
+    with open(SECCOMP_PROFILE) as f:
+        cfg.setdefault("linux", {})["seccomp"] = json.load(f)
+
+
+def measure_run_seccomp(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
+    # skiff keeps compiled filters under its root, so only its first run compiles.
+    return {"run_seccomp": measure_run(ctx, rt, cid, sc)["run"]}
+
+
 def measure_exec(ctx: Context, rt: Runtime, cid: str, sc: Scenario) -> dict[str, float]:
     # A running container (untimed), then only `exec` of /bin/true is timed.
     pidfile = ctx.pidfile(rt, cid)
@@ -356,6 +372,11 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "run", ["/bin/true"], measure_run,
         [Metric("run", "`run` /bin/true", "ms")],
+    ),
+    Scenario(
+        "run_seccomp", ["/bin/true"], measure_run_seccomp,
+        [Metric("run_seccomp", "`run` /bin/true with a podman-like seccomp profile", "ms")],
+        patch=seccomp_patch,
     ),
     Scenario(
         "lifecycle", ["/bin/true"], measure_lifecycle,
