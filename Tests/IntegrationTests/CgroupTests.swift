@@ -466,3 +466,41 @@ struct CgroupBadInputTests {
         }
     }
 }
+
+/// With a cgroup namespace the container's cgroup is its root: in /proc/self/cgroup, and in the
+/// cgroup filesystem mounted at /sys/fs/cgroup (one cgroup2 mount on a pure v2 host, a
+/// directory per hierarchy on v1), which shows only its own processes and limits.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct CgroupNamespaceTests {
+    @Test func theContainersCgroupIsTheRootInside() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("cgns")
+            let script = """
+                cat /proc/self/cgroup; echo --
+                cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; echo --
+                for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do [ -f $f ] && echo "$f $(wc -l < $f)"; done; true
+                """
+            let bundle = try sandbox.bundle(args: sh(script)) {
+                $0.linux?.resources = LinuxResources(memory: LinuxMemory(limit: 48 << 20))
+            }
+            let run = sandbox.skiff(["run", "--bundle", bundle, id], timeout: slow)
+            #expect(run.succeeded, "\(run)")
+            let sections = run.stdout.components(separatedBy: "--\n")
+            try #require(sections.count == 3, "\(run)")
+            let own = sections[0].split(separator: "\n")
+            #expect(!own.isEmpty && own.allSatisfy { $0.hasSuffix(":/") }, "\(sections[0])")
+            #expect(sections[1] == "50331648\n", "the memory limit seen inside: \(sections[1])")
+            let procs = sections[2].split(separator: "\n")
+            #expect(!procs.isEmpty)
+            for line in procs {
+                // The shell and its command substitution at most: no host process.
+                let count = Int(line.split(separator: " ").last ?? "") ?? 0
+                #expect((1...3).contains(count), "\(line)")
+            }
+            if CgroupHost.pureV2 {
+                #expect(procs == ["/sys/fs/cgroup/cgroup.procs \(procs.first?.split(separator: " ").last ?? "")"])
+            }
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+}
