@@ -463,6 +463,9 @@ static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_s
 static void stage2(const struct skiff_bootstrap *cfg, int sock);
 
 static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
+    // Named for ps: init is exec'd through /proc/<pid>/fd/N (the sealed binary), which would
+    // otherwise show as "N".
+    prctl(PR_SET_NAME, "skiff:0:parent", 0, 0, 0);
     // oom_score_adj first: once we are non-dumpable, /proc/self/oom_score_adj belongs to root
     // and an unprivileged runtime could no longer write it. Children inherit the value.
     if (cfg->oom_score_adj)
@@ -622,6 +625,7 @@ static void join_namespaces(const struct skiff_bootstrap *cfg) {
 }
 
 static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_sock) {
+    prctl(PR_SET_NAME, "skiff:1:child", 0, 0, 0);
     debug("started");
     join_namespaces(cfg);
 
@@ -664,6 +668,7 @@ static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_s
 // --- Stage 2: the container's init ---------------------------------------------------------
 
 static void stage2(const struct skiff_bootstrap *cfg, int sock) {
+    prctl(PR_SET_NAME, "skiff:2:init", 0, 0, 0);
     notify_fd = sock;
     kill_on_failure[0] = kill_on_failure[1] = 0;
     debug("started");
