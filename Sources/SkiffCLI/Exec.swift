@@ -57,11 +57,15 @@ struct ExecCommand: ParsableCommand {
             } catch {
                 throw SkiffError(.invalidArgument, "--process: \(error)")
             }
+            var process: Process
             do {
-                return (try Process.decode(Data(bytes)), nil)
+                process = try Process.decode(Data(bytes))
             } catch {
                 throw SkiffError(.invalidArgument, "process.json: \(error)")
             }
+            // runc: a process.json without capabilities gets the container's.
+            if process.capabilities == nil { process.capabilities = try runtime.initProcess(id: id).capabilities }
+            return (process, nil)
         }
         guard !command.isEmpty else { throw SkiffError(.invalidArgument, "exec: args must not be empty") }
         var process = try runtime.initProcess(id: id)
