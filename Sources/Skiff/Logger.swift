@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SkiffLinux
+import SkiffOCI
 
 /// Log lines as runc writes them: logrus text (`time="…" level=error msg="…"`) or JSON lines
 /// (`{"level":"error","msg":"…","time":"…"}`), which containerd's shim and conmon read back
@@ -72,26 +73,4 @@ public struct Logger: Sendable {
         return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(fraction)Z"
     }
-}
-
-/// A JSON string literal for `text`, escaping what JSON requires.
-func jsonQuote(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
 }

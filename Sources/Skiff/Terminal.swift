@@ -56,25 +56,11 @@ enum Terminal {
         if (st.st_mode & S_IFMT) != S_IFSOCK {
             throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": not a socket")
         }
-        let socket = OwnedFD(try sysCall("socket") { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": path too long for a unix socket")
+        do {
+            return try Sockets.connect(path)
+        } catch {
+            throw SkiffError(.invalidArgument, "--console-socket: \(error)")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
-        let (_, err) = sysCallErrno {
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket.raw, $0, size) }
-            }
-        }
-        if err != 0 { throw SkiffError(.invalidArgument, "--console-socket: \(LinuxError("connect", path: path, errno: err))") }
-        return socket
     }
 }
 

@@ -11,6 +11,31 @@ public enum Sockets {
         return (OwnedFD(fds[0]), OwnedFD(fds[1]))
     }
 
+    /// A stream socket connected to the unix socket at `path` (a console socket, a seccomp
+    /// listener). Paths too long for sockaddr_un fail with ENAMETOOLONG.
+    public static func connect(_ path: String) throws(LinuxError) -> OwnedFD {
+        let connection = OwnedFD(try sysCall("socket") {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw LinuxError("connect", path: path, errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
+        _ = try sysCall("connect", path: path) {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(connection.raw, $0, size) }
+            }
+        }
+        return connection
+    }
+
     public static func pipe() throws(LinuxError) -> (read: OwnedFD, write: OwnedFD) {
         var fds: [Int32] = [-1, -1]
         _ = try sysCall("pipe2") { pipe2(&fds, O_CLOEXEC) }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Skiff
+import SkiffOCI
 import SkiffLinux
 
 /// containerd's shim and conmon read `--log` back to show why a command failed: the lines

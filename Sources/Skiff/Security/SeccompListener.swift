@@ -82,27 +82,10 @@ enum SeccompListener {
     }
 
     static func connect(_ path: String) throws(SkiffError) -> OwnedFD {
-        func fail(_ error: LinuxError) -> SkiffError { SkiffError(.invalidArgument, "linux.seccomp.listenerPath: \(error)") }
-        let (raw, err) = sysCallErrno { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        if err != 0 { throw fail(LinuxError("socket", errno: err)) }
-        let connection = OwnedFD(raw)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw SkiffError(.invalidArgument, "linux.seccomp.listenerPath \"\(path)\": too long for a unix socket")
+        do {
+            return try Sockets.connect(path)
+        } catch {
+            throw SkiffError(.invalidArgument, "linux.seccomp.listenerPath: \(error)")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let size = socklen_t(MemoryLayout<sockaddr_un>.size)
-        let (_, connectErr) = sysCallErrno {
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(connection.raw, $0, size) }
-            }
-        }
-        if connectErr != 0 { throw fail(LinuxError("connect", path: path, errno: connectErr)) }
-        return connection
     }
 }

@@ -281,7 +281,7 @@ enum JSONWriter {
         for _ in 0..<depth { out += indent }
     }
 
-    private static func writeString(_ string: String, into out: inout String) {
+    static func writeString(_ string: String, into out: inout String) {
         out += "\""
         for scalar in string.unicodeScalars {
             switch scalar {
@@ -307,4 +307,12 @@ enum JSONWriter {
         let hex = String(scalar.value, radix: 16)
         return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
     }
+}
+
+/// `text` as a JSON string literal, escaped as Go escapes it (runc's log lines and state).
+/// The one JSON quoting of the project: log lines, stats and documents all use it.
+public func jsonQuote(_ text: String) -> String {
+    var out = ""
+    JSONWriter.writeString(text, into: &out)
+    return out
 }
