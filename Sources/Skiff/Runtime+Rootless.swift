@@ -23,7 +23,9 @@ import SkiffOCI
 ///   granted for cgroups" on v2, "cannot set <x> limit: container could not join or create
 ///   cgroup" on v1, tests/integration/cgroups.bats "rootless + limits + no cgrouppath + no
 ///   permission"): a container silently running without the limits it asked for is worse than
-///   one that does not start. So does skiff, on v1 and v2 alike.
+///   one that does not start. So does skiff on cgroup v2. On cgroup v1, where no user can ever
+///   be delegated anything, skiff runs the container without limits and warns (as podman does
+///   for rootless runc on v1).
 extension Runtime {
     /// Makes the rootless container's cgroup; nil when it runs without one.
     func createRootlessCgroup(spec: Spec, id: String) throws -> CgroupManager? {
@@ -36,7 +38,13 @@ extension Runtime {
         }
         let explicit = spec.linux?.cgroupsPath.map { !$0.isEmpty } ?? false
         let reason: String
-        if let v2 = hierarchies.first(where: { $0.version == .v2 }) {
+        // Where the controllers live: a cgroup2 mount whose root offers none (this kind of
+        // hybrid host) holds no limits, so the host counts as cgroup v1.
+        let v2WithControllers = hierarchies.first { hierarchy in
+            hierarchy.version == .v2
+                && !((try? Files.readString(hierarchy.mountPoint + "/cgroup.controllers")) ?? "").allSatisfy(\.isWhitespace)
+        }
+        if let v2 = v2WithControllers {
             var failure = ""
             var paths = Self.rootlessCgroupPaths(cgroupsPath: spec.linux?.cgroupsPath, id: id, ownPath: v2.ownPath)
             // Below our own cgroup no controller can be enabled (it has processes): no place
@@ -72,8 +80,14 @@ extension Runtime {
         } else {
             reason = "cgroup v1 cannot be delegated to uid \(geteuid())"
             if explicit { throw SkiffError(.invalidArgument, "linux.cgroupsPath: rootless: \(reason)") }
+            if limits {
+                // On cgroup v1 nothing can be delegated, so rootless containers run without
+                // cgroups and the limits are not applied, with a warning (the issue's rule,
+                // and what podman does before it calls runc).
+                logger.warning("linux.resources: rootless on cgroup v1: limits are not applied (\(reason))")
+            }
         }
-        if limits {
+        if limits && v2WithControllers != nil {
             throw SkiffError(.invalidArgument, "linux.resources: rootless: limits need a cgroup and \(reason)")
         }
         if !(spec.linux?.namespaces ?? []).contains(where: { $0.type == .pid && ($0.path ?? "").isEmpty }) {
