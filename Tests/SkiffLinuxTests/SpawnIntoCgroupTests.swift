@@ -1,0 +1,64 @@
+import Foundation
+import Glibc
+import Testing
+
+import SkiffLinux
+
+/// clone3 CLONE_INTO_CGROUP: the child is born in the cgroup2 directory, with the same fd,
+/// directory and signal set-up as posix_spawn gives; a kernel or directory that cannot take
+/// it leaves nothing started.
+@Suite struct SpawnIntoCgroupTests {
+    /// A cgroup2 mount of this machine (/sys/fs/cgroup on a v2 host, /sys/fs/cgroup/unified on
+    /// a hybrid one), if any.
+    static let cgroup2: String? = {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 2 && fields[2] == "cgroup2" { return String(fields[1]) }
+        }
+        return nil
+    }()
+
+    func spawn(_ arguments: [String], into directory: String, output: OwnedFD? = nil) throws -> pid_t? {
+        let cgroup = try Files.open(directory, flags: O_RDONLY | O_DIRECTORY)
+        let null = try Files.open("/dev/null", flags: O_RDWR)
+        return try Processes.spawn(
+            path: arguments[0], arguments: arguments, environment: ["PATH=/usr/bin:/bin"],
+            fds: [.init(source: null.raw, target: 0), .init(source: output?.raw ?? null.raw, target: 1),
+                  .init(source: null.raw, target: 2)],
+            closeFrom: 3, workingDirectory: "/", intoCgroup: cgroup)
+    }
+
+    @Test func aDirectoryThatIsNoCgroupStartsNothing() throws {
+        let temp = try TemporaryDirectory()
+        #expect(try spawn(["/bin/true"], into: temp.path) == nil)
+    }
+
+    @Test(.enabled(if: getuid() == 0 && cgroup2 != nil, "needs root and a cgroup2 mount"))
+    func theChildIsBornInTheCgroup() throws {
+        let directory = Self.cgroup2! + "/skiff-spawn-test-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { _ = rmdir(directory) }
+        let pipe = try Sockets.pipe()
+        let pid = try #require(try spawn(["/bin/sh", "-c", "grep '^0::' /proc/self/cgroup; pwd; ls /proc/self/fd | wc -l"],
+                                         into: directory, output: pipe.write))
+        pipe.write.close()
+        let output = String(decoding: try pipe.read.readAll(), as: UTF8.self)
+        #expect(try Processes.wait(pid) == .exited(0))
+        let relative = String(directory.dropFirst(Self.cgroup2!.count))
+        // 0-2, and the directory ls opened.
+        #expect(output == "0::\(relative)\n/\n4\n")
+    }
+
+    @Test(.enabled(if: getuid() == 0 && cgroup2 != nil, "needs root and a cgroup2 mount"))
+    func anExecFailureIsThrownAndTheChildReaped() throws {
+        let directory = Self.cgroup2! + "/skiff-spawn-test-e\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { _ = rmdir(directory) }
+        #expect(throws: LinuxError("execve", path: "/nonexistent/program", errno: ENOENT)) {
+            _ = try spawn(["/nonexistent/program"], into: directory)
+        }
+        // Nothing stayed in the cgroup: it can go.
+        #expect(rmdir(directory) == 0)
+    }
+}
