@@ -1,3 +1,5 @@
+import SkiffOCI
+
 /// A JSON value written as Go's encoding/json writes it: object keys in the order given, no
 /// spaces, `<`, `>` and `&` escaped. Enough for runc's event lines.
 public indirect enum JSONText: Sendable, Equatable {
@@ -27,29 +29,8 @@ public indirect enum JSONText: Sendable, Equatable {
         }
     }
 
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// Go's quoting, shared with every JSON skiff writes (SkiffOCI's `jsonQuote`).
+    static func quote(_ text: String) -> String { jsonQuote(text) }
 }
 
 /// Builds an object the way Go's `omitempty` fills one: zero values of tagged fields left out.
