@@ -58,12 +58,16 @@ import SkiffOCI
                                host: HostLSMs(apparmor: false, selinux: false))
     }
 
-    @Test func aMountLabelWithSELinuxOnIsRefusedUntilImplemented() {
+    @Test func aMountLabelWithSELinuxOnIsAccepted() throws {
+        try LSMLabels.validate(process: Process(), mountLabel: "system_u:object_r:container_file_t:s0:c1,c2",
+                               host: HostLSMs(apparmor: false, selinux: true))
+    }
+
+    @Test func aMountLabelWithAQuoteIsRefused() {
         let error = thrown(SkiffError.self) {
-            try LSMLabels.validate(process: Process(), mountLabel: "system_u:object_r:container_file_t:s0",
-                                   host: HostLSMs(apparmor: false, selinux: true))
+            try LSMLabels.validate(process: Process(), mountLabel: "a\"b", host: HostLSMs(apparmor: false, selinux: true))
         }
-        #expect(error?.message == "linux.mountLabel: SELinux mount labels are not supported yet")
+        #expect(error?.message == "linux.mountLabel: \"a\"b\" must not contain a quote")
     }
 
     /// A directory dressed up as /proc (a fake procfs in the image, a tmpfs mounted over it)

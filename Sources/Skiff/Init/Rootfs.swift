@@ -124,6 +124,7 @@ struct RootfsBuilder {
             return
         }
         flags &= ~UInt(MS_REMOUNT)
+        data = MountLabel.format(data: data, type: type, label: spec.linux?.mountLabel, selinuxEnabled: HostLSMs.detect().selinux)
         try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type, flags: flags,
                          data: data, display: mount.destination)
         try applyPropagation(options, at: mount.destination, in: root)

@@ -39,15 +39,17 @@ struct LSMLabels: Equatable, Sendable {
 
     /// Runtime side, before anything is created. A profile on a host without AppArmor is an
     /// error (runc: the container would silently run unconfined); SELinux labels are ignored
-    /// when SELinux is off (crun), but a mount label cannot be applied yet when it is on.
+    /// when SELinux is off (crun); the mount label is applied by the init's mounts.
     static func validate(process: Process, mountLabel: String?, host: HostLSMs,
                          base: String = "process") throws(SkiffError) {
         if let profile = process.apparmorProfile, !profile.isEmpty, !host.apparmor {
             throw SkiffError(.invalidArgument,
                              "\(base).apparmorProfile: AppArmor profile \"\(profile)\" requested, but AppArmor is not enabled on this host")
         }
-        if let label = mountLabel, !label.isEmpty, host.selinux {
-            throw SkiffError(.invalidArgument, "linux.mountLabel: SELinux mount labels are not supported yet")
+        // The label goes inside context="…" in mount data (MCS categories bring commas, which
+        // the quotes protect); a quote would end it early.
+        if let label = mountLabel, label.contains("\"") {
+            throw SkiffError(.invalidArgument, "linux.mountLabel: \"\(label)\" must not contain a quote")
         }
     }
 
@@ -127,5 +129,19 @@ struct ProcfsAttrWriter: ProcAttrWriter {
         if fs.f_type != PROC_SUPER_MAGIC || !isRoot {
             throw SkiffError(.system, "\(LinuxError("verify procfs", path: path, errno: EXDEV))")
         }
+    }
+}
+
+/// linux.mountLabel as runc applies it (go-selinux FormatMountLabel): `context="<label>"`
+/// added to the data of the filesystems the container mounts itself (tmpfs, devpts…; not
+/// proc, sysfs, mqueue or cgroup, whose labels the kernel policy sets), when SELinux is on.
+enum MountLabel {
+    static let unlabeledTypes: Set<String> = ["proc", "sysfs", "mqueue", "cgroup", "cgroup2", "bind"]
+
+    static func format(data: String?, type: String, label: String?, selinuxEnabled: Bool) -> String? {
+        guard selinuxEnabled, let label, !label.isEmpty, !unlabeledTypes.contains(type) else { return data }
+        let context = "context=\"\(label)\""
+        guard let data, !data.isEmpty else { return context }
+        return data + "," + context
     }
 }

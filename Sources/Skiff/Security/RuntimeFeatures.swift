@@ -26,8 +26,8 @@ extension Runtime {
                 cgroup: Features.Cgroup(v1: true, v2: true, systemd: false, systemdUser: false),
                 seccomp: SeccompFeatures.probe(),
                 apparmor: Features.Apparmor(enabled: true),
-                // process.selinuxLabel is applied, linux.mountLabel not yet: not claimed.
-                selinux: Features.Selinux(enabled: false),
+                // process.selinuxLabel and linux.mountLabel are applied where SELinux is on.
+                selinux: Features.Selinux(enabled: true),
                 intelRdt: Features.IntelRdt(enabled: false),
                 mountExtensions: Features.MountExtensions(idmap: Features.IDMap(enabled: false)),
                 netDevices: Features.NetDevices(enabled: false)),
