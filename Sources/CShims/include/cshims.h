@@ -60,41 +60,9 @@ static inline int skiff_setrlimit(int resource, uint64_t soft, uint64_t hard) {
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
-
-// SCM_RIGHTS: send one fd with `name` as the message body (what runc's console socket
-// receivers expect), or receive one. Return -1 with errno set on failure.
-int skiff_send_fd(int socket, int fd, const char *name);
-int skiff_recv_fd(int socket, char *name, size_t name_size);
-
-// Terminal helpers: a new pty from a ptmx fd, and the ioctls Glibc hides behind variadics.
-int skiff_pty_peer(int master);
-int skiff_set_ctty(int fd);
-int skiff_set_winsize(int fd, unsigned short rows, unsigned short cols);
-int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
-
-// Every signal to SIG_DFL and an empty mask, through the raw syscall: glibc refuses to touch
-// its internal signals 32 and 33, which posix_spawn leaves ignored and exec would keep.
-void skiff_reset_signals(void);
-
 #endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
-
-// SCM_RIGHTS: send one fd with `name` as the message body (what runc's console socket
-// receivers expect), or receive one. Return -1 with errno set on failure.
-int skiff_send_fd(int socket, int fd, const char *name);
-int skiff_recv_fd(int socket, char *name, size_t name_size);
-
-// Terminal helpers: a new pty from a ptmx fd, and the ioctls Glibc hides behind variadics.
-int skiff_pty_peer(int master);
-int skiff_set_ctty(int fd);
-int skiff_set_winsize(int fd, unsigned short rows, unsigned short cols);
-int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
-
-// Every signal to SIG_DFL and an empty mask, through the raw syscall: glibc refuses to touch
-// its internal signals 32 and 33, which posix_spawn leaves ignored and exec would keep.
-void skiff_reset_signals(void);
-
 #endif
 
 static inline long skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,

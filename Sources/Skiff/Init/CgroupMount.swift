@@ -13,7 +13,7 @@ struct CgroupMount {
     let root: RootedPath
     let inUserNamespace: Bool
 
-    var hasCgroupNamespace: Bool {
+    static func detectCgroupNamespace() -> Bool {
         // Compared against the host's: a namespace of our own means a different inode.
         guard let own = try? Files.open("/proc/self/ns/cgroup", flags: O_RDONLY).stat(),
               let host = try? Files.open("/proc/1/ns/cgroup", flags: O_RDONLY).stat() else { return false }
@@ -22,12 +22,14 @@ struct CgroupMount {
 
     func mount(destination: String, flags: UInt, type: String) throws {
         let flags = flags & ~(UInt(MS_BIND) | UInt(MS_REC) | UInt(MS_REMOUNT))
+        // Probed once per cgroup entry, not once per hierarchy mounted below it.
+        let hasCgroupNamespace = Self.detectCgroupNamespace()
         let v1 = options.cgroups.filter { $0.version == "v1" }
         let v2 = options.cgroups.first { $0.version == "v2" }
         let target = try root.mkdirAll(destination)
         if v1.isEmpty {
             guard let v2 else { return }
-            try mountOne(v2, at: target, display: destination, flags: flags)
+            try mountOne(v2, at: target, display: destination, flags: flags, cgroupNamespace: hasCgroupNamespace)
             return
         }
         try Mounts.mount(source: "tmpfs", target: target.procPath, type: "tmpfs",
@@ -40,7 +42,7 @@ struct CgroupMount {
             let name = source.mountPoint.split(separator: "/").last.map(String.init) ?? source.controllers.joined(separator: ",")
             let path = destination + "/" + name
             let dir = try root.mkdirAll(path)
-            try mountOne(source, at: dir, display: path, flags: flags)
+            try mountOne(source, at: dir, display: path, flags: flags, cgroupNamespace: hasCgroupNamespace)
         }
         if flags & UInt(MS_RDONLY) != 0 {
             let mounted = try root.open(destination, flags: SKIFF_O_PATH)
@@ -50,8 +52,9 @@ struct CgroupMount {
         }
     }
 
-    private func mountOne(_ source: CgroupMountSource, at target: OwnedFD, display: String, flags: UInt) throws {
-        if hasCgroupNamespace {
+    private func mountOne(_ source: CgroupMountSource, at target: OwnedFD, display: String, flags: UInt,
+                          cgroupNamespace: Bool) throws {
+        if cgroupNamespace {
             let fstype = source.version == "v2" ? "cgroup2" : "cgroup"
             let data = source.version == "v2" ? nil : source.controllers.joined(separator: ",")
             let (_, err) = sysCallErrno { Glibc.mount(fstype, target.procPath, fstype, flags, data) }

@@ -54,9 +54,8 @@ struct Devices {
         default: throw SkiffError(.invalidArgument, "unknown device type \"\(device.type)\"")
         }
         let (parentPath, name) = root.split(device.path)
-        let parent = try root.mkdirAll(parentPath)
-        let dir = try root.open(parentPath, flags: O_DIRECTORY | O_RDONLY)
-        _ = parent
+        // An O_PATH fd of the directory serves as dirfd for the *at calls: one lookup.
+        let dir = try root.mkdirAll(parentPath)
         let rdev = dev_t(skiff_makedev(UInt32(truncatingIfNeeded: device.major), UInt32(truncatingIfNeeded: device.minor)))
         let mode = kind | mode_t(device.fileMode ?? 0o666) & 0o7777
         let dirFD = dir.raw
@@ -81,9 +80,7 @@ struct Devices {
     /// /dev/fd, stdin/stdout/stderr, /dev/core and /dev/ptmx → pts/ptmx, as runc makes them,
     /// plus /dev/shm and /dev/pts directories when missing.
     static func createSymlinks(root: RootedPath) throws {
-        let dev = try root.mkdirAll("/dev")
-        let dir = try root.open("/dev", flags: O_DIRECTORY | O_RDONLY)
-        _ = dev
+        let dir = try root.mkdirAll("/dev")
         let links = [
             ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
             ("/proc/self/fd/2", "stderr"), ("/proc/kcore", "core"),

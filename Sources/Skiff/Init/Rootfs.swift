@@ -124,7 +124,10 @@ struct RootfsBuilder {
             return
         }
         flags &= ~UInt(MS_REMOUNT)
-        data = MountLabel.format(data: data, type: type, label: spec.linux?.mountLabel, selinuxEnabled: HostLSMs.detect().selinux)
+        if let label = spec.linux?.mountLabel, !label.isEmpty {
+            // Probed only when a label is asked for: every syscall here costs every container.
+            data = MountLabel.format(data: data, type: type, label: label, selinuxEnabled: HostLSMs.detect().selinux)
+        }
         try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type, flags: flags,
                          data: data, display: mount.destination)
         try applyPropagation(options, at: mount.destination, in: root)
