@@ -2,6 +2,9 @@ import ArgumentParser
 import Skiff
 import SkiffOCI
 
+// Every command sets commandName: without it ArgumentParser derives the name from
+// String(describing: Self.self), and each such call scans the binary's protocol conformance
+// records (tens of thousands, with the static Swift runtime), about 1 ms per invocation.
 struct SkiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skiff",

@@ -13,7 +13,7 @@ import SkiffOCI
 
 struct Update: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "update container resource constraints",
+        commandName: "update", abstract: "update container resource constraints",
         discussion: """
             The resources file (or standard input with "-") is a linux.resources object of the runtime spec:
             {"memory": {"limit": 0, "reservation": 0, "swap": 0, "checkBeforeUpdate": false},

@@ -39,15 +39,18 @@ extension CgroupManager {
         }
         var result: [CgroupHierarchy] = []
         var seen = Set<String>()
-        for line in mountinfo.split(separator: "\n") {
-            // mountinfo: id parent major:minor root mountpoint options ... - fstype source superoptions
-            let halves = line.split(separator: " - ", maxSplits: 1)
-            guard halves.count == 2 else { continue }
-            let left = halves[0].split(separator: " ")
-            let right = halves[1].split(separator: " ")
+        // Split on bytes, not Characters: mountinfo has dozens of lines and every command
+        // reads it, so grapheme-aware splitting was a measurable part of a command's time.
+        let space = UInt8(ascii: " ")
+        for line in mountinfo.utf8.split(separator: UInt8(ascii: "\n")) {
+            // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+            let fields = line.split(separator: space)
+            guard let dash = fields.indices.dropFirst(6).first(where: { fields[$0].elementsEqual("-".utf8) }) else { continue }
+            let left = fields[..<dash].map { Substring($0) }
+            let right = fields[(dash + 1)...].map { Substring($0) }
             // A mount of a cgroup below the hierarchy's root (a container's view) is not the
             // hierarchy itself.
-            guard left.count >= 5, right.count >= 3, left[3] == "/" else { continue }
+            guard left.count >= 5, right.count >= 3, right[0].hasPrefix("cgroup"), left[3] == "/" else { continue }
             let mountPoint = unescape(String(left[4]))
             switch right[0] {
             case "cgroup2":

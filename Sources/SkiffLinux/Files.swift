@@ -78,10 +78,9 @@ public enum Files {
         let (_, err) = sysCallErrno { Glibc.rmdir(path) }
         if err == 0 || err == ENOENT { return }
         if err != ENOTEMPTY && err != EEXIST { throw LinuxError("rmdir", path: path, errno: err) }
-        for name in try listDirectory(path) {
+        for (name, isDirectory) in try listEntries(path) {
             let child = path + "/" + name
-            var st = Glibc.stat()
-            if lstat(child, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            if isDirectory {
                 try removeTree(child)
             } else {
                 let (_, e) = sysCallErrno { Glibc.unlink(child) }
@@ -92,16 +91,29 @@ public enum Files {
     }
 
     public static func listDirectory(_ path: String) throws(LinuxError) -> [String] {
+        try listEntries(path).map(\.name)
+    }
+
+    /// The names in a directory and whether each is a directory (not following symlinks),
+    /// from readdir's d_type, so callers looking for subdirectories need no stat per entry;
+    /// lstat only where the filesystem does not fill d_type in.
+    public static func listEntries(_ path: String) throws(LinuxError) -> [(name: String, isDirectory: Bool)] {
         guard let dir = opendir(path) else { throw LinuxError("opendir", path: path, errno: currentErrno()) }
         defer { closedir(dir) }
-        var names: [String] = []
+        var entries: [(name: String, isDirectory: Bool)] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name != "." && name != ".." { names.append(name) }
+            if name == "." || name == ".." { continue }
+            var isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
+            if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+                var st = Glibc.stat()
+                isDirectory = lstat(path + "/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            }
+            entries.append((name, isDirectory))
         }
-        return names
+        return entries
     }
 
     public static func realpath(_ path: String) throws(LinuxError) -> String {

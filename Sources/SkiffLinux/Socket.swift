@@ -50,14 +50,27 @@ public enum Sockets {
         if err != 0 { throw LinuxError(operation, errno: err) }
     }
 
-    /// Receives one SOCK_SEQPACKET message; empty means the peer closed.
+    /// Receives one SOCK_SEQPACKET message; empty means the peer closed. The message's length
+    /// is peeked first (MSG_PEEK | MSG_TRUNC returns it whole), so the buffer is exactly that
+    /// big: a fixed large buffer would be faulted in by every receive, and in the container's
+    /// init those pages are charged to the container's memory limit.
     public static func receive(_ fd: OwnedFD, maxSize: Int = 1 << 20, operation: String = "recv") throws(LinuxError) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: maxSize)
-        let (got, err) = buffer.withUnsafeMutableBytes { raw in
-            sysCallErrno { recv(fd.raw, raw.baseAddress, maxSize, 0) }
+        let (length, peekErr) = sysCallErrno { recv(fd.raw, nil, 0, Int32(MSG_PEEK | MSG_TRUNC)) }
+        if peekErr != 0 { throw LinuxError(operation, errno: peekErr) }
+        guard length <= maxSize else { throw LinuxError(operation, errno: EMSGSIZE) }
+        if length == 0 {
+            // The peer closed (or sent an empty message): consume it so the next receive moves on.
+            let (_, err) = sysCallErrno { recv(fd.raw, nil, 0, 0) }
+            if err != 0 { throw LinuxError(operation, errno: err) }
+            return []
+        }
+        var err: Int32 = 0
+        let buffer = [UInt8](unsafeUninitializedCapacity: length) { raw, count in
+            let (got, recvErr) = sysCallErrno { recv(fd.raw, raw.baseAddress, length, 0) }
+            err = recvErr
+            count = recvErr == 0 ? got : 0
         }
         if err != 0 { throw LinuxError(operation, errno: err) }
-        buffer.removeLast(maxSize - got)
         return buffer
     }
 }

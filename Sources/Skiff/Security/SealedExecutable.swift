@@ -95,7 +95,12 @@ final class SealedExecutable {
 
     /// overlayfs separates layers with ':' and escapes with '\'.
     static func escape(_ path: String) -> String {
-        path.replacing("\\", with: "\\\\").replacing(":", with: "\\:")
+        var escaped = ""
+        for character in path {
+            if character == "\\" || character == ":" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
     }
 
     /// Whether the runtime's user could write the binary (and so might a container process
