@@ -21,8 +21,13 @@ SKIFF_ROOT  ?= /run/skiff
 BENCH_N     ?= 30
 
 # Release binary: the Swift runtime is linked in, so it runs where /opt/swift
-# is absent (a container host, a VM, an initramfs).
-RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib
+# is absent (a container host, a VM, an initramfs). Linked at a fixed address
+# (-no-pie, like Debian's runc): as a PIE, the loader applied ~43,000 relative
+# relocations on every exec (each command, and each container's init), and the
+# pages it wrote became private copies: 0.6 ms and 1.1 MB per process, and in
+# init that memory is charged to the container (docs/security.md, docs/benchmarks.md).
+RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib \
+	-Xswiftc -Xclang-linker -Xswiftc -no-pie
 BIN           := $(SCRATCH)/release/skiff
 
 BUNDLE      := $(CURDIR)/bundles/busybox

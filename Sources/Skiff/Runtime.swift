@@ -158,7 +158,7 @@ public struct Runtime: Sendable {
                 bundle: bundlePath, rootfs: initOptions.rootfs, created: Logger.timestamp(),
                 owner: String(getuid()), annotations: spec.annotations,
                 cgroupPaths: cgroup?.directories(relative: relative) ?? [],
-                cgroupsPath: cgroup?.path ?? "", cgroupRelative: relative, started: false,
+                cgroupsPath: cgroup?.path ?? "", cgroupRelative: relative,
                 namespaces: (spec.linux?.namespaces ?? []).compactMap { BootstrapMessage.nsNames[$0.type] },
                 process: spec.process)
             try store.save(record)
@@ -231,8 +231,8 @@ public struct Runtime: Sendable {
 
     /// The status of a container as the kernel sees it now.
     public func status(of record: ContainerRecord) -> ContainerStatus {
-        guard record.pid > 0, Procfs.startTime(of: record.pid) == record.pidStartTime,
-              let state = Procfs.processState(of: record.pid), state != "Z", state != "X" else {
+        guard record.pid > 0, let process = Procfs.status(of: record.pid), process.startTime == record.pidStartTime,
+              process.state != "Z", process.state != "X" else {
             return .stopped
         }
         if isPaused(record) { return .paused }
@@ -272,7 +272,7 @@ public struct Runtime: Sendable {
 
     private func startContainer(id: String) throws {
         let lock = try store.lock(id)
-        var record = try store.load(id)
+        let record = try store.load(id)
         let status = status(of: record)
         guard status == .created else {
             throw SkiffError(.invalidState, "cannot start a container that is \(status.rawValue)")
@@ -297,8 +297,6 @@ public struct Runtime: Sendable {
             usleep(1000)
         }
         try Files.unlink(fifoPath)
-        record.started = true
-        try store.save(record)
         withExtendedLifetime(lock) {}
     }
 

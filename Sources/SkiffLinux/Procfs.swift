@@ -28,20 +28,19 @@ public enum Procfs {
 
     /// Field 22 of /proc/PID/stat: the start time in clock ticks since boot. With the pid it
     /// identifies a process even after the pid is reused.
-    public static func startTime(of pid: Int32) -> UInt64? {
+    public static func startTime(of pid: Int32) -> UInt64? { status(of: pid)?.startTime }
+
+    /// Field 3 of /proc/PID/stat: R, S, D, Z, T…
+    public static func processState(of pid: Int32) -> Character? { status(of: pid)?.state }
+
+    /// Fields 3 (state) and 22 (start time) of /proc/PID/stat, from one read.
+    public static func status(of pid: Int32) -> (state: Character, startTime: UInt64)? {
         guard let stat = try? Files.readString("/proc/\(pid)/stat") else { return nil }
         // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state); field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
-    }
-
-    /// Field 3 of /proc/PID/stat: R, S, D, Z, T…
-    public static func processState(of pid: Int32) -> Character? {
-        guard let stat = try? Files.readString("/proc/\(pid)/stat"),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ").first?.first
+        guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
+        return (state, start)
     }
 }

@@ -20,7 +20,7 @@ import SkiffOCI
             rootfs: "/bundles/\(id)/rootfs", created: "2026-01-02T03:04:05.123456789Z", owner: "0",
             annotations: ["org.example/key": "value \"quoted\""],
             cgroupPaths: ["/sys/fs/cgroup/cpu/skiff/\(id)", "/sys/fs/cgroup/unified/skiff/\(id)"],
-            cgroupsPath: "/skiff/\(id)", cgroupRelative: false, started: true,
+            cgroupsPath: "/skiff/\(id)", cgroupRelative: false,
             namespaces: ["pid", "mnt"], process: SkiffOCI.Process(args: ["sh"]))
     }
 
@@ -47,11 +47,10 @@ import SkiffOCI
         #expect(try store.load("web") == record)
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory("web")) == ["state.json"])
         // Saved again after a change, the new state replaces the old.
-        var started = record
-        started.started = false
-        started.pid = 7
-        try store.save(started)
-        #expect(try store.load("web") == started)
+        var changed = record
+        changed.pid = 7
+        try store.save(changed)
+        #expect(try store.load("web") == changed)
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory("web")) == ["state.json"])
     }
 

@@ -24,8 +24,6 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// The cgroup path relative to each hierarchy root, as given in linux.cgroupsPath.
     public var cgroupsPath: String
     public var cgroupRelative: Bool
-    /// True once `start` has released the process.
-    public var started: Bool
     /// The namespaces of the container ("user", "mnt"…): exec joins each through /proc/PID/ns.
     public var namespaces: [String]
     /// config.json's process: the defaults of `exec`.
