@@ -1,10 +1,6 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import ArgumentParser
 import Skiff
+import SkiffOCI
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "lists containers started by skiff with the given root")
@@ -25,9 +21,7 @@ struct List: ParsableCommand {
             if quiet {
                 containers.forEach { print($0.id) }
             } else if format == "json" {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(containers), as: UTF8.self))
+                print(String(decoding: try SkiffJSON.encode(containers), as: UTF8.self))
             } else {
                 var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
                 rows += containers.map { [$0.id, String($0.pid), $0.status.rawValue, $0.bundle, $0.created, $0.owner] }

@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,9 +63,9 @@ struct Update: ParsableCommand {
                 throw SkiffError(.invalidArgument, "--resources: \(error)")
             }
             do {
-                return try JSONDecoder().decode(LinuxResources.self, from: Data(bytes))
+                return try SkiffJSON.decode(LinuxResources.self, from: bytes, document: "linux.resources")
             } catch {
-                throw SkiffError(.invalidArgument, "--resources: invalid linux.resources JSON: \(error)")
+                throw SkiffError(.invalidArgument, "--resources: invalid \(error)")
             }
         }
         var r = LinuxResources()

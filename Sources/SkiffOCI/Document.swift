@@ -24,22 +24,7 @@ extension OCIDocument {
     /// `mounts[3].destination: missing required field`,
     /// `config.json: malformed JSON: unexpected character '}' at line 4, column 1`.
     public static func decode(_ data: Data) throws(SpecError) -> Self {
-        let tree: JSONValue
-        do {
-            tree = try JSONParser.parse(data)
-        } catch {
-            throw SpecError(path: documentName, message: "malformed JSON: \(error.message)")
-        }
-        do {
-            return try Self(from: JSONTreeDecoder(tree))
-        } catch let error as SpecError {
-            guard error.path.isEmpty else { throw error }
-            throw SpecError(path: documentName, message: error.message)
-        } catch let error as DecodingError {
-            throw SpecError(error, document: documentName)
-        } catch {
-            throw SpecError(path: documentName, message: "\(error)")
-        }
+        try SkiffJSON.decode(Self.self, from: Array(data), document: documentName)
     }
 
     /// The document as JSON, written the way runc writes it: fields in the spec's (Go struct)
@@ -48,7 +33,39 @@ extension OCIDocument {
     /// - Parameter indent: one level of indentation (runc uses a tab for config.json and two
     ///   spaces for `state`), or nil for one compact line, as hooks receive the state.
     public func jsonData(indent: String? = "\t") throws -> Data {
-        Data(JSONWriter.write(try JSONTreeEncoder.encode(self), indent: indent).utf8)
+        Data(try SkiffJSON.encode(self, indent: indent))
+    }
+}
+
+/// skiff's one JSON implementation, for the spec's documents and for what skiff writes and
+/// reads itself (state.json, the sync socket's messages, the C stage's reports). Decoding
+/// and encoding go through a parsed tree without the dynamic casts Foundation's coders make
+/// per type, which every short-lived skiff process would pay for in conformance lookups.
+public enum SkiffJSON {
+    /// Decodes `type` from JSON text; errors name the JSON path, or `document` for the whole.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], document: String) throws(SpecError) -> T {
+        let tree: JSONValue
+        do {
+            tree = try JSONParser.parse(bytes)
+        } catch {
+            throw SpecError(path: document, message: "malformed JSON: \(error.message)")
+        }
+        do {
+            return try T(from: JSONTreeDecoder(tree))
+        } catch let error as SpecError {
+            guard error.path.isEmpty else { throw error }
+            throw SpecError(path: document, message: error.message)
+        } catch let error as DecodingError {
+            throw SpecError(error, document: document)
+        } catch {
+            throw SpecError(path: document, message: "\(error)")
+        }
+    }
+
+    /// JSON text for `value`: members in declaration order, dictionaries' keys sorted, unset
+    /// optionals omitted; one line unless `indent` is given.
+    public static func encode(_ value: some Encodable, indent: String? = nil) throws -> [UInt8] {
+        Array(JSONWriter.write(try JSONTreeEncoder.encode(value), indent: indent).utf8)
     }
 }
 

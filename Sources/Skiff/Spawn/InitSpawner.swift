@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -160,7 +155,7 @@ struct InitSpawner {
         }
         struct Report: Decodable { let stage1_pid: Int32; let pid: Int32 }
         let body = line.prefix { $0 != UInt8(ascii: "\n") }
-        guard let report = try? JSONDecoder().decode(Report.self, from: Data(body)), report.pid > 0 else {
+        guard let report = try? SkiffJSON.decode(Report.self, from: Array(body), document: "pid report"), report.pid > 0 else {
             throw SkiffError(.system, "nsexec: malformed pid report \(String(decoding: body, as: UTF8.self))")
         }
         return (report.stage1_pid, report.pid)
@@ -175,7 +170,7 @@ struct InitSpawner {
         while let chunk = try? fd.read(upTo: 65536), !chunk.isEmpty { bytes += chunk }
         var lastError: String?
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            guard let entry = try? JSONDecoder().decode(LogLine.self, from: Data(line)) else {
+            guard let entry = try? SkiffJSON.decode(LogLine.self, from: Array(line), document: "log line") else {
                 logger.warning(String(decoding: line, as: UTF8.self))
                 continue
             }

@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import SkiffLinux
 import SkiffOCI
 
@@ -98,7 +93,7 @@ public struct SyncChannel: Sendable {
     public init(fd: OwnedFD) { self.fd = fd }
 
     public func send(_ message: SyncMessage) throws {
-        try Sockets.send(fd, Array(try JSONEncoder().encode(message)), operation: "send \(message.name) on sync socket")
+        try Sockets.send(fd, try SkiffJSON.encode(message), operation: "send \(message.name) on sync socket")
     }
 
     /// The next message, or nil when the peer closed without one.
@@ -106,7 +101,7 @@ public struct SyncChannel: Sendable {
         let bytes = try Sockets.receive(fd, operation: "receive on sync socket")
         if bytes.isEmpty { return nil }
         do {
-            return try JSONDecoder().decode(SyncMessage.self, from: Data(bytes))
+            return try SkiffJSON.decode(SyncMessage.self, from: bytes, document: "sync message")
         } catch {
             throw SkiffError(.system, "malformed sync message: \(error)")
         }

@@ -1,12 +1,8 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
 import SkiffLinux
+import SkiffOCI
 
 /// The state root (`/run/skiff` by default): one directory per container holding state.json,
 /// exec.fifo and the lock. Commands on one container are serialized by flock on its directory.
@@ -45,17 +41,14 @@ public struct StateStore: Sendable {
         if !Files.exists(statePath(id)) { throw SkiffError(.notFound, "container does not exist: \(id)") }
         let bytes = try Files.read(statePath(id))
         do {
-            return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+            return try SkiffJSON.decode(ContainerRecord.self, from: bytes, document: "state.json")
         } catch {
             throw SkiffError(.system, "read state \"\(statePath(id))\": \(error)")
         }
     }
 
     public func save(_ record: ContainerRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(record)
-        try Files.writeAtomically(statePath(record.id), Array(data))
+        try Files.writeAtomically(statePath(record.id), try SkiffJSON.encode(record))
     }
 
     public func remove(_ id: String) throws {

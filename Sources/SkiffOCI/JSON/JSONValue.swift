@@ -52,12 +52,12 @@ struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
 
-    init(_ data: Data) {
-        bytes = Array(data)
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
     }
 
-    static func parse(_ data: Data) throws(JSONSyntaxError) -> JSONValue {
-        var parser = JSONParser(data)
+    static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+        var parser = JSONParser(bytes)
         return try parser.parseDocument()
     }
 
