@@ -22,6 +22,19 @@ import SkiffLinux
         #expect(try temp.entries() == ["state.json"])
     }
 
+    /// readAll grows its reads from 4 KiB: a file of many chunks comes back whole, in order,
+    /// and so does a procfs file (whose size stat reports as 0).
+    @Test func readAllReturnsWholeFilesOfAnySize() throws {
+        for size in [0, 1, 4095, 4096, 4097, 200_000] {
+            let content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+            try Files.writeAtomically(temp.file("data"), content)
+            #expect(try Files.read(temp.file("data")) == content, "size \(size)")
+        }
+        let status = try Files.readString("/proc/self/status")
+        #expect(status.hasPrefix("Name:"))
+        #expect(status.contains("\nPid:\t\(getpid())\n"))
+    }
+
     @Test func writeAtomicallyUsesTheMode() throws {
         try Files.writeAtomically(temp.file("pid"), Array("42".utf8), mode: 0o600)
         var st = stat()

@@ -48,6 +48,9 @@ struct InitSpawner {
         fds.append(Processes.FDMapping(source: log.write.raw, target: base + 2))
         var environment = [
             "\(SKIFF_ENV_INITPIPE)=\(base)", "\(SKIFF_ENV_SYNCPIPE)=\(base + 1)", "\(SKIFF_ENV_LOGPIPE)=\(base + 2)",
+            // The Swift runtime's crash backtracer would look for its helper program at
+            // startup (a dladdr search of the binary's symbols); init reports errors itself.
+            "SWIFT_BACKTRACE=enable=no",
         ]
         var closeFrom = base + 3
         if let fifo {
