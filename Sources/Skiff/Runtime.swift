@@ -33,12 +33,17 @@ public struct CreateOptions: Sendable {
 }
 
 /// One row of `list`.
+/// One container as `list` shows it; the JSON has runc's fields, in runc's order.
 public struct ContainerSummary: Sendable, Codable, Equatable {
+    public let ociVersion: String
     public let id: String
     public let pid: Int32
     public let status: ContainerStatus
     public let bundle: String
+    public let rootfs: String
     public let created: String
+    public let annotations: [String: String]?
+    /// The creating user's name, or `#<uid>` when the host has none for it (as runc).
     public let owner: String
 }
 
@@ -254,12 +259,25 @@ public struct Runtime: Sendable {
         }
     }
 
+    /// The host's name for a uid kept as text in state.json, or "#uid".
+    static func userName(_ uid: String) -> String {
+        guard let id = uid_t(uid) else { return uid }
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(id, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
+            return "#" + uid
+        }
+        return String(cString: name)
+    }
+
     public func list() throws -> [ContainerSummary] {
         store.ids().compactMap { id in
             guard let record = try? store.load(id) else { return nil }
             let state = state(of: record)
-            return ContainerSummary(id: id, pid: state.pid ?? 0, status: state.status, bundle: record.bundle,
-                                    created: record.created, owner: record.owner)
+            return ContainerSummary(ociVersion: record.ociVersion, id: id, pid: state.pid ?? 0, status: state.status,
+                                    bundle: record.bundle, rootfs: record.rootfs, created: record.created,
+                                    annotations: record.annotations, owner: Self.userName(record.owner))
         }
     }
 

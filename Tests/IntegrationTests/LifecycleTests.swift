@@ -229,6 +229,12 @@ struct LifecycleTests {
             #expect(byID[created]?["status"] as? String == "created")
             #expect(byID[running]?["status"] as? String == "running")
             #expect(byID[running]?["bundle"] as? String == bundle)
+            // runc's fields: the spec version, the rootfs, and the owner by name.
+            #expect(byID[running]?["ociVersion"] as? String != nil)
+            #expect((byID[running]?["rootfs"] as? String ?? "").hasSuffix("rootfs"))
+            #expect(byID[running]?["owner"] as? String == "root")
+            let firstKey = json.stdout.drop { $0 != "{" }.dropFirst().prefix { $0 != ":" }
+            #expect(firstKey == "\"ociVersion\"", "\(json.stdout)")
             #expect((byID[running]?["pid"] as? Int ?? 0) > 0)
 
             // runc: -q wins over --format.
