@@ -368,7 +368,7 @@ struct RootlessTests {
 
             let list = rootless.skiff("list")
             let row = list.lines.first { $0.hasPrefix(id + " ") }?.split(separator: " ").map(String.init) ?? []
-            #expect(row.count == 6 && row[1] == "\(pid)" && row[2] == "running" && row[5] == "\(rootless.user.uid)", "\(list)")
+            #expect(row.count == 6 && row[1] == "\(pid)" && row[2] == "running" && row[5] == rootless.user.name, "\(list)")
 
             let exec = rootless.skiff("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map | wc -l")
             #expect(exec.succeeded && exec.lines == ["0", "2"], "\(exec)")
