@@ -112,6 +112,20 @@ static int read_ns_path(const uint8_t *payload, uint32_t len, struct skiff_boots
     return 0;
 }
 
+// A v1 hierarchy's tasks file: absolute, and named "tasks" so nothing else can be written "0".
+static int read_cgroup_tasks(const uint8_t *payload, uint32_t len, struct skiff_bootstrap *out,
+                             const char **error) {
+    const char *path = NULL;
+    if (read_string(SKIFF_ATTR_CGROUP_TASKS, payload, len, &path, NULL, error) < 0) return -1;
+    if (out->cgroup_tasks_count >= SKIFF_BOOTSTRAP_MAX_CGROUPS)
+        return fail(error, "more than %d cgroups to join", SKIFF_BOOTSTRAP_MAX_CGROUPS);
+    size_t n = strlen(path);
+    if (path[0] != '/' || n < 7 || strcmp(path + n - 6, "/tasks") != 0)
+        return fail(error, "cgroup to join is not an absolute path to a tasks file");
+    out->cgroup_tasks[out->cgroup_tasks_count++] = path;
+    return 0;
+}
+
 static int is_decimal(const char *s, size_t max_digits) {
     if (*s == '-') s++;
     size_t n = strlen(s);
@@ -196,6 +210,9 @@ int skiff_bootstrap_parse(const uint8_t *buf, size_t len, struct skiff_bootstrap
             break;
         case SKIFF_ATTR_IS_EXEC:
             rc = read_flag(type, payload, attr_len, &seen_exec, &out->is_exec, error);
+            break;
+        case SKIFF_ATTR_CGROUP_TASKS:
+            rc = read_cgroup_tasks(payload, attr_len, out, error);
             break;
         default:
             return fail(error, "unknown attribute type %u", type);

@@ -462,10 +462,27 @@ static pid_t clone_parent(void) {
 static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_sock);
 static void stage2(const struct skiff_bootstrap *cfg, int sock);
 
+// Moves this process into each cgroup v1 hierarchy's container cgroup, before anything is
+// cloned, so every later stage is born inside. Writing "0" to a v1 tasks file moves the
+// calling thread; stage 0 is single-threaded, so that is the whole process. The kernel lets a
+// thread move itself without the global cgroup threadgroup lock, whose first taker waits for
+// an RCU grace period (5-15 ms) when the runtime writes this pid to cgroup.procs instead.
+static void join_cgroups(const struct skiff_bootstrap *cfg) {
+    for (int i = 0; i < cfg->cgroup_tasks_count; i++) {
+        const char *path = cfg->cgroup_tasks[i];
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) bail("join cgroup: open \"%s\"", path);
+        if (write(fd, "0", 1) != 1) bail("join cgroup: write \"%s\"", path);
+        close(fd);
+    }
+    if (cfg->cgroup_tasks_count > 0) debug("joined %d cgroup v1 hierarchies", cfg->cgroup_tasks_count);
+}
+
 static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
     // Named for ps: init is exec'd through /proc/<pid>/fd/N (the sealed binary), which would
     // otherwise show as "N".
     prctl(PR_SET_NAME, "skiff:0:parent", 0, 0, 0);
+    join_cgroups(cfg);
     // oom_score_adj first: once we are non-dumpable, /proc/self/oom_score_adj belongs to root
     // and an unprivileged runtime could no longer write it. Children inherit the value.
     if (cfg->oom_score_adj)

@@ -297,6 +297,13 @@ public struct CgroupManager: Sendable {
 }
 
 extension CgroupManager {
+    /// Whether a cgroup directory lies on a v1 hierarchy (CGROUP_SUPER_MAGIC), where a
+    /// single-threaded process can move itself by writing "0" to its tasks file.
+    public static func isVersion1(_ directory: String) -> Bool {
+        var fs = statfs()
+        return statfs(directory, &fs) == 0 && fs.f_type == 0x0027_E0EB
+    }
+
     /// The first of `directories` on cgroup2, opened for clone3 CLONE_INTO_CGROUP.
     public static func cgroup2Directory(among directories: [String]) -> (path: String, fd: OwnedFD)? {
         for directory in directories {

@@ -28,6 +28,7 @@ import Testing
         m.oomScoreAdj = -999
         m.timeOffsets = "monotonic 10 0\nboottime 20 5\n"
         m.isExec = false
+        m.cgroupTasks = ["/sys/fs/cgroup/cpu/skiff/c1/tasks", "/sys/fs/cgroup/name=systemd/skiff/c1/tasks"]
         return m
     }
 
@@ -270,6 +271,18 @@ import Testing
         #expect(parseError(m.encoded()) == "more than \(SKIFF_BOOTSTRAP_MAX_NS) namespace paths")
     }
 
+    @Test func cgroupsToJoinAreTasksFilesWithinTheLimit() throws {
+        var m = BootstrapMessage()
+        m.cgroupTasks = (0..<Int(SKIFF_BOOTSTRAP_MAX_CGROUPS)).map { "/sys/fs/cgroup/h\($0)/skiff/c/tasks" }
+        #expect(try parse(m.encoded()).get() == m)
+        m.cgroupTasks.append("/sys/fs/cgroup/one-too-many/tasks")
+        #expect(parseError(m.encoded()) == "more than \(SKIFF_BOOTSTRAP_MAX_CGROUPS) cgroups to join")
+        for bad in ["sys/fs/cgroup/cpu/tasks", "/sys/fs/cgroup/cpu/cgroup.procs", "/tasks", "/sys/fs/cgroup/cpu/xtasks"] {
+            m.cgroupTasks = [bad]
+            #expect(parseError(m.encoded()) == "cgroup to join is not an absolute path to a tasks file", "\(bad)")
+        }
+    }
+
     @Test func unknownNamespaceTypeIsRefused() {
         var m = BootstrapMessage()
         m.namespacePaths = [.init(type: "network", path: "/proc/1/ns/net")]
@@ -348,6 +361,9 @@ private func parse(_ bytes: [UInt8]) -> Result<BootstrapMessage, ParseFailure> {
         m.oomScoreAdj = string(out.oom_score_adj).flatMap { Int($0) }
         m.timeOffsets = string(out.time_offsets)
         m.isExec = out.is_exec != 0
+        m.cgroupTasks = withUnsafeBytes(of: out.cgroup_tasks) { raw in
+            raw.bindMemory(to: UnsafePointer<CChar>?.self).prefix(Int(out.cgroup_tasks_count)).map { String(cString: $0!) }
+        }
         // The lengths the stages write with must agree with the strings.
         if out.uid_map_len != (m.uidMap?.utf8.count ?? 0) || out.gid_map_len != (m.gidMap?.utf8.count ?? 0)
             || out.time_offsets_len != (m.timeOffsets?.utf8.count ?? 0)

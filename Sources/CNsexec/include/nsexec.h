@@ -22,6 +22,7 @@
 #define SKIFF_BOOTSTRAP_VERSION 1u
 #define SKIFF_BOOTSTRAP_MAX     (1u << 20) /* whole message; anything longer is refused */
 #define SKIFF_BOOTSTRAP_MAX_NS  16         /* namespace paths to join */
+#define SKIFF_BOOTSTRAP_MAX_CGROUPS 32     /* cgroup v1 tasks files to join */
 
 enum skiff_attr_type {
     SKIFF_ATTR_CLONE_FLAGS    = 1,  // u32: CLONE_NEW* to unshare (CLONE_NEWUSER first)
@@ -34,6 +35,8 @@ enum skiff_attr_type {
     SKIFF_ATTR_OOM_SCORE_ADJ  = 8,  // string: decimal, written to /proc/self/oom_score_adj
     SKIFF_ATTR_TIME_OFFSETS   = 9,  // string: timens_offsets contents ("monotonic 10 0\n...")
     SKIFF_ATTR_IS_EXEC        = 10, // u8: 1 for `exec` into a running container
+    SKIFF_ATTR_CGROUP_TASKS   = 11, // string: absolute path of a cgroup v1 "tasks" file that
+                                    // stage 0 moves itself into, repeated, before any clone
 };
 
 #define SKIFF_MAX_STRING 4096 /* any single string attribute's payload, NUL included */
@@ -58,6 +61,8 @@ struct skiff_bootstrap {
     const char *oom_score_adj;
     const char *time_offsets; size_t time_offsets_len;
     int is_exec;
+    const char *cgroup_tasks[SKIFF_BOOTSTRAP_MAX_CGROUPS];
+    int cgroup_tasks_count;
 };
 
 // Parses `len` bytes at `buf` (which the result points into). Returns 0, or -1 with a message

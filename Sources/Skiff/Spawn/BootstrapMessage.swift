@@ -28,6 +28,8 @@ struct BootstrapMessage: Equatable, Sendable {
     /// timens_offsets contents ("monotonic 10 0\n"), only with CLONE_NEWTIME.
     var timeOffsets: String?
     var isExec = false
+    /// cgroup v1 tasks files stage 0 writes "0" to, moving itself there before any clone.
+    var cgroupTasks: [String] = []
 
     init() {}
 
@@ -59,6 +61,7 @@ struct BootstrapMessage: Equatable, Sendable {
         string(SKIFF_ATTR_OOM_SCORE_ADJ, oomScoreAdj.map { String($0) })
         string(SKIFF_ATTR_TIME_OFFSETS, timeOffsets)
         attribute(SKIFF_ATTR_IS_EXEC, [isExec ? 1 : 0])
+        for tasks in cgroupTasks { string(SKIFF_ATTR_CGROUP_TASKS, tasks) }
 
         var message: [UInt8] = []
         message.reserveCapacity(16 + body.count)

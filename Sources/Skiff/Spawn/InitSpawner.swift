@@ -89,11 +89,19 @@ struct InitSpawner {
         var stage1: Int32 = 0
         var pid: Int32 = 0
         do throws(any Error) {
+            // Every later stage must be born inside the cgroups. Stage 0 moves itself into the
+            // v1 hierarchies (a thread moving itself takes no global lock; see join_cgroups in
+            // nsexec.c); the runtime moves it into any other by cgroup.procs, before the
+            // bootstrap data, which is what stage 0 waits for before it clones.
+            var bootstrap = bootstrap
             for directory in cgroupDirectories where directory != joined {
-                // Before the bootstrap data: every later stage is born inside the cgroup.
-                try Files.write(directory + "/cgroup.procs", "\(stage0)", flags: O_WRONLY)
+                if CgroupManager.isVersion1(directory) {
+                    bootstrap.cgroupTasks.append(directory + "/tasks")
+                } else {
+                    try Files.write(directory + "/cgroup.procs", "\(stage0)", flags: O_WRONLY)
+                }
             }
-            logger.debug("stage-0 joined \(cgroupDirectories.count) cgroups")
+            logger.debug("stage-0 joins \(cgroupDirectories.count) cgroups (\(bootstrap.cgroupTasks.count) by itself)")
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
             do {
