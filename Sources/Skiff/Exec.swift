@@ -99,7 +99,7 @@ extension Runtime {
                 firstMessage: .exec(ExecInitOptions(containerID: id, process: options.process,
                                                     preserveFds: listenFds + options.preserveFds, listenFds: listenFds,
                                                     userSpec: options.userSpec)),
-                preserveFds: listenFds + options.preserveFds, cgroupDirectories: cgroups, fifo: nil,
+                preserveFds: listenFds + options.preserveFds, cgroupDirectories: cgroups, fifo: nil, config: nil,
                 consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security
             ).spawn()
             try console?.receiveMaster()

@@ -102,7 +102,7 @@ public struct Runtime: Sendable {
         } catch {
             throw SkiffError(.invalidArgument, "bundle: \(error)")
         }
-        let spec = try loadSpec(bundle: bundlePath)
+        let (spec, configBytes) = try loadConfig(bundle: bundlePath)
         let security = try SpawnSecurity.forCreate(spec: spec, id: id, bundle: bundlePath,
                                                    stateDirectory: store.directory(id), logger: logger)
         guard let rootPath = spec.root?.path else { throw SkiffError(.invalidArgument, "root: missing required field") }
@@ -154,7 +154,8 @@ public struct Runtime: Sendable {
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try .forCreate(spec, rootless: rootless), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
-                fifo: fifo, consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security
+                fifo: fifo, config: try SealedMemfd.make(name: "skiff-config", contents: configBytes),
+                consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security
             ).spawn()
             try console?.receiveMaster()
 
@@ -197,6 +198,12 @@ public struct Runtime: Sendable {
 
     /// Reads and validates `<bundle>/config.json`; every error names the JSON path.
     public func loadSpec(bundle: String) throws -> Spec {
+        try loadConfig(bundle: bundle).spec
+    }
+
+    /// config.json's bytes with the spec they validated to: create hands init exactly these
+    /// bytes (a sealed memfd), so a config.json rewritten meanwhile is never what init uses.
+    func loadConfig(bundle: String) throws -> (spec: Spec, bytes: [UInt8]) {
         let path = bundle + "/config.json"
         let bytes: [UInt8]
         do {
@@ -220,7 +227,7 @@ public struct Runtime: Sendable {
                     throw SkiffError(.invalidArgument, "config.json: hooks.\(kind.0): hooks are not supported yet")
                 }
             }
-            return spec
+            return (spec, bytes)
         } catch let error as SpecError {
             throw SkiffError(.invalidArgument, error.path == "config.json" ? "\(error)" : "config.json: \(error)")
         }

@@ -81,6 +81,28 @@ public final class OwnedFD: @unchecked Sendable {
         return buffer
     }
 
+    /// The whole file from offset 0 with pread, leaving the shared file offset alone (an fd
+    /// another process also holds, such as a memfd the runtime wrote), at most `limit` bytes.
+    public func preadAll(limit: Int = 64 << 20, operation: String = "pread", path: String? = nil) throws(LinuxError) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunkSize = 4096
+        while result.count < limit {
+            let want = min(chunkSize, limit - result.count)
+            let offset = off_t(result.count)
+            var err: Int32 = 0
+            let chunk = [UInt8](unsafeUninitializedCapacity: want) { raw, initialized in
+                let (got, readErr) = sysCallErrno { Glibc.pread(self.raw, raw.baseAddress!, want, offset) }
+                err = readErr
+                initialized = readErr == 0 ? got : 0
+            }
+            if err != 0 { throw LinuxError(operation, path: path, errno: err) }
+            if chunk.isEmpty { break }
+            result += chunk
+            chunkSize = min(chunkSize * 2, 1 << 20)
+        }
+        return result
+    }
+
     /// Reads until end of file, at most `limit` bytes. Reads start at 4 KiB and double: most
     /// of what skiff reads (procfs, cgroup files, config.json, state.json) fits the first.
     public func readAll(limit: Int = 64 << 20, operation: String = "read", path: String? = nil) throws(LinuxError) -> [UInt8] {

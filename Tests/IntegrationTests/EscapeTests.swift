@@ -167,4 +167,31 @@ struct EscapeTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    /// A bundle's owner who rewrites config.json while create runs must not get an
+    /// unvalidated config into init: init decodes the bytes the runtime validated (a sealed
+    /// memfd), so during create the file is opened once, by the runtime.
+    @Test func initUsesTheConfigTheRuntimeValidated() throws {
+        try Sandbox.with { sandbox in
+            let bundle = try sandbox.bundle(args: ["true"])
+            let inotify = inotify_init1(Int32(IN_CLOEXEC) | Int32(IN_NONBLOCK))
+            try #require(inotify >= 0)
+            defer { close(inotify) }
+            // Opens and closes both: inotify merges an event identical to the last one queued,
+            // so two opens in a row would read as one.
+            try #require(inotify_add_watch(inotify, bundle + "/config.json", UInt32(IN_OPEN | IN_CLOSE_NOWRITE)) >= 0)
+            let id = sandbox.id("config-once")
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(created.succeeded, "\(created)")
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let got = max(0, read(inotify, &buffer, buffer.count))
+            // A watch on a file reports events without a name: each is one inotify_event.
+            let size = MemoryLayout<inotify_event>.size
+            let opens = stride(from: 0, to: got - size + 1, by: size).filter { offset in
+                buffer.withUnsafeBytes { $0.load(fromByteOffset: offset, as: inotify_event.self).mask & UInt32(IN_OPEN) != 0 }
+            }.count
+            #expect(opens == 1, "config.json opened \(opens) times during create")
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+        }
+    }
 }

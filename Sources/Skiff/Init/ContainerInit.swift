@@ -54,9 +54,16 @@ public enum ContainerInit {
 
     /// A new container: rootfs, /dev, names, sysctls, then the process waits on exec.fifo.
     private static func createContainer(_ options: InitOptions, sync: SyncChannel) throws -> Never {
+        // The bytes the runtime validated, from its sealed memfd, not the bundle's file, which
+        // may have been rewritten since.
+        guard let configFD = environmentFD(InitSpawner.configEnvironmentName) else {
+            throw SkiffError(.system, "init: no config.json from the runtime (\(InitSpawner.configEnvironmentName))")
+        }
         let spec: Spec
         do {
-            spec = try Spec.decode(Data(try Files.read("config.json")))
+            let config = OwnedFD(configFD)
+            defer { config.close() }
+            spec = try Spec.decode(Data(try config.preadAll(operation: "read config.json")))
         } catch {
             throw SkiffError.wrap(error, "init: read config.json")
         }

@@ -109,18 +109,14 @@ struct SeccompProgram: Equatable, Sendable {
 
     /// Reads a program from an fd (a memfd from the runtime, or the state dir's file).
     static func read(from fd: OwnedFD) throws(SkiffError) -> SeccompProgram {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            // pread: the runtime shares this open file and left its offset at the end.
-            let (got, err) = buffer.withUnsafeMutableBytes { raw in
-                sysCallErrno { pread(fd.raw, raw.baseAddress, raw.count, off_t(bytes.count)) }
-            }
-            if err != 0 { throw SkiffError(.system, "\(LinuxError("read seccomp program", errno: err))") }
-            if got == 0 { break }
-            bytes += buffer[0..<got]
-            if bytes.count > 1 << 20 { throw SkiffError(.system, "seccomp program: larger than 1 MiB") }
+        // pread: the runtime shares this open file and left its offset at the end.
+        let bytes: [UInt8]
+        do {
+            bytes = try fd.preadAll(limit: (1 << 20) + 1, operation: "read seccomp program")
+        } catch {
+            throw SkiffError(.system, "\(error)")
         }
+        if bytes.count > 1 << 20 { throw SkiffError(.system, "seccomp program: larger than 1 MiB") }
         return try SeccompProgram(decoding: bytes)
     }
 

@@ -11,7 +11,10 @@ import SkiffOCI
 /// channels, exec ourselves as `init` into the C stage, place it in the cgroup, send the
 /// bootstrap message, read the pids, hand the Swift init its options and wait for "ready".
 struct InitSpawner {
-    /// The init's working directory: the bundle, where it reads config.json.
+    /// The environment variable naming init's fd of the sealed config.json.
+    static let configEnvironmentName = "_SKIFF_CONFIGFD"
+
+    /// The init's working directory: the bundle, where relative mount sources resolve (as runc).
     let workingDirectory: String
     let bootstrap: BootstrapMessage
     /// The first message on the sync socket: `.options` for create, `.exec` for exec.
@@ -21,6 +24,8 @@ struct InitSpawner {
     /// later stage is born inside them.
     let cgroupDirectories: [String]
     let fifo: OwnedFD?
+    /// config.json as the runtime validated it, sealed (create only): init decodes these bytes.
+    let config: OwnedFD?
     /// A connected console socket for process.terminal.
     let consoleSocket: OwnedFD?
     let debug: Bool
@@ -56,6 +61,11 @@ struct InitSpawner {
         if let fifo {
             fds.append(Processes.FDMapping(source: fifo.raw, target: base + 3))
             environment.append("\(SKIFF_ENV_FIFOFD)=\(base + 3)")
+            closeFrom += 1
+        }
+        if let config {
+            fds.append(Processes.FDMapping(source: config.raw, target: closeFrom))
+            environment.append("\(Self.configEnvironmentName)=\(closeFrom)")
             closeFrom += 1
         }
         if let consoleSocket {
