@@ -155,7 +155,13 @@ public struct Runtime: Sendable {
                 workingDirectory: bundlePath, bootstrap: try .forCreate(spec, rootless: rootless), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
                 fifo: fifo, config: try SealedMemfd.make(name: "skiff-config", contents: configBytes),
-                consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security
+                consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
+                runtimeHooks: { [logger] pid in
+                    let state = State(ociVersion: spec.ociVersion, id: id, status: .creating, pid: pid,
+                                      bundle: bundlePath, annotations: spec.annotations)
+                    try HookRunner.run(spec.hooks?.prestart, kind: "prestart", state: state, logger: logger)
+                    try HookRunner.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state, logger: logger)
+                }
             ).spawn()
             try console?.receiveMaster()
 
@@ -166,7 +172,7 @@ public struct Runtime: Sendable {
                 cgroupPaths: cgroup?.directories(relative: relative) ?? [],
                 cgroupsPath: cgroup?.path ?? "", cgroupRelative: relative,
                 namespaces: (spec.linux?.namespaces ?? []).compactMap { BootstrapMessage.nsNames[$0.type] },
-                process: spec.process)
+                process: spec.process, hooks: spec.hooks)
             try store.save(record)
             if let pidFile = options.pidFile {
                 try writePidFile(pidFile, pid: spawned.pid)
@@ -216,12 +222,11 @@ public struct Runtime: Sendable {
             try spec.validate()
             guard spec.process != nil else { throw SkiffError(.invalidArgument, "process: missing required field") }
             if let hooks = spec.hooks {
-                // Refused rather than skipped: a hook the caller relies on (networking, GPUs)
-                // silently not run would be worse than a clear error.
+                // The hooks that run inside the container's namespaces are refused rather than
+                // skipped: a hook the caller relies on silently not run would be worse than a
+                // clear error. The others run (HookRunner).
                 let kinds: [(String, [Hook]?)] = [
-                    ("prestart", hooks.prestart), ("createRuntime", hooks.createRuntime),
                     ("createContainer", hooks.createContainer), ("startContainer", hooks.startContainer),
-                    ("poststart", hooks.poststart), ("poststop", hooks.poststop),
                 ]
                 if let kind = kinds.first(where: { !($0.1 ?? []).isEmpty }) {
                     throw SkiffError(.invalidArgument, "config.json: hooks.\(kind.0): hooks are not supported yet")
@@ -322,6 +327,7 @@ public struct Runtime: Sendable {
             usleep(1000)
         }
         try Files.unlink(fifoPath)
+        HookRunner.runWarning(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger)
         withExtendedLifetime(lock) {}
     }
 
@@ -397,6 +403,10 @@ public struct Runtime: Sendable {
             }
         }
         try store.remove(id)
+        HookRunner.runWarning(record.hooks?.poststop, kind: "poststop",
+                              state: State(ociVersion: record.ociVersion, id: id, status: .stopped, bundle: record.bundle,
+                                           annotations: record.annotations),
+                              logger: logger)
         withExtendedLifetime(lock) {}
     }
 

@@ -76,14 +76,28 @@ public enum ContainerInit {
             try joinSessionKeyring(options.containerID)
         }
 
+        // prestart and createRuntime hooks run in the runtime, while init waits, after the
+        // namespaces and mounts exist and before pivot_root (runc's procHooks).
+        let hooks = spec.hooks
+        let runtimeHooks = !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty
+        let runHooks = {
+            guard runtimeHooks else { return }
+            try sync.send(.hooks)
+            switch try sync.receive() {
+            case .hooksDone?: return
+            case let other: throw SkiffError(.system, "init: expected hooksDone, got \(other?.name ?? "nothing")")
+            }
+        }
         if namespaces.contains(where: { $0.type == .mount }) {
-            let rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace)
+            var rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace)
+            rootfs.beforePivot = runHooks
             try rootfs.build()
             try console?.setUp(bindToDevConsole: true)
             if hasUTS { try setNames(spec) }
             try applySysctls(spec)
             try rootfs.finish()
         } else {
+            try runHooks()
             try console?.setUp(bindToDevConsole: false)
             if hasUTS { try setNames(spec) }
             try applySysctls(spec)

@@ -12,6 +12,9 @@ struct RootfsBuilder {
     let spec: Spec
     let options: InitOptions
     let inUserNamespace: Bool
+    /// Runs once the mounts are made, before pivot_root: the runtime's prestart and
+    /// createRuntime hooks, which may still see (and mount into) the rootfs by its host path.
+    var beforePivot: () throws -> Void = {}
 
     var rootfs: String { options.rootfs }
 
@@ -40,6 +43,7 @@ struct RootfsBuilder {
             // The cwd is created if missing, inside the rootfs, as runc does.
             _ = try root.mkdirAll(cwd)
         }
+        try beforePivot()
         if options.noPivot {
             try moveRoot()
         } else {

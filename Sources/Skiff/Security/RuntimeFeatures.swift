@@ -19,6 +19,7 @@ extension Runtime {
         return Features(
             ociVersionMin: OCIVersion.minimum,
             ociVersionMax: OCIVersion.current,
+            hooks: HookRunner.supported,
             mountOptions: mountOptions.sorted(),
             linux: Features.Linux(
                 namespaces: LinuxNamespaceType.allCases.map(\.rawValue).sorted(),

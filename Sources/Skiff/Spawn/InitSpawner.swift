@@ -32,6 +32,9 @@ struct InitSpawner {
     let logger: Logger
     /// Capabilities, LSM and seccomp checked by the runtime, the sealed binary (Security/).
     var security: SpawnSecurity? = nil
+    /// Runs the prestart and createRuntime hooks when init asks (before its pivot_root),
+    /// given init's pid.
+    var runtimeHooks: ((Int32) throws -> Void)? = nil
 
     /// The container's init, prepared and blocked on exec.fifo (or running, without a fifo).
     struct Spawned {
@@ -135,7 +138,13 @@ struct InitSpawner {
                 throw failure(log: log.read, fallback: "nsexec: stage 0 exited with status \(stage0Exit.shellCode)")
             }
             try security?.forwardSeccompListener(pid: pid)
-            switch try sync.receive() {
+            var message = try sync.receive()
+            if message == .hooks, let runtimeHooks {
+                try runtimeHooks(pid)
+                try sync.send(.hooksDone)
+                message = try sync.receive()
+            }
+            switch message {
             case .ready?:
                 break
             case .error(let message)?:

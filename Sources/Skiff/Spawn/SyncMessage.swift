@@ -42,6 +42,8 @@ public struct CgroupMountSource: Codable, Sendable, Equatable {
 public enum SyncMessage: Codable, Sendable, Equatable {
     case options(InitOptions)   // runtime → init, first, for a new container
     case exec(ExecInitOptions)  // runtime → init, first, for exec
+    case hooks                  // init → runtime: namespaces and mounts made, before pivot_root: run prestart and createRuntime
+    case hooksDone              // runtime → init: they ran; go on
     case ready                  // init → runtime: container prepared, waiting on exec.fifo
     case error(String)          // init → runtime: preparation failed, with the one-line reason
 
@@ -52,6 +54,8 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         switch try container.decode(String.self, forKey: .type) {
         case "options": self = .options(try container.decode(InitOptions.self, forKey: .options))
         case "exec": self = .exec(try container.decode(ExecInitOptions.self, forKey: .exec))
+        case "hooks": self = .hooks
+        case "hooksDone": self = .hooksDone
         case "ready": self = .ready
         case "error": self = .error(try container.decode(String.self, forKey: .message))
         case let other:
@@ -68,6 +72,10 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         case .exec(let options):
             try container.encode("exec", forKey: .type)
             try container.encode(options, forKey: .exec)
+        case .hooks:
+            try container.encode("hooks", forKey: .type)
+        case .hooksDone:
+            try container.encode("hooksDone", forKey: .type)
         case .ready:
             try container.encode("ready", forKey: .type)
         case .error(let message):
@@ -80,6 +88,8 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         switch self {
         case .options: return "options"
         case .exec: return "exec"
+        case .hooks: return "hooks"
+        case .hooksDone: return "hooksDone"
         case .ready: return "ready"
         case .error: return "error"
         }

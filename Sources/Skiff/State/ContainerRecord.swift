@@ -28,4 +28,6 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     public var namespaces: [String]
     /// config.json's process: the defaults of `exec`.
     public var process: Process?
+    /// config.json's hooks: poststart runs at start, poststop at delete.
+    public var hooks: Hooks? = nil
 }

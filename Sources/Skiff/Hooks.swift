@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import SkiffLinux
+import SkiffOCI
+
+/// The runtime-spec hooks skiff runs in the runtime's namespaces: prestart and createRuntime
+/// (during create, once the namespaces exist and before pivot_root), poststart (after start)
+/// and poststop (after delete). createContainer and startContainer, which run in the
+/// container's namespaces, are refused by `Runtime.loadConfig`.
+enum HookRunner {
+    /// The kinds skiff runs, for `features`.
+    static let supported = ["prestart", "createRuntime", "poststart", "poststop"]
+
+    /// Runs `hooks` in order, each with the state as JSON on stdin; the first failure stops
+    /// the rest and is thrown, naming the hook kind, its index and path, and its output.
+    static func run(_ hooks: [Hook]?, kind: String, state: State, logger: Logger) throws {
+        guard let hooks, !hooks.isEmpty else { return }
+        let stdin = try state.jsonData(indent: nil)
+        for (index, hook) in hooks.enumerated() {
+            logger.debug("run hook \(kind)[\(index)] \(hook.path)")
+            do {
+                try runOne(hook, stdin: Array(stdin))
+            } catch {
+                throw SkiffError(.system, "hooks.\(kind)[\(index)] \(hook.path): \(error)")
+            }
+        }
+    }
+
+    /// poststart and poststop: the spec says a failure is a warning and the rest still run.
+    static func runWarning(_ hooks: [Hook]?, kind: String, state: State, logger: Logger) {
+        guard let hooks else { return }
+        let stdin = (try? state.jsonData(indent: nil)).map(Array.init) ?? []
+        for (index, hook) in hooks.enumerated() {
+            do {
+                try runOne(hook, stdin: stdin)
+            } catch {
+                logger.warning("hooks.\(kind)[\(index)] \(hook.path): \(error)")
+            }
+        }
+    }
+
+    /// One hook: `path` with `args` (args[0] is its argv[0]) and only `env`, stdin a pipe
+    /// holding the state, stdout and stderr into an anonymous file (no pipe to fill while we
+    /// wait), killed after `timeout` seconds.
+    private static func runOne(_ hook: Hook, stdin: [UInt8]) throws {
+        let input = try Sockets.pipe()
+        // The state is small; a hook that never reads it must not block us: write what the
+        // pipe takes, then close.
+        try input.write.setNonBlocking(true)
+        _ = stdin.withUnsafeBytes { write(input.write.raw, $0.baseAddress, $0.count) }
+        input.write.close()
+        let output = try SealedMemfd.create(name: "skiff-hook-output", executable: false)
+        let arguments = (hook.args?.isEmpty == false) ? hook.args! : [hook.path]
+        let pid = try Processes.spawn(
+            path: hook.path, arguments: arguments, environment: hook.env ?? [],
+            fds: [.init(source: input.read.raw, target: 0), .init(source: output.raw, target: 1),
+                  .init(source: output.raw, target: 2)],
+            closeFrom: 3)
+        input.read.close()
+        let pidfd = try Processes.pidfd(pid)
+        let timeout = hook.timeout.map { Int32(clamping: $0 * 1000) } ?? -1
+        if try !Processes.waitExit(pidfd, timeoutMilliseconds: timeout) {
+            try? Processes.signal(pidfd, SIGKILL)
+            _ = try? Processes.wait(pid)
+            throw SkiffError(.system, "timed out after \(hook.timeout ?? 0)s")
+        }
+        let exit = try Processes.wait(pid)
+        guard exit == .exited(0) else {
+            let text = String(decoding: (try? output.preadAll(limit: 4096)) ?? [], as: UTF8.self)
+            let lastLine = text.split(separator: "\n").last.map(String.init) ?? ""
+            throw SkiffError(.system, "exit status \(exit.shellCode)" + (lastLine.isEmpty ? "" : ": \(lastLine)"))
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The runtime-spec hooks skiff runs in the runtime's namespaces (prestart, createRuntime,
+/// poststart, poststop): when, with which state on stdin, and what a failure does.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct HookTests {
+    /// A host script recording its kind, its environment, the state it was given, where the
+    /// container's root and mount namespace were at the time, then exiting with `$2`.
+    static func recorder(in sandbox: Sandbox) throws -> (script: String, log: String) {
+        let log = sandbox.path("hooks")
+        try FileManager.default.createDirectory(atPath: log, withIntermediateDirectories: true)
+        let script = sandbox.path("hook.sh")
+        try """
+        #!/bin/sh
+        cat > \(log)/$1.json
+        pid=$(sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p' \(log)/$1.json)
+        if [ -n "$pid" ]; then
+            readlink /proc/$pid/root > \(log)/$1.root
+            [ "$(readlink /proc/$pid/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && echo own > \(log)/$1.mntns
+        fi
+        echo "$HOOK_VAR" > \(log)/$1.env
+        echo $1 >> \(log)/order
+        exit ${2:-0}
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        return (script, log)
+    }
+
+    static func hook(_ script: String, _ kind: String, exit: Int = 0, timeout: Int? = nil) -> Hook {
+        Hook(path: script, args: ["hook.sh", kind, String(exit)], env: ["HOOK_VAR=for-\(kind)"], timeout: timeout)
+    }
+
+    static func json(_ path: String) -> [String: Any] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object
+    }
+
+    static func text(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+
+    @Test func runtimeHooksRunInOrderWithTheState() throws {
+        try Sandbox.with { sandbox in
+            let (script, log) = try Self.recorder(in: sandbox)
+            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+                spec.hooks = Hooks(prestart: [Self.hook(script, "prestart")], createRuntime: [Self.hook(script, "createRuntime")],
+                                   poststart: [Self.hook(script, "poststart")], poststop: [Self.hook(script, "poststop")])
+            }
+            let id = sandbox.id("hooks")
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(created.succeeded, "\(created)")
+            #expect(Self.text(log + "/order") == "prestart\ncreateRuntime", "only the create hooks so far")
+            #expect(sandbox.skiff("start", id).succeeded)
+            #expect(sandbox.waitFor(id, status: "stopped"))
+            #expect(sandbox.skiff("delete", id).succeeded)
+            #expect(Self.text(log + "/order") == "prestart\ncreateRuntime\npoststart\npoststop")
+
+            for kind in ["prestart", "createRuntime"] {
+                let state = Self.json(log + "/\(kind).json")
+                #expect(state["id"] as? String == id && state["status"] as? String == "creating", "\(kind): \(state)")
+                #expect(state["bundle"] as? String == bundle)
+                #expect((state["pid"] as? Int ?? 0) > 0)
+                // In the container's namespaces already, before pivot_root: the hook still sees
+                // the host's root from the container's init.
+                #expect(Self.text(log + "/\(kind).root") == "/", "\(kind) ran after pivot_root")
+                #expect(Self.text(log + "/\(kind).mntns") == "own", "\(kind) ran before the mount namespace existed")
+                #expect(Self.text(log + "/\(kind).env") == "for-\(kind)")
+            }
+            #expect(Self.json(log + "/poststart.json")["status"] as? String == "running")
+            let poststop = Self.json(log + "/poststop.json")
+            #expect(poststop["status"] as? String == "stopped" && poststop["pid"] == nil, "\(poststop)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// A create hook that fails fails create, names the hook, and leaves nothing behind.
+    @Test func aFailingCreateRuntimeHookFailsCreate() throws {
+        try Sandbox.with { sandbox in
+            let (script, log) = try Self.recorder(in: sandbox)
+            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+                spec.hooks = Hooks(createRuntime: [Self.hook(script, "createRuntime", exit: 3)],
+                                   poststart: [Self.hook(script, "poststart")])
+            }
+            let id = sandbox.id("hook-fails")
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(!created.succeeded)
+            #expect(created.stderrLines.count == 1, "\(created)")
+            #expect(created.stderr.contains("hooks.createRuntime[0] \(script): exit status 3"), "\(created)")
+            #expect(Self.text(log + "/order") == "createRuntime")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func aHookThatOutlivesItsTimeoutIsKilled() throws {
+        try Sandbox.with { sandbox in
+            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+                spec.hooks = Hooks(prestart: [Hook(path: "/bin/sleep", args: ["sleep", "30"], timeout: 1)])
+            }
+            let id = sandbox.id("hook-timeout")
+            let started = Date()
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(!created.succeeded)
+            #expect(created.stderr.contains("hooks.prestart[0] /bin/sleep: timed out after 1s"), "\(created)")
+            #expect(Date().timeIntervalSince(started) < 10)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// poststart and poststop failures are warnings: the container starts and is deleted.
+    @Test func failingPoststartAndPoststopHooksAreWarnings() throws {
+        try Sandbox.with { sandbox in
+            let (script, log) = try Self.recorder(in: sandbox)
+            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+                spec.hooks = Hooks(poststart: [Self.hook(script, "poststart", exit: 4), Self.hook(script, "poststart2")],
+                                   poststop: [Hook(path: sandbox.path("missing-hook"))])
+            }
+            let id = sandbox.id("hook-warn")
+            #expect(sandbox.skiff("create", "--bundle", bundle, id).succeeded)
+            let start = sandbox.skiff("start", id)
+            #expect(start.succeeded, "\(start)")
+            #expect(start.stderr.contains("hooks.poststart[0]") && start.stderr.contains("exit status 4"), "\(start)")
+            #expect(Self.text(log + "/order") == "poststart\npoststart2", "the hooks after a failed one still run")
+            #expect(sandbox.waitFor(id, status: "stopped"))
+            let delete = sandbox.skiff("delete", id)
+            #expect(delete.succeeded, "\(delete)")
+            #expect(delete.stderr.contains("hooks.poststop[0]") && delete.stderr.contains("no such file or directory"), "\(delete)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// The hooks that run inside the container's namespaces are refused, not skipped.
+    @Test(arguments: ["createContainer", "startContainer"])
+    func containerNamespaceHooksAreRefused(kind: String) throws {
+        try Sandbox.with { sandbox in
+            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+                let hook = [Hook(path: "/bin/true")]
+                spec.hooks = kind == "createContainer" ? Hooks(createContainer: hook) : Hooks(startContainer: hook)
+            }
+            let id = sandbox.id("hook-refused")
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(!created.succeeded)
+            #expect(created.stderr.contains("hooks.\(kind): hooks are not supported yet"), "\(created)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+}
