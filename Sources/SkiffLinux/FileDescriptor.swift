@@ -84,6 +84,17 @@ public final class OwnedFD: @unchecked Sendable {
     /// The whole file from offset 0 with pread, leaving the shared file offset alone (an fd
     /// another process also holds, such as a memfd the runtime wrote), at most `limit` bytes.
     public func preadAll(limit: Int = 64 << 20, operation: String = "pread", path: String? = nil) throws(LinuxError) -> [UInt8] {
+        try readChunks(limit: limit, operation: operation, path: path, positional: true)
+    }
+
+    /// Reads until end of file, at most `limit` bytes.
+    public func readAll(limit: Int = 64 << 20, operation: String = "read", path: String? = nil) throws(LinuxError) -> [UInt8] {
+        try readChunks(limit: limit, operation: operation, path: path, positional: false)
+    }
+
+    /// Reads start at 4 KiB and double: most of what skiff reads (procfs, cgroup files,
+    /// config.json, state.json) fits the first. Buffers are not zeroed first (see read(upTo:)).
+    private func readChunks(limit: Int, operation: String, path: String?, positional: Bool) throws(LinuxError) -> [UInt8] {
         var result: [UInt8] = []
         var chunkSize = 4096
         while result.count < limit {
@@ -91,25 +102,13 @@ public final class OwnedFD: @unchecked Sendable {
             let offset = off_t(result.count)
             var err: Int32 = 0
             let chunk = [UInt8](unsafeUninitializedCapacity: want) { raw, initialized in
-                let (got, readErr) = sysCallErrno { Glibc.pread(self.raw, raw.baseAddress!, want, offset) }
+                let (got, readErr) = sysCallErrno {
+                    positional ? Glibc.pread(self.raw, raw.baseAddress!, want, offset) : Glibc.read(self.raw, raw.baseAddress!, want)
+                }
                 err = readErr
                 initialized = readErr == 0 ? got : 0
             }
             if err != 0 { throw LinuxError(operation, path: path, errno: err) }
-            if chunk.isEmpty { break }
-            result += chunk
-            chunkSize = min(chunkSize * 2, 1 << 20)
-        }
-        return result
-    }
-
-    /// Reads until end of file, at most `limit` bytes. Reads start at 4 KiB and double: most
-    /// of what skiff reads (procfs, cgroup files, config.json, state.json) fits the first.
-    public func readAll(limit: Int = 64 << 20, operation: String = "read", path: String? = nil) throws(LinuxError) -> [UInt8] {
-        var result: [UInt8] = []
-        var chunkSize = 4096
-        while result.count < limit {
-            let chunk = try read(upTo: min(chunkSize, limit - result.count), operation: operation, path: path)
             if chunk.isEmpty { break }
             result += chunk
             chunkSize = min(chunkSize * 2, 1 << 20)
