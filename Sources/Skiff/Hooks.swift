@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffLinux
 import SkiffOCI
 
@@ -13,30 +12,22 @@ enum HookRunner {
     /// The kinds skiff runs, for `features`.
     static let supported = ["prestart", "createRuntime", "poststart", "poststop"]
 
-    /// Runs `hooks` in order, each with the state as JSON on stdin; the first failure stops
-    /// the rest and is thrown, naming the hook kind, its index and path, and its output.
-    static func run(_ hooks: [Hook]?, kind: String, state: State, logger: Logger) throws {
+    /// Runs `hooks` in order, each with the state as JSON on stdin. A failure names the hook
+    /// kind, its index and path, and its output. With `failureIsWarning` (poststart and
+    /// poststop, as the spec says) it is logged and the rest still run; otherwise it stops the
+    /// rest and is thrown. The state is only worked out when there is a hook to run.
+    static func run(_ hooks: [Hook]?, kind: String, state: @autoclosure () -> State, logger: Logger,
+                    failureIsWarning: Bool = false) throws {
         guard let hooks, !hooks.isEmpty else { return }
-        let stdin = try state.jsonData(indent: nil)
+        let stdin = Array(try state().jsonData(indent: nil))
         for (index, hook) in hooks.enumerated() {
             logger.debug("run hook \(kind)[\(index)] \(hook.path)")
             do {
-                try runOne(hook, stdin: Array(stdin))
-            } catch {
-                throw SkiffError(.system, "hooks.\(kind)[\(index)] \(hook.path): \(error)")
-            }
-        }
-    }
-
-    /// poststart and poststop: the spec says a failure is a warning and the rest still run.
-    static func runWarning(_ hooks: [Hook]?, kind: String, state: State, logger: Logger) {
-        guard let hooks else { return }
-        let stdin = (try? state.jsonData(indent: nil)).map(Array.init) ?? []
-        for (index, hook) in hooks.enumerated() {
-            do {
                 try runOne(hook, stdin: stdin)
             } catch {
-                logger.warning("hooks.\(kind)[\(index)] \(hook.path): \(error)")
+                let message = "hooks.\(kind)[\(index)] \(hook.path): \(error)"
+                guard failureIsWarning else { throw SkiffError(.system, message) }
+                logger.warning(message)
             }
         }
     }

@@ -32,7 +32,6 @@ public struct CreateOptions: Sendable {
     }
 }
 
-/// One row of `list`.
 /// One container as `list` shows it; the JSON has runc's fields, in runc's order.
 public struct ContainerSummary: Sendable, Codable, Equatable {
     public let ociVersion: String
@@ -327,7 +326,8 @@ public struct Runtime: Sendable {
             usleep(1000)
         }
         try Files.unlink(fifoPath)
-        HookRunner.runWarning(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger)
+        try HookRunner.run(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger,
+                           failureIsWarning: true)
         withExtendedLifetime(lock) {}
     }
 
@@ -403,10 +403,10 @@ public struct Runtime: Sendable {
             }
         }
         try store.remove(id)
-        HookRunner.runWarning(record.hooks?.poststop, kind: "poststop",
-                              state: State(ociVersion: record.ociVersion, id: id, status: .stopped, bundle: record.bundle,
-                                           annotations: record.annotations),
-                              logger: logger)
+        try HookRunner.run(record.hooks?.poststop, kind: "poststop",
+                           state: State(ociVersion: record.ociVersion, id: id, status: .stopped, bundle: record.bundle,
+                                        annotations: record.annotations),
+                           logger: logger, failureIsWarning: true)
         withExtendedLifetime(lock) {}
     }
 

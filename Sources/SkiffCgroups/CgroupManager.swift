@@ -297,22 +297,31 @@ public struct CgroupManager: Sendable {
 }
 
 extension CgroupManager {
-    /// Whether a cgroup directory lies on a v1 hierarchy (CGROUP_SUPER_MAGIC), where a
-    /// single-threaded process can move itself by writing "0" to its tasks file.
-    public static func isVersion1(_ directory: String) -> Bool {
-        var fs = statfs()
-        return statfs(directory, &fs) == 0 && fs.f_type == 0x0027_E0EB
-    }
-
-    /// The first of `directories` on cgroup2, opened for clone3 CLONE_INTO_CGROUP.
-    public static func cgroup2Directory(among directories: [String]) -> (path: String, fd: OwnedFD)? {
+    /// `directories` by the filesystem they lie on, one statfs each: cgroup v1
+    /// (CGROUP_SUPER_MAGIC), where a single-threaded process can move itself by writing "0"
+    /// to the tasks file, and cgroup2; a directory statfs cannot tell goes with neither.
+    public static func byVersion(_ directories: [String]) -> (v1: [String], v2: [String], unknown: [String]) {
+        var split: (v1: [String], v2: [String], unknown: [String]) = ([], [], [])
         for directory in directories {
-            guard let fd = try? Files.open(directory, flags: O_RDONLY | O_DIRECTORY) else { continue }
             var fs = statfs()
-            if fstatfs(fd.raw, &fs) == 0, fs.f_type == 0x6367_7270 {  // CGROUP2_SUPER_MAGIC
-                return (directory, fd)
+            if statfs(directory, &fs) != 0 {
+                split.unknown.append(directory)
+            } else if fs.f_type == 0x0027_E0EB {
+                split.v1.append(directory)
+            } else if fs.f_type == 0x6367_7270 {  // CGROUP2_SUPER_MAGIC
+                split.v2.append(directory)
+            } else {
+                split.unknown.append(directory)
             }
         }
-        return nil
+        return split
+    }
+
+    /// A cgroup2 directory opened for clone3 CLONE_INTO_CGROUP; nil unless the open fd is on
+    /// cgroup2 (checked on the fd, so a path swapped meanwhile cannot pass).
+    public static func openCgroup2(_ directory: String) -> OwnedFD? {
+        guard let fd = try? Files.open(directory, flags: O_RDONLY | O_DIRECTORY) else { return nil }
+        var fs = statfs()
+        return fstatfs(fd.raw, &fs) == 0 && fs.f_type == 0x6367_7270 ? fd : nil
     }
 }

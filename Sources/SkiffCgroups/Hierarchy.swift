@@ -45,12 +45,13 @@ extension CgroupManager {
         for line in mountinfo.utf8.split(separator: UInt8(ascii: "\n")) {
             // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source superoptions
             let fields = line.split(separator: space)
-            guard let dash = fields.indices.dropFirst(6).first(where: { fields[$0].elementsEqual("-".utf8) }) else { continue }
+            guard let dash = fields.indices.dropFirst(6).first(where: { fields[$0].elementsEqual("-".utf8) }),
+                  dash + 3 < fields.count, fields[dash + 1].starts(with: "cgroup".utf8) else { continue }
             let left = fields[..<dash].map { Substring($0) }
             let right = fields[(dash + 1)...].map { Substring($0) }
             // A mount of a cgroup below the hierarchy's root (a container's view) is not the
             // hierarchy itself.
-            guard left.count >= 5, right.count >= 3, right[0].hasPrefix("cgroup"), left[3] == "/" else { continue }
+            guard left[3] == "/" else { continue }
             let mountPoint = unescape(String(left[4]))
             switch right[0] {
             case "cgroup2":

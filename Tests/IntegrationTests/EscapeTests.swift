@@ -38,12 +38,7 @@ struct EscapeTests {
     @Test(arguments: cases)
     func hostPathStaysUntouched(_ hostile: Case) throws {
         try Sandbox.with { sandbox in
-            let rootfs = sandbox.path("rootfs")
-            let copied = host("cp", "-a", Paths.rootfs, rootfs)
-            try #require(copied.succeeded, "\(copied)")
-            let target = sandbox.path("hostdir")
-            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-            try "host\n".write(toFile: target + "/sentinel", atomically: false, encoding: .utf8)
+            let (rootfs, target) = try sandbox.hostileRootfs()
             if let entry = hostile.symlink {
                 let link = rootfs + "/" + entry
                 host("rm", "-rf", link)

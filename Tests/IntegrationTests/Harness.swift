@@ -235,6 +235,44 @@ func editJSON(_ value: Any, _ path: ArraySlice<String>, _ newValue: Any?) -> Any
 
 /// A private world for one test: a temp dir holding bundles, a `--root` for skiff and scratch
 /// files. `cleanup()` force-deletes every container the test named and removes the dir.
+/// What runs skiff for a test: the root sandbox, or the rootless user's (RootlessTests).
+protocol SkiffRunner {
+    func skiffCommand(_ arguments: [String]) -> Outcome
+}
+
+extension SkiffRunner {
+    /// `skiff state` decoded, or nil when it fails.
+    func state(_ id: String) -> [String: Any]? {
+        let outcome = skiffCommand(["state", id])
+        guard outcome.succeeded else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8))) as? [String: Any]
+    }
+
+    func status(_ id: String) -> String? { state(id)?["status"] as? String }
+
+    /// Waits until the container reports `status`; returns whether it did.
+    @discardableResult
+    func waitFor(_ id: String, status: String, timeout: Double = 5) -> Bool {
+        poll(timeout: timeout) { self.status(id) == status }
+    }
+}
+
+extension Sandbox: SkiffRunner {
+    func skiffCommand(_ arguments: [String]) -> Outcome { skiff(arguments) }
+
+    /// A copy of the busybox rootfs the test may plant things in, and a host directory with
+    /// a sentinel file that must stay alone.
+    func hostileRootfs() throws -> (rootfs: String, hostDirectory: String) {
+        let rootfs = path("rootfs")
+        let copied = host("cp", "-a", Paths.rootfs, rootfs)
+        try #require(copied.succeeded, "\(copied)")
+        let target = path("hostdir")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try "host\n".write(toFile: target + "/sentinel", atomically: false, encoding: .utf8)
+        return (rootfs, target)
+    }
+}
+
 final class Sandbox {
     let directory: String
     let root: String
@@ -366,21 +404,6 @@ final class Sandbox {
         return try Spawned(
             ["--root", root] + arguments, stdoutPath: path("\(name).out"), stderrPath: path("\(name).err"),
             executable: Paths.binary)
-    }
-
-    /// `skiff state` decoded, or nil when it fails.
-    func state(_ id: String) -> [String: Any]? {
-        let outcome = skiff("state", id)
-        guard outcome.succeeded else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8))) as? [String: Any]
-    }
-
-    func status(_ id: String) -> String? { state(id)?["status"] as? String }
-
-    /// Waits until the container reports `status`; returns whether it did.
-    @discardableResult
-    func waitFor(_ id: String, status: String, timeout: Double = 5) -> Bool {
-        poll(timeout: timeout) { self.status(id) == status }
     }
 
     /// Everything container `id` may have left on the host; empty when it left nothing.

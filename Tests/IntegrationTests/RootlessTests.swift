@@ -132,6 +132,10 @@ enum RootlessPaths {
 
 /// A sandbox owned by the test user: bundles, a state root under its XDG_RUNTIME_DIR, and
 /// skiff run as that user. `cleanup()` deletes the containers as the user, then the sandbox.
+extension RootlessSandbox: SkiffRunner {
+    func skiffCommand(_ arguments: [String]) -> Outcome { skiff(arguments) }
+}
+
 final class RootlessSandbox {
     let sandbox: Sandbox
     let user: RootlessUser
@@ -236,19 +240,6 @@ final class RootlessSandbox {
         let name = UUID().uuidString
         return try Spawned(rest, stdoutPath: path("\(name).out"), stderrPath: path("\(name).err"),
                            executable: executable, currentDirectory: sandbox.directory)
-    }
-
-    func state(_ id: String) -> [String: Any]? {
-        let outcome = skiff("state", id)
-        guard outcome.succeeded else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8))) as? [String: Any]
-    }
-
-    func status(_ id: String) -> String? { state(id)?["status"] as? String }
-
-    @discardableResult
-    func waitFor(_ id: String, status: String, timeout: Double = 5) -> Bool {
-        poll(timeout: timeout) { self.status(id) == status }
     }
 
     /// The state root's entries: nothing a failed create may keep.

@@ -14,18 +14,6 @@ import Glibc
 struct SecurityEscapeTests {
     static let oPath: Int32 = 0o10000000
 
-    /// A copy of the busybox rootfs the test may plant things in, and a host directory with
-    /// a sentinel file that must stay alone.
-    func hostileRootfs(_ sandbox: Sandbox) throws -> (rootfs: String, hostDirectory: String) {
-        let rootfs = sandbox.path("rootfs")
-        let copied = host("cp", "-a", Paths.rootfs, rootfs)
-        try #require(copied.succeeded, "\(copied)")
-        let target = sandbox.path("hostdir")
-        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        try "host\n".write(toFile: target + "/sentinel", atomically: false, encoding: .utf8)
-        return (rootfs, target)
-    }
-
     func expectUntouched(_ directory: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect((try? FileManager.default.contentsOfDirectory(atPath: directory)) == ["sentinel"],
                 "something was created in the host directory", sourceLocation: sourceLocation)
@@ -118,7 +106,7 @@ struct SecurityEscapeTests {
     /// when the config has no /dev tmpfs, so the image's /dev is used.
     @Test func devSymlinksInTheImageRedirectNothing() throws {
         try Sandbox.with { sandbox in
-            let (rootfs, hostDirectory) = try hostileRootfs(sandbox)
+            let (rootfs, hostDirectory) = try sandbox.hostileRootfs()
             let dev = rootfs + "/dev"
             host("rm", "-rf", dev)
             try FileManager.default.createDirectory(atPath: dev, withIntermediateDirectories: true)
@@ -151,7 +139,7 @@ struct SecurityEscapeTests {
     /// destination are made through a relative symlink that climbs out of the rootfs.
     @Test func bindDestinationBelowAClimbingSymlinkCreatesNothingOnTheHost() throws {
         try Sandbox.with { sandbox in
-            let (rootfs, hostDirectory) = try hostileRootfs(sandbox)
+            let (rootfs, hostDirectory) = try sandbox.hostileRootfs()
             try FileManager.default.createSymbolicLink(
                 atPath: rootfs + "/evil", withDestinationPath: String(repeating: "../", count: 12) + hostDirectory.dropFirst())
             let source = sandbox.path("volume")

@@ -80,15 +80,19 @@ struct InitSpawner {
         try security?.addChildFDs(&fds, &environment, &closeFrom)
 
         let executable = try security?.initExecutable() ?? "/proc/self/exe"
-        // On cgroup2, stage 0 is born in the container's cgroup (clone3 CLONE_INTO_CGROUP):
-        // no cgroup.procs write, and no wait for the cgroup threadgroup lock, for that one.
-        let cgroup2 = CgroupManager.cgroup2Directory(among: cgroupDirectories)
-        var joined: String?
+        // Every later stage must be born inside the cgroups. On cgroup2, stage 0 is born in
+        // the container's cgroup (clone3 CLONE_INTO_CGROUP); stage 0 moves itself into the v1
+        // hierarchies (a thread moving itself takes no global lock; see join_cgroups in
+        // nsexec.c); the runtime moves it into any other by cgroup.procs, before the
+        // bootstrap data, which is what stage 0 waits for before it clones.
+        let cgroups = CgroupManager.byVersion(cgroupDirectories)
+        var byProcsWrite = cgroups.v2 + cgroups.unknown
         let stage0: pid_t
-        if let cgroup2, let pid = try Processes.spawn(
+        if let first = cgroups.v2.first, let fd = CgroupManager.openCgroup2(first), let pid = try Processes.spawn(
             path: executable, arguments: ["skiff", "init"], environment: environment, fds: fds, closeFrom: closeFrom,
-            workingDirectory: workingDirectory, intoCgroup: cgroup2.fd) {
-            (stage0, joined) = (pid, cgroup2.path)
+            workingDirectory: workingDirectory, intoCgroup: fd) {
+            stage0 = pid
+            byProcsWrite.removeFirst()
         } else {
             stage0 = try Processes.spawn(
                 path: executable, arguments: ["skiff", "init"], environment: environment,
@@ -102,18 +106,11 @@ struct InitSpawner {
         var stage1: Int32 = 0
         var pid: Int32 = 0
         do throws(any Error) {
-            // Every later stage must be born inside the cgroups. Stage 0 moves itself into the
-            // v1 hierarchies (a thread moving itself takes no global lock; see join_cgroups in
-            // nsexec.c); the runtime moves it into any other by cgroup.procs, before the
-            // bootstrap data, which is what stage 0 waits for before it clones.
-            var bootstrap = bootstrap
-            for directory in cgroupDirectories where directory != joined {
-                if CgroupManager.isVersion1(directory) {
-                    bootstrap.cgroupTasks.append(directory + "/tasks")
-                } else {
-                    try Files.write(directory + "/cgroup.procs", "\(stage0)", flags: O_WRONLY)
-                }
+            for directory in byProcsWrite {
+                try Files.write(directory + "/cgroup.procs", "\(stage0)", flags: O_WRONLY)
             }
+            var bootstrap = bootstrap
+            bootstrap.cgroupTasks = cgroups.v1.map { $0 + "/tasks" }
             logger.debug("stage-0 joins \(cgroupDirectories.count) cgroups (\(bootstrap.cgroupTasks.count) by itself)")
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
