@@ -206,13 +206,26 @@ public struct Runtime: Sendable {
         try loadConfig(bundle: bundle).spec
     }
 
+    /// The largest config.json skiff reads (runc has none; a spec this size is already far
+    /// beyond any real one: podman's largest seccomp profiles are ~30 KiB).
+    static let configSizeLimit = 64 << 20
+
     /// config.json's bytes with the spec they validated to: create hands init exactly these
     /// bytes (a sealed memfd), so a config.json rewritten meanwhile is never what init uses.
     func loadConfig(bundle: String) throws -> (spec: Spec, bytes: [UInt8]) {
         let path = bundle + "/config.json"
         let bytes: [UInt8]
         do {
-            bytes = try Files.read(path)
+            let file = try Files.open(path, flags: O_RDONLY)
+            let size = Int(try file.stat().st_size)
+            // Init reads the config back from a memfd with the same limit; a larger file is
+            // refused with its size rather than cut short into "malformed JSON".
+            if size > Self.configSizeLimit {
+                throw SkiffError(.invalidArgument, "config.json too large (\(size) bytes, limit \(Self.configSizeLimit))")
+            }
+            bytes = try file.readAll(limit: Self.configSizeLimit, path: path)
+        } catch let error as SkiffError {
+            throw error
         } catch {
             throw SkiffError(.invalidArgument, "\(error)")
         }

@@ -136,6 +136,10 @@ public struct Box: Codable, Sendable, Equatable {
 
 /// The user the container process runs as, in the container's user namespace.
 public struct User: Codable, Sendable, Equatable {
+    /// The largest uid or gid a process may be given (runc's limit): above it the kernel's
+    /// (uid_t)-1 "no change" and ids no user namespace can map.
+    public static let maximumID: UInt32 = 2_147_483_647
+
     public var uid: UInt32
     public var gid: UInt32
     public var umask: UInt32?

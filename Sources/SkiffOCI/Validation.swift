@@ -145,6 +145,14 @@ struct Validator {
         }
         requireAbsolute(process.cwd, at: key(base, "cwd"))
 
+        // setresuid(-1) means "leave unchanged": uid 4294967295 would keep the runtime's uid 0.
+        // runc refuses every id outside 0…2147483647 the same way.
+        let user = process.user
+        for (field, id) in [("uid", user.uid), ("gid", user.gid)] + (user.additionalGids ?? []).enumerated().map({ ("additionalGids[\($0.offset)]", $0.element) })
+        where id > User.maximumID {
+            fail(key(base, "user") + "." + field, "\(id) is out of range: uids and gids must be in range 0-\(User.maximumID)")
+        }
+
         for (i, variable) in (process.env ?? []).enumerated() {
             let name = variable.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             if !variable.contains("=") || name.isEmpty {

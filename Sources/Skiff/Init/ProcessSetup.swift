@@ -30,6 +30,11 @@ struct ProcessSetup {
     /// Switches to the process's uid, gid and groups. Groups first, while still privileged.
     func switchUser() throws {
         let user = process.user
+        // Checked here too, after UserLookup may have read an id from the container's own
+        // /etc/passwd: setresuid(-1) would silently keep uid 0.
+        for id in [user.uid, user.gid] + (user.additionalGids ?? []) where id > User.maximumID {
+            throw SkiffError(.invalidArgument, "process.user: \(id) is out of range: uids and gids must be in range 0-\(User.maximumID)")
+        }
         if setgroupsAllowed {
             let groups = (user.additionalGids ?? []).map { gid_t($0) }
             _ = try sysCall("setgroups") { groups.withUnsafeBufferPointer { setgroups(groups.count, $0.baseAddress) } }

@@ -60,11 +60,17 @@ struct RootfsBuilder {
         if spec.root?.readonly == true {
             try remountReadOnly("/", recursive: false)
         }
-        for path in spec.linux?.readonlyPaths ?? [] {
-            try readonlyPath(path)
+        let paths = spec.linux.map { ($0.readonlyPaths ?? [], $0.maskedPaths ?? []) } ?? ([], [])
+        guard !paths.0.isEmpty || !paths.1.isEmpty else { return }
+        // Resolved in the container's root (we are pivoted): a symlink in the image is
+        // followed to its target inside the container, as runc's securejoin does, so masking
+        // "/datalink" hides what it points to instead of silently doing nothing.
+        let root = try RootedPath.open("/")
+        for path in paths.0 {
+            try readonlyPath(path, in: root)
         }
-        for path in spec.linux?.maskedPaths ?? [] {
-            try maskPath(path)
+        for path in paths.1 {
+            try maskPath(path, in: root)
         }
     }
 
@@ -114,6 +120,9 @@ struct RootfsBuilder {
                 .mount(destination: mount.destination, flags: options.flags, type: type)
             return
         }
+        if type == "proc" || type == "sysfs" {
+            try requireOrdinaryDirectory(mount.destination, type: type, in: root)
+        }
         let destination = try root.mkdirAll(mount.destination)
         var flags = options.flags
         var data = options.dataString
@@ -135,6 +144,18 @@ struct RootfsBuilder {
         try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type, flags: flags,
                          data: data, display: mount.destination)
         try applyPropagation(options, at: mount.destination, in: root)
+    }
+
+    /// procfs and sysfs go on a real directory of the image, never through a symlink the
+    /// image placed there: a /proc pointing elsewhere would let LSM and procfs writes land on
+    /// a fake (runc CVE-2019-19921, CVE-2019-16884; runc refuses the same way).
+    private func requireOrdinaryDirectory(_ destination: String, type: String, in root: RootedPath) throws {
+        let opened = Result { () throws(LinuxError) in try root.open(destination, flags: SKIFF_O_PATH, noFollow: true) }
+        if case .failure(let error) = opened, error.errno == .noSuchFileOrDirectory { return }
+        let existing = try opened.get()
+        if (try existing.stat().st_mode & S_IFMT) != S_IFDIR {
+            throw SkiffError(.invalidArgument, "filesystem \"\(type)\" must be mounted on an ordinary directory, not a symlink or file")
+        }
     }
 
     private func bindMount(_ mount: Mount, options: MountOptions, in root: RootedPath) throws {
@@ -204,40 +225,45 @@ struct RootfsBuilder {
     }
 
     private func remountReadOnly(_ path: String, recursive: Bool) throws {
-        let fd = try Files.open(path, flags: SKIFF_O_PATH | O_NOFOLLOW)
+        try remountReadOnly(try Files.open(path, flags: SKIFF_O_PATH | O_NOFOLLOW), display: path, recursive: recursive)
+    }
+
+    private func remountReadOnly(_ fd: OwnedFD, display path: String, recursive: Bool) throws {
         let locked = try mountFlags(of: fd) & ~UInt(MS_RDONLY)
         try Mounts.mount(source: nil, target: fd.procPath, type: nil,
                          flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | UInt(MS_RDONLY) | locked | (recursive ? UInt(MS_REC) : 0),
                          display: path)
     }
 
-    /// An O_PATH fd of `path` (not following a final symlink), nil when it does not exist.
-    private func openIfExists(_ path: String) throws -> OwnedFD? {
-        let fd = Glibc.open(path, SKIFF_O_PATH | O_NOFOLLOW | O_CLOEXEC)
-        if fd >= 0 { return OwnedFD(fd) }
-        let code = currentErrno()
-        if code == ENOENT { return nil }
-        throw LinuxError("open", path: path, errno: code)
+    /// An O_PATH fd of what `path` names inside the container (symlinks followed within its
+    /// root), nil when it does not exist.
+    private func openIfExists(_ path: String, in root: RootedPath) throws -> OwnedFD? {
+        switch Result(catching: { () throws(LinuxError) in try root.open(path, flags: SKIFF_O_PATH) }) {
+        case .success(let fd): return fd
+        case .failure(let error) where error.errno == .noSuchFileOrDirectory: return nil
+        case .failure(let error): throw error
+        }
     }
 
-    private func readonlyPath(_ path: String) throws {
-        guard let fd = try openIfExists(path) else { return }
+    private func readonlyPath(_ path: String, in root: RootedPath) throws {
+        guard let fd = try openIfExists(path, in: root) else { return }
         try Mounts.mount(source: fd.procPath, target: fd.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: path)
-        try remountReadOnly(path, recursive: true)
+        // The bind is now on top of what fd names: reopen to reach the new mount.
+        guard let mounted = try openIfExists(path, in: root) else { return }
+        try remountReadOnly(mounted, display: path, recursive: true)
     }
 
     /// Hides a path: a read-only empty tmpfs on a directory, the real /dev/null on a file. The
     /// /dev/null is checked to be the 1:3 character device, so an image that replaced it with a
     /// symlink cannot turn masking into a bind of something else (runc CVE-2025-31133).
-    private func maskPath(_ path: String) throws {
-        guard let target = try openIfExists(path) else { return }
+    private func maskPath(_ path: String, in root: RootedPath) throws {
+        guard let target = try openIfExists(path, in: root) else { return }
         let st = try target.stat()
         if (st.st_mode & S_IFMT) == S_IFDIR {
             try Mounts.mount(source: "tmpfs", target: target.procPath, type: "tmpfs", flags: UInt(MS_RDONLY),
                              data: "size=0k,mode=755", display: path)
             return
         }
-        if (st.st_mode & S_IFMT) == S_IFLNK { return }
         let null = try Files.open("/dev/null", flags: SKIFF_O_PATH | O_NOFOLLOW)
         let nullStat = try null.stat()
         guard (nullStat.st_mode & S_IFMT) == S_IFCHR, nullStat.st_rdev == UInt(skiff_makedev(1, 3)) else {

@@ -49,6 +49,11 @@ extension JSONValue {
 
     func unboxString(at codingPath: [any CodingKey]) throws -> String {
         guard case .string(let string) = self else { throw mismatch("string", at: codingPath) }
+        // Every string of the spec ends up as a C string (a path, an argument, a name): a NUL
+        // would silently cut it short, so the value that is checked would not be the one used.
+        if string.utf8.contains(0) {
+            throw SpecError(path: JSONPath.render(codingPath), message: "contains a NUL byte")
+        }
         return string
     }
 
