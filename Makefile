@@ -41,8 +41,9 @@ CGROUP2_VM  := ../shared/tools/cgroup2-vm
 BUILD_PKGS  := libseccomp-dev libcap-dev pkg-config binutils git libc6-dev libstdc++-12-dev libgcc-12-dev zlib1g-dev
 BUNDLE_PKGS := busybox-static
 # uidmap: newuidmap/newgidmap for the rootless tests' multi-range maps (passwd brings
-# useradd/usermod, util-linux setpriv to run skiff as the test user).
-TEST_PKGS   := util-linux procps passwd uidmap
+# useradd/usermod, util-linux setpriv to run skiff as the test user; runc, the reference some
+# tests run the same bundle under).
+TEST_PKGS   := util-linux procps passwd uidmap runc
 BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

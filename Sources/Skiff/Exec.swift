@@ -116,6 +116,11 @@ extension Runtime {
                 throw SkiffError.wrap(error, "--pid-file")
             }
         }
+        do {
+            try spawned.commit()
+        } catch {
+            throw SkiffError.wrap(error, "exec failed")
+        }
         if options.detach { return 0 }
         let proxy = try console?.master.map { try TerminalProxy(master: $0) }
         return try ForegroundWaiter(pid: spawned.pid, terminal: proxy).wait().shellCode

@@ -119,12 +119,28 @@ public struct Runtime: Sendable {
         let lock = try store.reserve(id)
         var cgroup: CgroupManager?
         var cgroupCreated = false
+        var spawnedPid: Int32?
         // Rootless cgroups are placed by absolute path below the cgroup2 mount (Runtime+Rootless).
         let relative = !rootless && !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
+        var record = ContainerRecord(
+            ociVersion: spec.ociVersion, id: id, pid: 0, pidStartTime: 0,
+            bundle: bundlePath, rootfs: rootfs, created: Logger.timestamp(),
+            owner: String(getuid()), annotations: spec.annotations,
+            cgroupPaths: [], cgroupsPath: "", cgroupRelative: relative,
+            namespaces: (spec.linux?.namespaces ?? []).compactMap { BootstrapMessage.nsNames[$0.type] },
+            process: spec.process, hooks: spec.hooks)
+        /// state.json as it stands, written before each thing it names exists: a create killed at
+        /// any instant leaves a record `delete --force` can follow to every cgroup and process.
+        func recordCgroup() throws {
+            record.cgroupPaths = cgroup?.directories(relative: relative) ?? []
+            record.cgroupsPath = cgroup?.path ?? ""
+            try store.save(record)
+        }
         do {
             if rootless {
                 cgroup = try createRootlessCgroup(spec: spec, id: id)
                 cgroupCreated = cgroup != nil
+                try recordCgroup()
             } else {
                 let cgroupsPath = spec.linux?.cgroupsPath ?? "/skiff/\(id)"
                 do {
@@ -132,6 +148,7 @@ public struct Runtime: Sendable {
                 } catch {
                     throw SkiffError(.invalidArgument, "\(error)")
                 }
+                try recordCgroup()
                 try cgroup?.create(relative: relative)
                 cgroupCreated = true
             }
@@ -162,23 +179,26 @@ public struct Runtime: Sendable {
                     try HookRunner.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state, logger: logger)
                 }
             ).spawn()
+            spawnedPid = spawned.pid
             try console?.receiveMaster()
 
-            let record = ContainerRecord(
-                ociVersion: spec.ociVersion, id: id, pid: spawned.pid, pidStartTime: spawned.startTime,
-                bundle: bundlePath, rootfs: initOptions.rootfs, created: Logger.timestamp(),
-                owner: String(getuid()), annotations: spec.annotations,
-                cgroupPaths: cgroup?.directories(relative: relative) ?? [],
-                cgroupsPath: cgroup?.path ?? "", cgroupRelative: relative,
-                namespaces: (spec.linux?.namespaces ?? []).compactMap { BootstrapMessage.nsNames[$0.type] },
-                process: spec.process, hooks: spec.hooks)
+            record.pid = spawned.pid
+            record.pidStartTime = spawned.startTime
+            record.rootfs = initOptions.rootfs
             try store.save(record)
             if let pidFile = options.pidFile {
                 try writePidFile(pidFile, pid: spawned.pid)
             }
+            try spawned.commit()
             withExtendedLifetime(lock) {}
             return (state(of: record), console?.master)
         } catch {
+            if let pid = spawnedPid {
+                // Spawned but not committed: init exits when our end of the sync socket
+                // closes; kill it so that nothing is left when create returns.
+                Glibc.kill(pid, SIGKILL)
+                _ = try? Processes.wait(pid)
+            }
             if cgroupCreated { try? cgroup?.destroy(relative: relative) }
             try? store.remove(id)
             throw error
@@ -260,6 +280,11 @@ public struct Runtime: Sendable {
 
     /// The status of a container as the kernel sees it now.
     public func status(of record: ContainerRecord) -> ContainerStatus {
+        if record.pid == 0 {
+            // Written before init exists: creating while its create holds the lock, else
+            // a create that died (delete removes what it made).
+            return store.isLocked(record.id) ? .creating : .stopped
+        }
         guard record.pid > 0, let process = Procfs.status(of: record.pid), process.startTime == record.pidStartTime,
               process.state != "Z", process.state != "X" else {
             return .stopped
@@ -295,9 +320,25 @@ public struct Runtime: Sendable {
         return String(cString: name)
     }
 
-    public func list() throws -> [ContainerSummary] {
+    /// Every container under the root. One that cannot be loaded is passed to `unreadable`
+    /// (runc prints "load container ID: error") and left out.
+    public func list(unreadable: (String, any Error) -> Void = { _, _ in }) throws -> [ContainerSummary] {
         store.ids().compactMap { id in
-            guard let record = try? store.load(id) else { return nil }
+            let record: ContainerRecord
+            do {
+                record = try store.load(id)
+            } catch {
+                // A directory without state.json yet, whose create still holds the lock, is
+                // being created, not broken.
+                if !Files.exists(store.statePath(id)) {
+                    if !store.isLocked(id) {
+                        unreadable(id, SkiffError(.notFound, "no state.json: a create that did not finish (delete removes it)"))
+                    }
+                } else {
+                    unreadable(id, error)
+                }
+                return nil
+            }
             let state = state(of: record)
             return ContainerSummary(ociVersion: record.ociVersion, id: id, pid: state.pid ?? 0, status: state.status,
                                     bundle: record.bundle, rootfs: record.rootfs, created: record.created,
@@ -389,8 +430,14 @@ public struct Runtime: Sendable {
         do {
             record = try store.load(id)
         } catch let error as SkiffError where error.kind == .notFound {
-            // A directory without state.json is a create that died half-way: clean it up.
+            // A directory without state.json is a create that died before it made anything
+            // (state.json is written before the first cgroup): clean it up.
             try store.remove(id)
+            return
+        } catch {
+            guard force else { throw SkiffError.wrap(error, "delete \(id) (--force removes it anyway)") }
+            // A corrupt or tampered state.json: remove what the id alone determines.
+            try removeUnrecorded(id)
             return
         }
         let status = status(of: record)
@@ -421,6 +468,36 @@ public struct Runtime: Sendable {
                                         annotations: record.annotations),
                            logger: logger, failureIsWarning: true)
         withExtendedLifetime(lock) {}
+    }
+
+    /// `delete --force` of a container whose state.json cannot be read: whatever of it still
+    /// parses (the pid, the cgroup directories), else the cgroup the id alone names
+    /// (`/skiff/<id>` in every hierarchy, the rootless default), emptied and removed, then the
+    /// state directory.
+    private func removeUnrecorded(_ id: String) throws {
+        let salvage = store.salvage(id)
+        if let pid = salvage.pid, let startTime = salvage.pidStartTime, Procfs.startTime(of: pid) == startTime,
+           let pidfd = try? Processes.pidfd(pid) {
+            try? Processes.signal(pidfd, SIGKILL)
+            _ = try? Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
+        }
+        let hierarchies = (try? CgroupManager.hostHierarchies()) ?? []
+        var candidates: [(path: String, relative: Bool)] = ["/skiff/\(id)"].map { ($0, false) }
+        if let recorded = salvage.cgroupsPath, !recorded.isEmpty { candidates.insert((recorded, salvage.cgroupRelative), at: 0) }
+        if let own = hierarchies.first(where: { $0.version == .v2 })?.ownPath {
+            candidates += Self.rootlessCgroupPaths(cgroupsPath: nil, id: id, ownPath: own).map { ($0, false) }
+        }
+        for candidate in candidates {
+            guard let manager = try? CgroupManager(hierarchies: hierarchies, cgroupsPath: candidate.path),
+                  manager.directories(relative: candidate.relative).contains(where: Files.exists) else { continue }
+            do {
+                try manager.destroy(relative: candidate.relative)
+            } catch {
+                throw SkiffError.wrap(error, "delete \(id): remove cgroup")
+            }
+        }
+        try store.remove(id)
+        logger.warning("delete \(id): state.json unreadable; removed its cgroups and state directory")
     }
 
     private func killAndWait(_ record: ContainerRecord) throws {

@@ -17,7 +17,12 @@ struct List: ParsableCommand {
 
     func run() throws {
         do {
-            let containers = try global.runtime().list()
+            // As runc: a container whose state cannot be read is named on stderr, not dropped
+            // without a word.
+            let stderr = Logger(fd: 2, format: .text)
+            let containers = try global.runtime().list { id, error in
+                stderr.writeRaw("load container \(id): \(error)\n")
+            }
             if quiet {
                 containers.forEach { print($0.id) }
             } else if format == "json" {

@@ -17,8 +17,11 @@ public enum Files {
         })
     }
 
-    public static func read(_ path: String, limit: Int = 16 << 20) throws(LinuxError) -> [UInt8] {
-        try open(path, flags: O_RDONLY).readAll(limit: limit, path: path)
+    /// The whole file; a file longer than `limit` is an error (EFBIG), never cut short.
+    public static func read(_ path: String, limit: Int = 64 << 20) throws(LinuxError) -> [UInt8] {
+        let bytes = try open(path, flags: O_RDONLY).readAll(limit: limit + 1, path: path)
+        if bytes.count > limit { throw LinuxError("read", path: path, errno: EFBIG) }
+        return bytes
     }
 
     public static func readString(_ path: String) throws(LinuxError) -> String {

@@ -336,6 +336,11 @@ final class Sandbox {
 
     func cleanup() {
         for id in ids { _ = skiff("delete", "--force", id) }
+        if let runcBinary = Sandbox.runcBinary, FileManager.default.fileExists(atPath: runcRoot) {
+            for id in execute(runcBinary, ["--root", runcRoot, "list", "-q"]).lines {
+                _ = execute(runcBinary, ["--root", runcRoot, "delete", "--force", id])
+            }
+        }
         unmountHost()
         for name in netns { host("ip", "netns", "delete", name) }
         // --one-file-system: if skiff leaked a mount into the host, do not delete through it.
@@ -389,6 +394,18 @@ final class Sandbox {
 
     func skiff(_ arguments: [String], in currentDirectory: String? = nil, timeout: Double = 20) -> Outcome {
         execute(Paths.binary, ["--root", root] + arguments, currentDirectory: currentDirectory, timeout: timeout)
+    }
+
+    /// runc, the reference runtime (`make test` installs Debian's), or nil where it is absent.
+    static let runcBinary: String? = ["/usr/sbin/runc", "/usr/bin/runc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    var runcRoot: String { directory + "/runc-root" }
+
+    /// Runs `runc --root <sandbox's runc root> arguments…` to completion, nil without runc: the
+    /// same bundle under the reference, for tests that compare behaviour.
+    func runc(_ arguments: [String], timeout: Double = 20) -> Outcome? {
+        guard let binary = Sandbox.runcBinary else { return nil }
+        return execute(binary, ["--root", runcRoot] + arguments, timeout: timeout)
     }
 
     /// Runs skiff from a host shell that first opens `file` as fds 3 and 4, the way a caller

@@ -93,6 +93,11 @@ struct DecodingErrorTests {
              message: "malformed JSON: control character byte 0xA in string at line 1, column 22"),
         Case(json: "{\"ociVersion\": \"\\x\"}", path: "config.json",
              message: "malformed JSON: invalid escape '\\x' in string at line 1, column 17"),
+        // A NUL would cut the C string the value becomes: refused wherever it is.
+        Case(json: config(process: #"{"cwd": "/tmp\u0000/x"}"#), path: "process.cwd", message: "contains a NUL byte"),
+        Case(json: config(process: #"{"cwd": "/", "args": ["sh", "a\u0000b"]}"#), path: "process.args[1]", message: "contains a NUL byte"),
+        Case(json: config(extra: #""hostname": "a\u0000b""#), path: "hostname", message: "contains a NUL byte"),
+        Case(json: config(extra: #""mounts": [{"destination": "/a\u0000b"}]"#), path: "mounts[0].destination", message: "contains a NUL byte"),
         Case(json: "{\"ociVersion\": 01}", path: "config.json",
              message: "malformed JSON: expected ',' or '}' in object, found character '1' at line 1, column 17"),
     ]

@@ -31,6 +31,16 @@ struct ValidationTests {
         Case("process.args", "must not be empty") { $0.process?.args = [] },
         Case("process.args", "must not be empty") { $0.process?.args = nil },
         Case("process.args[0]", "must not be empty") { $0.process?.args = ["", "-c", "true"] },
+        // (uid_t)-1 is setresuid's "no change": the process would keep the runtime's uid 0.
+        Case("process.user.uid", "4294967295 is out of range: uids and gids must be in range 0-2147483647") {
+            $0.process?.user.uid = 4_294_967_295
+        },
+        Case("process.user.gid", "2147483648 is out of range: uids and gids must be in range 0-2147483647") {
+            $0.process?.user.gid = 2_147_483_648
+        },
+        Case("process.user.additionalGids[1]", "4294967295 is out of range: uids and gids must be in range 0-2147483647") {
+            $0.process?.user.additionalGids = [10, 4_294_967_295]
+        },
         Case("process.cwd", "must be an absolute path") { $0.process?.cwd = "home" },
         Case("process.cwd", "must be an absolute path") { $0.process?.cwd = "" },
         Case("process.env[2]", #""FOO" is not NAME=value"#) { $0.process?.env?.append("FOO") },

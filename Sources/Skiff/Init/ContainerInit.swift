@@ -107,8 +107,7 @@ public enum ContainerInit {
         }
         var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
         try launcher.prepare()
-        try sync.send(.ready)
-        sync.fd.close()
+        try awaitCommit(sync)
         // Blocks until `skiff start` opens the fifo for reading.
         if let fifoFD = environmentFD(SKIFF_ENV_FIFOFD) {
             let fifo = try Files.open("/proc/self/fd/\(fifoFD)", flags: O_WRONLY)
@@ -131,9 +130,24 @@ public enum ContainerInit {
         try console?.setUp(bindToDevConsole: false)
         var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
         try launcher.prepare()
-        try sync.send(.ready)
-        sync.fd.close()
+        try awaitCommit(sync)
         launcher.exec()
+    }
+
+    /// Says "ready", then waits until the runtime has recorded this process (state.json, the
+    /// pid file) and says "committed". A runtime killed before that point (the socket closes
+    /// without it) has left nothing that names this process, so it exits rather than live on
+    /// as an orphan no `state`, `list` or `delete` can find.
+    private static func awaitCommit(_ sync: SyncChannel) throws {
+        try sync.send(.ready)
+        switch try sync.receive() {
+        case .committed?:
+            sync.fd.close()
+        case nil:
+            exit(1)
+        case let other?:
+            throw SkiffError(.system, "init: expected committed, got \(other.name)")
+        }
     }
 
     /// A session keyring of the container's own, so keys of the host's session do not leak

@@ -36,10 +36,23 @@ struct InitSpawner {
     /// given init's pid.
     var runtimeHooks: ((Int32) throws -> Void)? = nil
 
-    /// The container's init, prepared and blocked on exec.fifo (or running, without a fifo).
+    /// The container's init, prepared and waiting for `commit()`.
     struct Spawned {
         let pid: Int32
         let startTime: UInt64
+        let sync: SyncChannel
+
+        /// Tells init that the runtime has recorded it (state.json, the pid file): it goes on
+        /// to wait on exec.fifo (create) or to execve (exec). Until then a runtime killed
+        /// anywhere closes the socket, and init exits instead of outliving every record of it.
+        func commit() throws {
+            do {
+                try sync.send(.committed)
+            } catch {
+                throw SkiffError(.containerInit, "init: exited before it was committed (\(error))")
+            }
+            sync.fd.close()
+        }
     }
 
     func spawn() throws -> Spawned {
@@ -156,7 +169,7 @@ struct InitSpawner {
             guard let startTime = Procfs.startTime(of: pid) else {
                 throw SkiffError(.containerInit, "init: process \(pid) is gone")
             }
-            return Spawned(pid: pid, startTime: startTime)
+            return Spawned(pid: pid, startTime: startTime, sync: sync)
         } catch {
             if pid > 0 {
                 kill(pid, SIGKILL)

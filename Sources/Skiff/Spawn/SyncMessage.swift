@@ -44,7 +44,8 @@ public enum SyncMessage: Codable, Sendable, Equatable {
     case exec(ExecInitOptions)  // runtime → init, first, for exec
     case hooks                  // init → runtime: namespaces and mounts made, before pivot_root: run prestart and createRuntime
     case hooksDone              // runtime → init: they ran; go on
-    case ready                  // init → runtime: container prepared, waiting on exec.fifo
+    case ready                  // init → runtime: container prepared; waits for "committed"
+    case committed              // runtime → init: state.json and the pid file are written: go on (exec.fifo, or execve)
     case error(String)          // init → runtime: preparation failed, with the one-line reason
 
     private enum CodingKeys: String, CodingKey { case type, options, exec, message }
@@ -57,6 +58,7 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         case "hooks": self = .hooks
         case "hooksDone": self = .hooksDone
         case "ready": self = .ready
+        case "committed": self = .committed
         case "error": self = .error(try container.decode(String.self, forKey: .message))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown sync message \"\(other)\"")
@@ -78,6 +80,8 @@ public enum SyncMessage: Codable, Sendable, Equatable {
             try container.encode("hooksDone", forKey: .type)
         case .ready:
             try container.encode("ready", forKey: .type)
+        case .committed:
+            try container.encode("committed", forKey: .type)
         case .error(let message):
             try container.encode("error", forKey: .type)
             try container.encode(message, forKey: .message)
@@ -91,6 +95,7 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         case .hooks: return "hooks"
         case .hooksDone: return "hooksDone"
         case .ready: return "ready"
+        case .committed: return "committed"
         case .error: return "error"
         }
     }

@@ -13,6 +13,10 @@ public struct StateStore: Sendable {
         self.root = root
     }
 
+    /// state.json holds part of config.json (process, hooks, annotations), so it may be as
+    /// large as the largest config create accepts.
+    static let stateSizeLimit = 128 << 20
+
     public func directory(_ id: String) -> String { root + "/" + id }
     public func statePath(_ id: String) -> String { directory(id) + "/state.json" }
     public func fifoPath(_ id: String) -> String { directory(id) + "/exec.fifo" }
@@ -39,12 +43,58 @@ public struct StateStore: Sendable {
 
     public func load(_ id: String) throws -> ContainerRecord {
         if !Files.exists(statePath(id)) { throw SkiffError(.notFound, "container does not exist: \(id)") }
-        let bytes = try Files.read(statePath(id))
+        let bytes = try Files.read(statePath(id), limit: Self.stateSizeLimit)
+        let record: ContainerRecord
         do {
-            return try SkiffJSON.decode(ContainerRecord.self, from: bytes, document: "state.json")
+            record = try SkiffJSON.decode(ContainerRecord.self, from: bytes, document: "state.json")
         } catch {
             throw SkiffError(.system, "read state \"\(statePath(id))\": \(error)")
         }
+        // The directory is the container's name; a record naming another (edited, or copied
+        // from elsewhere) must not be acted on as if it were this one.
+        guard record.id == id else {
+            throw SkiffError(.system, "read state \"\(statePath(id))\": names container \(record.id.debugDescription), not \(id.debugDescription)")
+        }
+        return record
+    }
+
+    /// What `delete --force` can still use from a state.json that does not decode as a record:
+    /// the fields that parse with the right type, nil for the rest.
+    public func salvage(_ id: String) -> (pid: Int32?, pidStartTime: UInt64?, cgroupsPath: String?, cgroupRelative: Bool) {
+        struct Partial: Decodable {
+            var pid: Int32?
+            var pidStartTime: UInt64?
+            var cgroupsPath: String?
+            var cgroupRelative: Bool?
+            init(from decoder: any Decoder) throws {
+                enum Key: String, CodingKey { case pid, pidStartTime, cgroupsPath, cgroupRelative }
+                let container = try decoder.container(keyedBy: Key.self)
+                pid = try? container.decodeIfPresent(Int32.self, forKey: .pid)
+                pidStartTime = try? container.decodeIfPresent(UInt64.self, forKey: .pidStartTime)
+                cgroupsPath = try? container.decodeIfPresent(String.self, forKey: .cgroupsPath)
+                cgroupRelative = try? container.decodeIfPresent(Bool.self, forKey: .cgroupRelative)
+            }
+        }
+        guard let bytes = try? Files.read(statePath(id), limit: Self.stateSizeLimit),
+              let partial = try? SkiffJSON.decode(Partial.self, from: bytes, document: "state.json") else {
+            return (nil, nil, nil, false)
+        }
+        // The cgroup is emptied with SIGKILL and removed: from a record that may have been
+        // tampered with, only a path whose last component names this container is trusted
+        // (podman's libpod-<id>.scope, containerd's /k8s.io/<id>), never "/" or "..".
+        let path = partial.cgroupsPath.flatMap { path -> String? in
+            let components = path.split(separator: "/")
+            guard !components.contains(".."), let last = components.last, last.contains(id) else { return nil }
+            return path
+        }
+        return (partial.pid.flatMap { $0 > 0 ? $0 : nil }, partial.pidStartTime, path, partial.cgroupRelative ?? false)
+    }
+
+    /// Whether a command holds the container's lock now (a create still in progress).
+    public func isLocked(_ id: String) -> Bool {
+        guard let fd = try? Files.open(directory(id), flags: O_RDONLY | O_DIRECTORY) else { return false }
+        let (_, err) = sysCallErrno { flock(fd.raw, LOCK_SH | LOCK_NB) }
+        return err == EWOULDBLOCK
     }
 
     public func save(_ record: ContainerRecord) throws {
