@@ -60,7 +60,7 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: commit-header all build install bundle demo test test-cgroup2 bench clean help \
+.PHONY: commit-header all build install bundle demo test test-cgroup2 bench fuzz clean help \
 	deps-build deps-bundle deps-test deps-bench
 
 all: build
@@ -73,6 +73,7 @@ help:
 	@echo "make test         build, bundle, then swift test (unit + integration, needs root)"
 	@echo "make test-cgroup2 run the tests in a pure cgroup v2 VM (../shared/tools/cgroup2-vm)"
 	@echo "make bench        skiff vs runc vs crun (Tests/Bench/bench.py; BENCH_N=$(BENCH_N))"
+	@echo "make fuzz         libFuzzer over the config.json and state.json decoders (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make clean        remove .build and the generated rootfs"
 
 deps-build:
@@ -181,6 +182,20 @@ test-cgroup2: build bundle deps-test
 bench: export SKIFF_BINARY := $(BIN)
 bench: deps-bench build bundle
 	python3 Tests/Bench/bench.py
+
+# libFuzzer over the config.json decoder + validator and the state.json loader
+# (Tests/Fuzz/SkiffFuzz.swift), seeded with real configs (runc spec, podman's, containerd's,
+# the bundle's) and a state.json; new inputs go to a git-ignored corpus under .build. Its own
+# scratch path: the sanitizer instruments every module. A crash or a hang (-timeout) fails
+# the target and leaves the input as crash-*/timeout-* in the working directory.
+FUZZ_SECONDS ?= 60
+FUZZ_SCRATCH := $(SCRATCH)/fuzz
+fuzz: deps-build commit-header
+	$(SWIFT) build --scratch-path $(FUZZ_SCRATCH) -c debug --product SkiffFuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DSKIFF_FUZZER
+	@mkdir -p $(FUZZ_SCRATCH)/corpus
+	$(FUZZ_SCRATCH)/debug/SkiffFuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+		-print_final_stats=1 $(FUZZ_SCRATCH)/corpus Tests/Fuzz/corpus
 
 clean:
 	rm -rf $(SCRATCH)

@@ -36,6 +36,10 @@ let package = Package(
             name: "SkiffCLI",
             dependencies: ["Skiff", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        // libFuzzer target over the config.json decoder + validator and the state.json loader
+        // (`make fuzz` builds it with -sanitize=fuzzer); a plain build replays files given as
+        // arguments, so the corpus is also checked without the sanitizer.
+        .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"]),
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),

@@ -44,16 +44,21 @@ public struct StateStore: Sendable {
     public func load(_ id: String) throws -> ContainerRecord {
         if !Files.exists(statePath(id)) { throw SkiffError(.notFound, "container does not exist: \(id)") }
         let bytes = try Files.read(statePath(id), limit: Self.stateSizeLimit)
-        let record: ContainerRecord
         do {
-            record = try SkiffJSON.decode(ContainerRecord.self, from: bytes, document: "state.json")
+            return try Self.decodeRecord(bytes, id: id)
         } catch {
             throw SkiffError(.system, "read state \"\(statePath(id))\": \(error)")
         }
+    }
+
+    /// state.json's bytes as the record of container `id` (what `load` reads; fuzzed by
+    /// Tests/Fuzz).
+    public static func decodeRecord(_ bytes: [UInt8], id: String) throws -> ContainerRecord {
+        let record = try SkiffJSON.decode(ContainerRecord.self, from: bytes, document: "state.json")
         // The directory is the container's name; a record naming another (edited, or copied
         // from elsewhere) must not be acted on as if it were this one.
         guard record.id == id else {
-            throw SkiffError(.system, "read state \"\(statePath(id))\": names container \(record.id.debugDescription), not \(id.debugDescription)")
+            throw SkiffError(.system, "names container \(record.id.debugDescription), not \(id.debugDescription)")
         }
         return record
     }
