@@ -124,8 +124,10 @@ def check_stdin(p):
 
 
 def check_detach(p, name):
-    res = expect(p("run", "-d", "--name", name, IMAGE, "sleep", "1000"))
+    expect(p("run", "-d", "--name", name, IMAGE, "sleep", "1000"))
     wait_for(lambda: p.status(name).startswith("running"), 20, f"{name} running")
+    used = p("inspect", "--format", "{{.OCIRuntime}}", name).out.strip()
+    ensure(used == p.runtime, f"podman ran {name} with {used!r}, not {p.runtime!r}")
 
 
 def check_exec_output(p, name):
@@ -182,7 +184,9 @@ def check_stop_ignoring(p, name):
 
 
 def check_ping(p):
-    expect(p("run", "--rm", "--network", "none", IMAGE, "ping", "-c1", "-W3", "127.0.0.1"),
+    # busybox's ping needs a raw socket (no ICMP datagram fallback), and
+    # podman's default capabilities differ between root and rootless: ask for it.
+    expect(p("run", "--rm", "--network", "none", "--cap-add", "NET_RAW", IMAGE, "ping", "-c1", "-W3", "127.0.0.1"),
            out="1 packets received")
 
 
