@@ -16,12 +16,17 @@ class Ctr:
     def __init__(self, cd, runtime, binary):
         self.cd, self.runtime, self.binary = cd, runtime, binary
         self.root = os.path.join(cd.base, f"ctr-root-{runtime}")
+        # ctr's FIFOs default to /run/containerd/fifo; keep them in the run's dir.
+        self.fifos = os.path.join(cd.base, "fifo")
 
     def __call__(self, *args, **kw):
         return self.cd.ctr(NS, *args, **kw)
 
     def run_args(self):
-        return ["run", "--runc-binary", self.binary, "--runc-root", self.root]
+        return ["run", "--runc-binary", self.binary, "--runc-root", self.root, "--fifo-dir", self.fifos]
+
+    def exec_args(self, exec_id):
+        return ["task", "exec", "--fifo-dir", self.fifos, "--exec-id", exec_id]
 
     def task_status(self, cid):
         for line in self("task", "ls").out.splitlines()[1:]:
@@ -47,16 +52,16 @@ def check_detach(c, cid):
 
 
 def check_exec(c, cid):
-    expect(c("task", "exec", "--exec-id", "out", cid, "sh", "-c", "echo exec:$(cat /proc/1/comm)"),
+    expect(c(*c.exec_args("out"), cid, "sh", "-c", "echo exec:$(cat /proc/1/comm)"),
            out="exec:sleep")
 
 
 def check_exec_code(c, cid):
-    expect(c("task", "exec", "--exec-id", "code", cid, "sh", "-c", "exit 5"), rc=5)
+    expect(c(*c.exec_args("code"), cid, "sh", "-c", "exit 5"), rc=5)
 
 
 def check_pty(c, cid):
-    argv = ["ctr", "--address", c.cd.sock, "--namespace", NS, "task", "exec", "-t", "--exec-id", "tty", cid,
+    argv = ["ctr", "--address", c.cd.sock, "--namespace", NS, *c.exec_args("tty"), "-t", cid,
             "sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty"]
     expect(run(["script", "-qec", shlex.join(argv), "/dev/null"]), out=["/dev/pts/", "stdin-is-a-tty"])
 
@@ -68,7 +73,7 @@ def check_pause(c, cid):
     expect(c("task", "resume", cid))
     status = c.task_status(cid)
     ensure(status == "RUNNING", f"after resume, task status is {status!r}")
-    expect(c("task", "exec", "--exec-id", "awake", cid, "echo", "awake"), out="awake")
+    expect(c(*c.exec_args("awake"), cid, "echo", "awake"), out="awake")
 
 
 def check_metrics(c, cid):
