@@ -33,8 +33,11 @@ def config(ctx, base, cri):
             f'  sandbox_image = "{PAUSE}"\n'
             # the pod's netns is mounted under our state dir, not /var/run/netns
             f'  netns_mounts_under_state_dir = true\n'
+            # The sandbox asks for oom_score_adj -998; lowering it needs
+            # CAP_SYS_RESOURCE, which this machine's bounding set lacks.
+            f'  restrict_oom_score_adj = true\n'
             f'  stream_server_address = "127.0.0.1"\n  stream_server_port = "0"\n'
-            f'  [{cri_table}.cni]\n    bin_dir = "/usr/lib/cni"\n    conf_dir = "{base}/cni"\n'
+            f'  [{cri_table}.cni]\n    bin_dir = "{base}/cni-bin"\n    conf_dir = "{base}/cni"\n'
             f'  [{cri_table}.containerd]\n    snapshotter = "overlayfs"\n')
     if "runc" in ctx.runtimes:
         text += (f'  [{cri_table}.containerd.runtimes.runc]\n    runtime_type = "io.containerd.runc.v2"\n'
