@@ -228,24 +228,24 @@ class Pod:
 
     def walk(self):
         s = self.s
-        if not s.check("RunPodSandbox", self.run_sandbox):
-            return
+        s.check("RunPodSandbox", self.run_sandbox)
         try:
             web = ("mkdir -p /tmp/www && echo served-by-web > /tmp/www/index.html && "
                    "exec httpd -f -p 127.0.0.1:8080 -h /tmp/www")
             client = "trap 'exit 0' TERM; sleep 1000 & wait"
-            if not s.check("CreateContainer x2", lambda: (self.create("web", web), self.create("client", client))):
-                return
-            if not s.check("StartContainer x2", lambda: (self.start("web"), self.start("client"))):
-                return
-            s.check("ExecSync (output, exit code)", self.check_exec_sync)
-            s.check("shared UTS: the pod's hostname", self.check_uts)
-            s.check("shared network: one netns, lo up, reached over 127.0.0.1", self.check_net)
-            s.check("shared IPC: one namespace, a message queue", self.check_ipc)
-            s.check("ContainerStatus", self.check_status)
-            s.check("StopContainer (SIGTERM honoured)", self.check_stop_container)
-            s.check("StopPodSandbox", self.check_stop_sandbox)
-            s.check("RemovePodSandbox", self.check_remove_sandbox)
+            s.check("CreateContainer x2", lambda: (self.create("web", web), self.create("client", client)),
+                    needs="RunPodSandbox")
+            s.check("StartContainer x2", lambda: (self.start("web"), self.start("client")),
+                    needs="CreateContainer x2")
+            up = "StartContainer x2"
+            s.check("ExecSync (output, exit code)", self.check_exec_sync, needs=up)
+            s.check("shared UTS: the pod's hostname", self.check_uts, needs=up)
+            s.check("shared network: one netns, lo up, reached over 127.0.0.1", self.check_net, needs=up)
+            s.check("shared IPC: one namespace, a message queue", self.check_ipc, needs=up)
+            s.check("ContainerStatus", self.check_status, needs=up)
+            s.check("StopContainer (SIGTERM honoured)", self.check_stop_container, needs=up)
+            s.check("StopPodSandbox", self.check_stop_sandbox, needs="RunPodSandbox")
+            s.check("RemovePodSandbox", self.check_remove_sandbox, needs="RunPodSandbox")
         finally:
             if self.sandbox_id:  # a failed walk still leaves nothing running
                 for method, req in (("StopPodSandbox", self.pb.StopPodSandboxRequest),

@@ -136,20 +136,21 @@ def run_caller(ctx, runtimes):
     try:
         imported = cd.ctr(NS, "images", "import", ctx.image_archive, timeout=180)
         for s in suites:
-            if not s.check("setup: ctr images import", expect, imported):
-                continue
+            img = "setup: ctr images import"
+            s.check(img, expect, imported)
             c = Ctr(cd, s.runtime, ctx.runtimes[s.runtime])
             cid = f"e2e-{s.runtime}-main"
-            s.check("run (output)", check_run_echo, c)
-            s.check("run exit status 3", check_exit_status, c)
-            if s.check("run -d", check_detach, c, cid):
-                s.check("exec output", check_exec, c, cid)
-                s.check("exec exit code", check_exec_code, c, cid)
-                s.check("exec -t (pty)", check_pty, c, cid)
-                s.check("pause/resume", check_pause, c, cid)
-                s.check("metrics", check_metrics, c, cid)
-                s.check("kill KILL: exit status 137", check_kill_status, c, cid)
-            s.check("kill TERM: trap's exit status 7", check_kill_term, c)
+            up = [img, "run -d"]
+            s.check("run (output)", check_run_echo, c, needs=img)
+            s.check("run exit status 3", check_exit_status, c, needs=img)
+            s.check("run -d", check_detach, c, cid, needs=img)
+            s.check("exec output", check_exec, c, cid, needs=up)
+            s.check("exec exit code", check_exec_code, c, cid, needs=up)
+            s.check("exec -t (pty)", check_pty, c, cid, needs=up)
+            s.check("pause/resume", check_pause, c, cid, needs=up)
+            s.check("metrics", check_metrics, c, cid, needs=up)
+            s.check("kill KILL: exit status 137", check_kill_status, c, cid, needs=up)
+            s.check("kill TERM: trap's exit status 7", check_kill_term, c, needs=img)
             c("task", "kill", "-s", "KILL", cid)
             c("task", "delete", cid)
             c("container", "rm", cid)

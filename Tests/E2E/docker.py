@@ -142,17 +142,18 @@ def run_caller(ctx, runtimes):
         loaded = d("load", "-i", ctx.image_archive, timeout=180)
         for s in suites:
             rt = s.runtime
-            if not s.check("setup: docker load", expect, loaded):
-                continue
+            img = "setup: docker load"
+            s.check(img, expect, loaded)
             name = f"e2e-{rt}-main"
-            s.check("run (output)", check_run, d, rt)
-            s.check("run exit code 3", check_exit_code, d, rt)
-            if s.check("run -d", check_detach, d, rt, name):
-                s.check("exec (output, exit code)", check_exec, d, name)
-                s.check("update --memory", check_update, d, name)
-                s.check("pause/unpause", check_pause, d, name)
-                s.check("kill (137)", check_kill, d, name)
-            s.check("stop (SIGTERM honoured)", check_stop, d, rt)
+            up = [img, "run -d"]
+            s.check("run (output)", check_run, d, rt, needs=img)
+            s.check("run exit code 3", check_exit_code, d, rt, needs=img)
+            s.check("run -d", check_detach, d, rt, name, needs=img)
+            s.check("exec (output, exit code)", check_exec, d, name, needs=up)
+            s.check("update --memory", check_update, d, name, needs=up)
+            s.check("pause/unpause", check_pause, d, name, needs=up)
+            s.check("kill (137)", check_kill, d, name, needs=up)
+            s.check("stop (SIGTERM honoured)", check_stop, d, rt, needs=img)
         d("rm", "-f", *[f"e2e-{rt}-{n}" for rt in runtimes for n in ("main", "term")])
     finally:
         d.stop()

@@ -27,6 +27,10 @@ class Result:
     def __init__(self, argv, rc, out, err, seconds):
         self.argv, self.rc, self.out, self.err, self.seconds = argv, rc, out, err, seconds
 
+    def gist(self):
+        lines = (self.err.strip() or self.out.strip()).splitlines()
+        return f"exit {self.rc}: {lines[-1][-300:]}" if lines else f"exit {self.rc}"
+
     def describe(self):
         cmd = " ".join(shlex.quote(a) for a in self.argv)
         tail = lambda s: " | ".join(s.strip().splitlines()[-4:])[-600:]
@@ -82,7 +86,7 @@ def expect(res, rc=0, out=None, err=None, out_not=None):
         if w in res.out:
             problems.append(f"did not expect {w!r} in stdout")
     if problems:
-        raise Fail(", ".join(problems) + "\n      " + res.describe())
+        raise Fail(", ".join(problems) + " (" + res.gist() + ")\n      " + res.describe())
     return res
 
 
@@ -108,7 +112,14 @@ class Suite:
         self.caller, self.runtime = caller, runtime
         self.results = []  # (name, ok, message)
 
-    def check(self, name, fn, *args):
+    def check(self, name, fn, *args, needs=()):
+        """Runs one check. needs: names of earlier checks it builds on; when one
+        of them failed this one fails too, unrun, so every runtime is counted
+        over the same checks."""
+        for need in [needs] if isinstance(needs, str) else needs:
+            if not self.ok(need):
+                self.record(name, False, f"not run: {need!r} failed")
+                return False
         start = time.monotonic()
         try:
             fn(*args)
@@ -124,9 +135,14 @@ class Suite:
         self.results.append((name, ok, message))
         mark = "ok  " if ok else "FAIL"
         print(f"  [{mark}] {self.caller}/{self.runtime}: {name} ({seconds:.1f}s)", flush=True)
-        if not ok:
+        if not ok and not message.startswith("not run:"):
             for line in message.splitlines():
                 print(f"         {line}", flush=True)
+        elif not ok:
+            print(f"         {message}", flush=True)
+
+    def ok(self, name):
+        return any(n == name and ok for n, ok, _ in self.results)
 
     @property
     def passed(self):

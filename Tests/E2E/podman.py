@@ -231,33 +231,34 @@ def run_suite(ctx, runtime, rootless):
         return suite
     p = Podman(ctx, runtime, rootless)
     load = p("load", "-q", "-i", ctx.image_archive, timeout=180)
-    if not suite.check("setup: podman load", expect, load):
-        return suite
+    suite.check("setup: podman load", expect, load)
     host_dir = make_dir(p.base, f"bind-{runtime}", owner=ctx.rootless_uid if rootless else None)
     write_file(os.path.join(host_dir, "in"), "from-host\n")
     name = f"e2e-{runtime}-main"
+    img = "setup: podman load"
+    up = [img, "run -d"]
     try:
-        suite.check("run true", check_true, p)
-        suite.check("run echo", check_echo, p)
-        suite.check("exit code 3", check_exit_code, p)
-        suite.check("stdin -i", check_stdin, p)
-        if suite.check("run -d", check_detach, p, name):
-            suite.check("exec output", check_exec_output, p, name)
-            suite.check("exec exit code", check_exec_exit_code, p, name)
-            suite.check("exec -it (pty)", check_exec_tty, p, name)
-            suite.check("top", check_top, p, name)
-            if not rootless:  # cgroup v1 gives a user no cgroups: podman refuses these for any runtime
-                suite.check("stats --no-stream", check_stats, p, name)
-                suite.check("pause/unpause", check_pause, p, name)
-            suite.check("stop of TERM-ignoring PID 1 (137)", check_stop_ignoring, p, name)
-        suite.check("stop (SIGTERM honoured)", check_stop_term, p)
-        suite.check("--network none: ping 127.0.0.1", check_ping, p)
+        suite.check("run true", check_true, p, needs=img)
+        suite.check("run echo", check_echo, p, needs=img)
+        suite.check("exit code 3", check_exit_code, p, needs=img)
+        suite.check("stdin -i", check_stdin, p, needs=img)
+        suite.check("run -d", check_detach, p, name, needs=img)
+        suite.check("exec output", check_exec_output, p, name, needs=up)
+        suite.check("exec exit code", check_exec_exit_code, p, name, needs=up)
+        suite.check("exec -it (pty)", check_exec_tty, p, name, needs=up)
+        suite.check("top", check_top, p, name, needs=up)
+        if not rootless:  # cgroup v1 gives a user no cgroups: podman refuses these for any runtime
+            suite.check("stats --no-stream", check_stats, p, name, needs=up)
+            suite.check("pause/unpause", check_pause, p, name, needs=up)
+        suite.check("stop of TERM-ignoring PID 1 (137)", check_stop_ignoring, p, name, needs=up)
+        suite.check("stop (SIGTERM honoured)", check_stop_term, p, needs=img)
+        suite.check("--network none: ping 127.0.0.1", check_ping, p, needs=img)
         if not rootless:
-            suite.check("--memory/--pids-limit", check_limits, p)
-        suite.check("--read-only", check_read_only, p)
-        suite.check("--user 1000", check_user, p)
-        suite.check("-v bind mount", check_bind, p, host_dir)
-        suite.check("--init", check_init, p)
+            suite.check("--memory/--pids-limit", check_limits, p, needs=img)
+        suite.check("--read-only", check_read_only, p, needs=img)
+        suite.check("--user 1000", check_user, p, needs=img)
+        suite.check("-v bind mount", check_bind, p, host_dir, needs=img)
+        suite.check("--init", check_init, p, needs=img)
     finally:
         p("rm", "-af", "-t", "0", timeout=120)
     return suite

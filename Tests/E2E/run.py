@@ -115,7 +115,7 @@ def main():
     if failures:
         print("failed checks:")
         for s, n, m in failures:
-            print(f"  {s.caller}/{s.runtime}: {n}: {m.splitlines()[0] if m else ''}")
+            print(f"  {s.caller}/{s.runtime}: {n}: {m.splitlines()[0] if m else ''}"[:400])
     passed = sum(s.passed for s in suites)
     failed = sum(s.failed for s in suites)
     print(f"e2e took {time.monotonic() - started:.0f}s")
