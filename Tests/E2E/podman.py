@@ -143,6 +143,25 @@ def check_exec_tty(p, name):
                  out=["/dev/pts/", "stdin-is-a-tty"])
 
 
+def check_run_tty(p):
+    # The container's own process on a terminal: conmon passes --console-socket to create.
+    expect(p.tty("run", "--rm", "-it", IMAGE, "sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty"),
+           out=["/dev/pts/", "stdin-is-a-tty"])
+
+
+def check_exec_options(p, name):
+    res = expect(p("exec", "--user", "1000", "--workdir", "/tmp", "--env", "E2E=set", name,
+                   "sh", "-c", "id -u; pwd; echo $E2E"))
+    ensure(res.out.split() == ["1000", "/tmp", "set"],
+           f"exec --user 1000 --workdir /tmp --env E2E=set saw {res.out.split()}")
+
+
+def check_restart(p, name):
+    expect(p("restart", "--time", "0", name))
+    wait_for(lambda: p.status(name).startswith("running"), 20, f"{name} running again")
+    expect(p("exec", name, "echo", "back"), out="back")
+
+
 def check_top(p, name):
     expect(p("top", name), out="sleep 1000")
 
@@ -242,14 +261,17 @@ def run_suite(ctx, runtime, rootless):
         suite.check("run echo", check_echo, p, needs=img)
         suite.check("exit code 3", check_exit_code, p, needs=img)
         suite.check("stdin -i", check_stdin, p, needs=img)
+        suite.check("run -it (pty)", check_run_tty, p, needs=img)
         suite.check("run -d", check_detach, p, name, needs=img)
         suite.check("exec output", check_exec_output, p, name, needs=up)
         suite.check("exec exit code", check_exec_exit_code, p, name, needs=up)
         suite.check("exec -it (pty)", check_exec_tty, p, name, needs=up)
+        suite.check("exec --user --workdir --env", check_exec_options, p, name, needs=up)
         suite.check("top", check_top, p, name, needs=up)
         if not rootless:  # cgroup v1 gives a user no cgroups: podman refuses these for any runtime
             suite.check("stats --no-stream", check_stats, p, name, needs=up)
             suite.check("pause/unpause", check_pause, p, name, needs=up)
+        suite.check("restart", check_restart, p, name, needs=up)
         suite.check("stop of TERM-ignoring PID 1 (137)", check_stop_ignoring, p, name, needs=up)
         suite.check("stop (SIGTERM honoured)", check_stop_term, p, needs=img)
         suite.check("--network none: ping 127.0.0.1", check_ping, p, needs=img)
