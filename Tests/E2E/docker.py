@@ -4,6 +4,7 @@ socket; no bridge, no iptables, no ip_forward change, so the host's network
 stays as it was (containers use --network none)."""
 import json
 import os
+import shlex
 import time
 
 from image import IMAGE
@@ -51,6 +52,11 @@ class Docker:
     def __call__(self, *args, **kw):
         return run([DOCKER, "-H", "unix://" + self.sock] + list(args), env=self.env, **kw)
 
+    def tty(self, *args):
+        """docker under a pseudo-terminal, as a person at a terminal would run it."""
+        argv = ["env", f"DOCKER_CONFIG={self.env['DOCKER_CONFIG']}", DOCKER, "-H", "unix://" + self.sock] + list(args)
+        return run(["script", "-qec", shlex.join(argv), "/dev/null"])
+
     def state(self, name):
         return self("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name).out.strip()
 
@@ -84,6 +90,13 @@ def check_detach(d, rt, name):
 def check_exec(d, name):
     expect(d("exec", name, "sh", "-c", "echo exec:$(cat /proc/1/comm)"), out="exec:sleep")
     expect(d("exec", name, "sh", "-c", "exit 5"), rc=5)
+
+
+def check_tty(d, rt, name):
+    script = "tty; test -t 0 && echo stdin-is-a-tty"
+    expect(d.tty("run", "--rm", "-it", "--network", "none", "--runtime", rt, IMAGE, "sh", "-c", script),
+           out=["/dev/pts/", "stdin-is-a-tty"])
+    expect(d.tty("exec", "-it", name, "sh", "-c", script), out=["/dev/pts/", "stdin-is-a-tty"])
 
 
 def memory_limit_file():
@@ -150,6 +163,7 @@ def run_caller(ctx, runtimes):
             s.check("run exit code 3", check_exit_code, d, rt, needs=img)
             s.check("run -d", check_detach, d, rt, name, needs=img)
             s.check("exec (output, exit code)", check_exec, d, name, needs=up)
+            s.check("run -it, exec -it (pty)", check_tty, d, rt, name, needs=up)
             s.check("update --memory", check_update, d, name, needs=up)
             s.check("pause/unpause", check_pause, d, name, needs=up)
             s.check("kill (137)", check_kill, d, name, needs=up)
