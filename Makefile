@@ -48,9 +48,10 @@ BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap
 # with its runc shim and ctr, dockerd), runc as the reference, uidmap and passwd
 # for the rootless user, the CNI loopback plugin, iproute2 for the test's own
 # CNI plugin, script (bsdutils) for the pty checks, python3-venv for the CRI
-# client's grpcio-tools.
+# client's grpcio-tools. slirp4netns and iptables are what rootless podman and
+# dockerd expect to find, though the checks use neither (no network is made).
 E2E_PKGS    := podman conmon catatonit containerd docker.io runc crun uidmap passwd util-linux \
-	bsdutils iproute2 containernetworking-plugins python3 python3-venv busybox-static
+	bsdutils iproute2 containernetworking-plugins slirp4netns iptables python3 python3-venv busybox-static
 E2E_VENV    := $(SCRATCH)/e2e-venv
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
