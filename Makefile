@@ -45,6 +45,15 @@ BUNDLE_PKGS := busybox-static
 # tests run the same bundle under).
 TEST_PKGS   := util-linux procps passwd uidmap runc
 BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap
+# make e2e: the callers (podman with conmon and catatonit for --init, containerd
+# with its runc shim and ctr, dockerd), runc as the reference, uidmap and passwd
+# for the rootless user, the CNI loopback plugin, iproute2 for the test's own
+# CNI plugin, script (bsdutils) for the pty checks, python3-venv for the CRI
+# client's grpcio-tools. slirp4netns and iptables are what rootless podman and
+# dockerd expect to find, though the checks use neither (no network is made).
+E2E_PKGS    := podman conmon catatonit containerd docker.io runc crun uidmap passwd util-linux \
+	bsdutils iproute2 containernetworking-plugins slirp4netns fuse-overlayfs iptables python3 python3-venv busybox-static
+E2E_VENV    := $(SCRATCH)/e2e-venv
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -60,8 +69,8 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: commit-header all build install bundle demo test test-cgroup2 bench fuzz clean help \
-	deps-build deps-bundle deps-test deps-bench
+.PHONY: commit-header all build install bundle demo test test-cgroup2 e2e bench fuzz clean help \
+	deps-build deps-bundle deps-test deps-bench deps-e2e
 
 all: build
 
@@ -72,6 +81,7 @@ help:
 	@echo "make demo         build, bundle and run a container that prints pid, hostname, uid map, mounts"
 	@echo "make test         build, bundle, then swift test (unit + integration, needs root)"
 	@echo "make test-cgroup2 run the tests in a pure cgroup v2 VM (../shared/tools/cgroup2-vm)"
+	@echo "make e2e          podman (root and rootless), containerd/ctr, Docker and a CRI pod drive runc and skiff"
 	@echo "make bench        skiff vs runc vs crun (Tests/Bench/bench.py; BENCH_N=$(BENCH_N))"
 	@echo "make fuzz         libFuzzer over the config.json and state.json decoders (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make clean        remove .build and the generated rootfs"
@@ -87,6 +97,9 @@ deps-test:
 
 deps-bench:
 	$(call apt_ensure,$(BENCH_PKGS))
+
+deps-e2e:
+	$(call apt_ensure,$(E2E_PKGS))
 
 # `skiff --version` names the commit: written to a git-ignored header that
 # Sources/CShims/cshims.c includes when present, rewritten only when it changes.
@@ -178,6 +191,18 @@ test-cgroup2: build bundle deps-test
 		exit 0; \
 	fi; \
 	exit $$rc
+
+# Real callers drive runc (the reference) and skiff through the same checks
+# (Tests/E2E/run.py, docs/integration.md). The CRI client's grpcio-tools come
+# from PyPI into a venv under .build; the runner runs in it (it needs only the
+# standard library otherwise). SKIFF_BINARY may name another skiff to test.
+e2e: export SKIFF_BINARY ?= $(BIN)
+e2e: export SKIFF_BUNDLE_ROOTFS := $(ROOTFS)
+e2e: build bundle deps-e2e
+	@[ -x $(E2E_VENV)/bin/python ] && $(E2E_VENV)/bin/python -c 'import grpc_tools' 2>/dev/null || { \
+		echo "e2e: pip install grpcio-tools into $(E2E_VENV)"; \
+		python3 -m venv $(E2E_VENV) && $(E2E_VENV)/bin/pip install -q grpcio-tools; }
+	$(E2E_VENV)/bin/python Tests/E2E/run.py
 
 bench: export SKIFF_BINARY := $(BIN)
 bench: deps-bench build bundle
