@@ -81,10 +81,13 @@ struct Devices {
     /// plus /dev/shm and /dev/pts directories when missing.
     static func createSymlinks(root: RootedPath) throws {
         let dir = try root.mkdirAll("/dev")
-        let links = [
+        var links = [
             ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
-            ("/proc/self/fd/2", "stderr"), ("/proc/kcore", "core"),
+            ("/proc/self/fd/2", "stderr"),
         ]
+        // Only where the kernel has one (runc checks the same): a dangling /dev/core is an
+        // entry the image never had.
+        if access("/proc/kcore", F_OK) == 0 { links.append(("/proc/kcore", "core")) }
         for (target, name) in links {
             let (_, err) = sysCallErrno { symlinkat(target, dir.raw, name) }
             if err != 0 && err != EEXIST { throw LinuxError("symlink", path: "/dev/\(name)", errno: err) }
