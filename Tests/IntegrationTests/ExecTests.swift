@@ -470,7 +470,8 @@ struct ExecTests {
             let pidFile = sandbox.path("fg.pid")
             let exec = try sandbox.spawn(["exec", "--pid-file", pidFile, container.id]
                                          + sh("echo $$ > /tmp/ctl/inside; \(Control.waitForGo)"))
-            try #require(poll { control.read("inside") != nil && readFile(pidFile) != nil }, "no pid file")
+            // Non-empty: the shell creates the file before echo writes to it.
+            try #require(poll { control.read("inside")?.isEmpty == false && readFile(pidFile) != nil }, "no pid file")
             // The host pid of the process whose pid inside is what it printed.
             let pid = try #require(readFile(pidFile).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
             let nspid = readFile("/proc/\(pid)/status")?.split(separator: "\n").first { $0.hasPrefix("NSpid:") }
