@@ -13,6 +13,7 @@ the runtime's default, which the probe reports as a defect of the check
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -144,7 +145,9 @@ def set_(path, value):
         keys = path.split(".")
         for k in keys[:-1]:
             d = d.setdefault(k, {})
-        d[keys[-1]] = value(ctx) if callable(value) else value
+        # a copy: a field's patch may change what a group's base set, and the base's
+        # value must stay as it was for the baseline run
+        d[keys[-1]] = copy.deepcopy(value(ctx) if callable(value) else value)
     return patch
 
 
@@ -379,7 +382,9 @@ def groups(ctx) -> list[Group]:
         if kind == "user":
             base = lambda c, x: None  # noqa: E731
         G.append(Group(f"linux.namespaces {cfgname} (new)", [
-            Field(f"linux.namespaces: {cfgname} (new)", add_ns(cfgname), ns_new(kind), "new"),
+            # the probe's own namespace is the baseline here (no run without the field: a
+            # config without a mount namespace mounts onto the host)
+            Field(f"linux.namespaces: {cfgname} (new)", add_ns(cfgname), ns_new(kind), "new", baseline=False),
         ] + ([Field("linux.uidMappings/gidMappings", lambda c, x: None,
                     lambda o, x: eq(" ".join(first(o, "uid_map").split()), "0 100000 65536"), "0 100000 65536")]
              if kind == "user" else []),

@@ -142,7 +142,7 @@ class Holders:
     """One process per namespace type sitting in a namespace of its own, for the
     `path` form; fresh per runtime (a joined mount namespace is changed by the run)."""
 
-    FLAGS = {"pid": "-p", "net": "-n", "ipc": "-i", "uts": "-u", "mnt": "-m", "cgroup": "-C", "time": "-T", "user": "-Ur"}
+    FLAGS = {"pid": "-p", "net": "-n", "ipc": "-i", "uts": "-u", "mnt": "-m", "cgroup": "-C", "time": "-T", "user": "-U"}
 
     def __init__(self):
         self.procs = []
@@ -165,6 +165,12 @@ class Holders:
                 except OSError:
                     pass
                 time.sleep(0.01)
+            if child and kind == "user":
+                # mapped from here rather than with `unshare -r`, which sets setgroups to deny
+                # (containers' user namespaces, as podman and CRI make them, allow it)
+                for m in ("uid_map", "gid_map"):
+                    with open(f"/proc/{child}/{m}", "w") as f:
+                        f.write("0 0 65536\n")
             if child:
                 path = f"/proc/{child}/ns/{kind}"
                 self.info[kind] = {"path": path, "ns": os.readlink(path)}
@@ -273,7 +279,7 @@ class Probe:
         if f.refusal_ok:
             if ok:
                 return "applied", seen
-            return ("refused", f"{o.step}: {o.error}") if o.error else ("ignored", seen)
+            return ("refused", f"{o.step} after {o.elapsed:.1f}s: {o.error}") if o.error else ("ignored", seen)
         if o.error:
             return "refused", f"{o.step}: {o.error}"
         if ok:
@@ -283,6 +289,9 @@ class Probe:
                 except Exception:
                     bok, bseen = False, ""
                 if bok:
+                    why = f.na(self.ctx) if f.na else ""
+                    if why:
+                        return "n/a", f"{seen} ({why})"
                     return "undetermined", f"baseline without the field shows it too: {bseen}"
             return "applied", seen
         why = f.na(self.ctx) if f.na else ""
@@ -444,14 +453,26 @@ def main() -> int:
     finally:
         for v in veths:
             subprocess.run(["ip", "link", "del", v], capture_output=True)
-        left = leftovers(tmp)
+        left_by = leftovers(tmp)
         remove_cgroups()
-        subprocess.run(["umount", os.path.join(rro_src, "sub")], capture_output=True)
+        for line in reversed(open("/proc/self/mountinfo").read().splitlines()):
+            if tmp in line.split()[4]:
+                subprocess.run(["umount", "-l", line.split()[4]], capture_output=True)
+        left = leftovers(tmp)
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.monotonic() - t0
     skiff_version = next((rt.version for rt in runtimes if rt.name == "skiff"), "")
     md = markdown(runtimes, rows, results, skipped, elapsed, skiff_version)
+    if left_by:
+        by_rt = {}
+        for item in left_by:
+            rtn = next((rt.name for rt in runtimes if f"-{rt.name}-" in item), "a runtime")
+            by_rt.setdefault(rtn, []).append(item)
+        md += "\n## Left on the host (removed by the probe)\n\n" + "\n".join(
+            f"- {k}: {len(v)} ({short('; '.join(v[:3]), 200)})" for k, v in sorted(by_rt.items())) + "\n"
+        for k, v in sorted(by_rt.items()):
+            print(f"conformance: {k} left {len(v)} cgroup dirs/mounts behind (removed)", file=sys.stderr)
     # stdout: the table only, one line per field
     w = max(len(n) for n, _ in rows)
     print(f"{'field':<{w}}  " + "  ".join(f"{rt.name:<13}" for rt in runtimes))

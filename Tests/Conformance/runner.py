@@ -100,6 +100,9 @@ def _tail(path: str, extra: str = "") -> str:
         pass
     text = (text + "\n" + extra).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    panic = [ln for ln in lines if ln.startswith("panic:")]
+    if panic:  # a Go runtime crash: the panic line says what, the trace's tail does not
+        return panic[0][:400]
     msg = " / ".join(lines[-2:]) if lines else "(no error text)"
     return msg[:400]
 
