@@ -292,7 +292,7 @@ class Probe:
                     why = f.na(self.ctx) if f.na else ""
                     if why:
                         return "n/a", f"{seen} ({why})"
-                    return "undetermined", f"baseline without the field shows it too: {bseen}"
+                    return "undetermined", f"baseline without the field shows it too: …{bseen[-70:]}"
             return "applied", seen
         why = f.na(self.ctx) if f.na else ""
         if why:
@@ -470,7 +470,8 @@ def main() -> int:
             rtn = next((rt.name for rt in runtimes if f"-{rt.name}-" in item), "a runtime")
             by_rt.setdefault(rtn, []).append(item)
         md += "\n## Left on the host (removed by the probe)\n\n" + "\n".join(
-            f"- {k}: {len(v)} ({short('; '.join(v[:3]), 200)})" for k, v in sorted(by_rt.items())) + "\n"
+            f"- {k}: {len(v)} cgroup directories or mounts of "
+            f"{len({i.rsplit('/', 1)[-1] for i in v})} containers, e.g. {short(v[0], 120)}" for k, v in sorted(by_rt.items())) + "\n"
         for k, v in sorted(by_rt.items()):
             print(f"conformance: {k} left {len(v)} cgroup dirs/mounts behind (removed)", file=sys.stderr)
     # stdout: the table only, one line per field
