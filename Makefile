@@ -54,6 +54,10 @@ BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap
 E2E_PKGS    := podman conmon catatonit containerd docker.io runc crun uidmap passwd util-linux \
 	bsdutils iproute2 containernetworking-plugins slirp4netns fuse-overlayfs iptables python3 python3-venv busybox-static
 E2E_VENV    := $(SCRATCH)/e2e-venv
+# make conformance: the peers it compares with, gcc and the static libc for the probe's
+# helper (built into the probe's rootfs at run time), iproute2 for the netDevices veth,
+# util-linux for unshare (namespace holders, crun's wrapper).
+CONFORMANCE_PKGS := runc crun gcc libc6-dev iproute2 util-linux python3
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -70,7 +74,7 @@ fi
 endef
 
 .PHONY: commit-header all build install bundle demo test test-cgroup2 e2e bench fuzz clean help \
-	deps-build deps-bundle deps-test deps-bench deps-e2e
+	deps-build deps-bundle deps-test deps-bench deps-e2e conformance deps-conformance
 
 all: build
 
@@ -82,6 +86,7 @@ help:
 	@echo "make test         build, bundle, then swift test (unit + integration, needs root)"
 	@echo "make test-cgroup2 run the tests in a pure cgroup v2 VM (../shared/tools/cgroup2-vm)"
 	@echo "make e2e          podman (root and rootless), containerd/ctr, Docker and a CRI pod drive runc and skiff"
+	@echo "make conformance  every runtime-spec 1.2.1 field: applied/refused/ignored by skiff, runc, crun -> docs/conformance.md"
 	@echo "make bench        skiff vs runc vs crun (Tests/Bench/bench.py; BENCH_N=$(BENCH_N))"
 	@echo "make fuzz         libFuzzer over the config.json and state.json decoders (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make clean        remove .build and the generated rootfs"
@@ -100,6 +105,9 @@ deps-bench:
 
 deps-e2e:
 	$(call apt_ensure,$(E2E_PKGS))
+
+deps-conformance:
+	$(call apt_ensure,$(CONFORMANCE_PKGS))
 
 # `skiff --version` names the commit: written to a git-ignored header that
 # Sources/CShims/cshims.c includes when present, rewritten only when it changes.
@@ -203,6 +211,15 @@ e2e: build bundle deps-e2e
 		echo "e2e: pip install grpcio-tools into $(E2E_VENV)"; \
 		python3 -m venv $(E2E_VENV) && $(E2E_VENV)/bin/pip install -q grpcio-tools; }
 	$(E2E_VENV)/bin/python Tests/E2E/run.py
+
+# One container per runtime-spec field group under skiff, runc and crun; each field is
+# judged applied / refused / ignored from inside the container and from the host
+# (Tests/Conformance/probe.py). Prints the table and writes docs/conformance.md.
+# SKIFF_BINARY may name another skiff to probe.
+conformance: export SKIFF_BINARY ?= $(BIN)
+conformance: export SKIFF_BUNDLE_ROOTFS := $(ROOTFS)
+conformance: build bundle deps-conformance
+	python3 Tests/Conformance/probe.py
 
 bench: export SKIFF_BINARY := $(BIN)
 bench: deps-bench build bundle
