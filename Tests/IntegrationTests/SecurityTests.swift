@@ -275,15 +275,25 @@ struct SecurityTests {
         }
     }
 
-    @Test func selinuxLabelsAreIgnoredWithoutSELinux() throws {
+    /// Applied or refused, never skipped: without SELinux a label is an error naming the
+    /// field, as runc refuses it ("selinux label is specified in config, but selinux is
+    /// disabled or not supported").
+    @Test(arguments: ["process.selinuxLabel", "linux.mountLabel"])
+    func selinuxLabelsAreRefusedWithoutSELinux(field: String) throws {
         guard !FileManager.default.fileExists(atPath: "/sys/fs/selinux/enforce") else { return }
         try Sandbox.with { sandbox in
-            let (outcome, _) = try run(sandbox, "selinux", "echo ran") { spec in
-                spec.process?.selinuxLabel = "system_u:system_r:container_t:s0:c1,c2"
-                spec.linux?.mountLabel = "system_u:object_r:container_file_t:s0:c1,c2"
+            let (outcome, id) = try run(sandbox, "selinux", "echo ran") { spec in
+                if field == "process.selinuxLabel" {
+                    spec.process?.selinuxLabel = "system_u:system_r:container_t:s0:c1,c2"
+                } else {
+                    spec.linux?.mountLabel = "system_u:object_r:container_file_t:s0:c1,c2"
+                }
             }
-            #expect(outcome.succeeded, "\(outcome)")
-            #expect(outcome.stdout == "ran\n")
+            expectRejected(outcome, mentioning: [field, "SELinux is not enabled"], in: sandbox, id: id)
+            let bundle = sandbox.path("selinux")
+            if let runc = sandbox.runc(["run", "--bundle", bundle, id + "-runc"]), field == "process.selinuxLabel" {
+                #expect(!runc.succeeded, "runc refuses it too: \(runc)")
+            }
         }
     }
 

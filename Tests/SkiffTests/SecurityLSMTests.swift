@@ -52,10 +52,17 @@ import SkiffOCI
         #expect(error?.kind == .invalidArgument)
     }
 
-    @Test func labelsAreIgnoredWithoutSELinux() throws {
-        try LSMLabels.validate(process: Process(selinuxLabel: "system_u:system_r:container_t:s0"),
-                               mountLabel: "system_u:object_r:container_file_t:s0",
-                               host: HostLSMs(apparmor: false, selinux: false))
+    @Test func labelsWithoutSELinuxAreErrors() {
+        let process = thrown(SkiffError.self) {
+            try LSMLabels.validate(process: Process(selinuxLabel: "system_u:system_r:container_t:s0"), mountLabel: nil,
+                                   host: HostLSMs(apparmor: false, selinux: false))
+        }
+        #expect(process?.message == #"process.selinuxLabel: SELinux label "system_u:system_r:container_t:s0" requested, but SELinux is not enabled on this host"#)
+        let mount = thrown(SkiffError.self) {
+            try LSMLabels.validate(process: Process(), mountLabel: "system_u:object_r:container_file_t:s0",
+                                   host: HostLSMs(apparmor: false, selinux: false))
+        }
+        #expect(mount?.message == #"linux.mountLabel: SELinux label "system_u:object_r:container_file_t:s0" requested, but SELinux is not enabled on this host"#)
     }
 
     @Test func aMountLabelWithSELinuxOnIsAccepted() throws {

@@ -37,14 +37,22 @@ struct LSMLabels: Equatable, Sendable {
         self.selinuxEnabled = selinuxEnabled
     }
 
-    /// Runtime side, before anything is created. A profile on a host without AppArmor is an
-    /// error (runc: the container would silently run unconfined); SELinux labels are ignored
-    /// when SELinux is off (crun); the mount label is applied by the init's mounts.
+    /// Runtime side, before anything is created. A profile on a host without AppArmor, or a
+    /// label on a host without SELinux, is an error: the container would silently run
+    /// unconfined (runc refuses both); the mount label is applied by the init's mounts.
     static func validate(process: Process, mountLabel: String?, host: HostLSMs,
                          base: String = "process") throws(SkiffError) {
         if let profile = process.apparmorProfile, !profile.isEmpty, !host.apparmor {
             throw SkiffError(.invalidArgument,
                              "\(base).apparmorProfile: AppArmor profile \"\(profile)\" requested, but AppArmor is not enabled on this host")
+        }
+        if let label = process.selinuxLabel, !label.isEmpty, !host.selinux {
+            throw SkiffError(.invalidArgument,
+                             "\(base).selinuxLabel: SELinux label \"\(label)\" requested, but SELinux is not enabled on this host")
+        }
+        if let label = mountLabel, !label.isEmpty, !host.selinux {
+            throw SkiffError(.invalidArgument,
+                             "linux.mountLabel: SELinux label \"\(label)\" requested, but SELinux is not enabled on this host")
         }
         // The label goes inside context="…" in mount data (MCS categories bring commas, which
         // the quotes protect); a quote would end it early.

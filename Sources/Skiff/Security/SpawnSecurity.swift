@@ -48,9 +48,6 @@ final class SpawnSecurity {
         let process = spec.process ?? Process()
         let host = HostLSMs.detect()
         try LSMLabels.validate(process: process, mountLabel: spec.linux?.mountLabel, host: host)
-        if process.selinuxLabel?.isEmpty == false || spec.linux?.mountLabel?.isEmpty == false, !host.selinux {
-            logger.debug("SELinux is not enabled: process.selinuxLabel and linux.mountLabel are ignored")
-        }
         let capabilities = try checkedCapabilities(process, base: "process", logger: logger)
         // The state root holds the cache of compiled filters.
         let root = String(stateDirectory[..<(stateDirectory.lastIndex(of: "/") ?? stateDirectory.endIndex)])
