@@ -177,7 +177,8 @@ public struct Runtime: Sendable {
                                       bundle: bundlePath, annotations: spec.annotations)
                     try HookRunner.run(spec.hooks?.prestart, kind: "prestart", state: state, logger: logger)
                     try HookRunner.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state, logger: logger)
-                }
+                },
+                initialCPUs: try ProcessTuning.initialCPUs(spec.process)
             ).spawn()
             spawnedPid = spawned.pid
             try console?.receiveMaster()
@@ -253,6 +254,10 @@ public struct Runtime: Sendable {
             let spec = try Spec.decode(Data(bytes))
             try spec.validate()
             guard spec.process != nil else { throw SkiffError(.invalidArgument, "process: missing required field") }
+            // Init turns these fields into the kernel's numbers again; a value it would refuse
+            // fails here, before anything is made.
+            _ = try ProcessTuning(process: spec.process!, linux: spec.linux)
+            _ = try ProcessTuning.initialCPUs(spec.process)
             if let hooks = spec.hooks {
                 // The hooks that run inside the container's namespaces are refused rather than
                 // skipped: a hook the caller relies on silently not run would be worse than a

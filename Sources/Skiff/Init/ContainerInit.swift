@@ -105,7 +105,8 @@ public enum ContainerInit {
         if !hasUTS, spec.hostname?.isEmpty == false {
             throw SkiffError(.invalidArgument, "hostname: setting the hostname needs a uts namespace")
         }
-        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
+        var launcher = try ProcessLauncher(process: process, linux: spec.linux, preserveFds: options.preserveFds,
+                                           listenFds: options.listenFds)
         try launcher.prepare()
         try awaitCommit(sync)
         // Blocks until `skiff start` opens the fifo for reading.
@@ -128,7 +129,7 @@ public enum ContainerInit {
         }
         let console = try Console.fromEnvironment(process: process)
         try console?.setUp(bindToDevConsole: false)
-        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
+        var launcher = try ProcessLauncher(process: process, linux: nil, preserveFds: options.preserveFds, listenFds: options.listenFds)
         try launcher.prepare()
         try awaitCommit(sync)
         launcher.exec()
