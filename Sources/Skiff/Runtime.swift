@@ -166,7 +166,8 @@ public struct Runtime: Sendable {
             let initOptions = InitOptions(
                 containerID: id, rootfs: try Files.realpath(rootfs), noPivot: options.noPivot,
                 noNewKeyring: options.noNewKeyring, preserveFds: listenFds + options.preserveFds,
-                listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug)
+                listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug,
+                bundle: bundlePath)
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try .forCreate(spec, rootless: rootless), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
@@ -258,17 +259,6 @@ public struct Runtime: Sendable {
             // fails here, before anything is made.
             _ = try ProcessTuning(process: spec.process!, linux: spec.linux)
             _ = try ProcessTuning.initialCPUs(spec.process)
-            if let hooks = spec.hooks {
-                // The hooks that run inside the container's namespaces are refused rather than
-                // skipped: a hook the caller relies on silently not run would be worse than a
-                // clear error. The others run (HookRunner).
-                let kinds: [(String, [Hook]?)] = [
-                    ("createContainer", hooks.createContainer), ("startContainer", hooks.startContainer),
-                ]
-                if let kind = kinds.first(where: { !($0.1 ?? []).isEmpty }) {
-                    throw SkiffError(.invalidArgument, "config.json: hooks.\(kind.0): hooks are not supported yet")
-                }
-            }
             return (spec, bytes)
         } catch let error as SpecError {
             throw SkiffError(.invalidArgument, error.path == "config.json" ? "\(error)" : "config.json: \(error)")
@@ -377,6 +367,13 @@ public struct Runtime: Sendable {
             if entries[0].revents & Int16(POLLIN) != 0 {
                 let byte = try fifo.read(upTo: 1, operation: "read exec.fifo")
                 if byte == [UInt8(ascii: "0")] { break }
+                if byte == [UInt8(ascii: "1")] {
+                    // A startContainer hook failed: init writes why and exits without running
+                    // the process (the spec: generate an error, stop the container).
+                    let message = Self.readStartFailure(fifo)
+                    try? Files.unlink(fifoPath)
+                    throw SkiffError(.system, message)
+                }
             }
             if entries[1].revents != 0 {
                 throw SkiffError(.invalidState, "cannot start a container whose init has exited")
@@ -388,6 +385,25 @@ public struct Runtime: Sendable {
         try HookRunner.run(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger,
                            failureIsWarning: true)
         withExtendedLifetime(lock) {}
+    }
+
+    /// A failed startContainer hook's message, which init writes after its "1" before it exits.
+    private static func readStartFailure(_ fifo: OwnedFD) -> String {
+        var text: [UInt8] = []
+        while text.count < 4096 {
+            do {
+                let chunk = try fifo.read(upTo: 4096 - text.count, operation: "read exec.fifo")
+                if chunk.isEmpty { break }
+                text += chunk
+            } catch where error.errno.rawValue == EAGAIN {
+                var entry = pollfd(fd: fifo.raw, events: Int16(POLLIN), revents: 0)
+                if poll(&entry, 1, 1000) <= 0 { break }
+            } catch {
+                break
+            }
+        }
+        let message = String(decoding: text, as: UTF8.self)
+        return message.isEmpty ? "a startContainer hook failed" : message
     }
 
     // MARK: kill

@@ -68,6 +68,17 @@ public enum ContainerInit {
             throw SkiffError.wrap(error, "init: read config.json")
         }
         guard let process = spec.process else { throw SkiffError(.invalidArgument, "process: missing required field") }
+        // The state for the createContainer and startContainer hooks. Its pid is the one the
+        // host sees (the spec's "as seen by the host"); /proc is still the host's here, before
+        // any mount, so /proc/self names it even in a new pid namespace.
+        let hostPid = (try? Files.realpath("/proc/self")).flatMap { Int32($0.split(separator: "/").last ?? "") } ?? getpid()
+        let bundle = options.bundle ?? ((try? Files.currentDirectory()) ?? "")
+        let hookState = { (status: ContainerStatus) in
+            State(ociVersion: spec.ociVersion, id: options.containerID, status: status, pid: hostPid, bundle: bundle,
+                  annotations: spec.annotations)
+        }
+        // Nothing to log to once the runtime is gone: these hooks' failures are errors, not warnings.
+        let hookLogger = Logger(fd: 2, minimum: .error)
         let namespaces = spec.linux?.namespaces ?? []
         let inUserNamespace = namespaces.contains { $0.type == .user }
         let hasUTS = namespaces.contains { $0.type == .uts }
@@ -80,13 +91,17 @@ public enum ContainerInit {
         // namespaces and mounts exist and before pivot_root (runc's procHooks).
         let hooks = spec.hooks
         let runtimeHooks = !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty
+        // Then the createContainer hooks, here in the container's namespaces (runc's order). Their
+        // paths resolve in the host's tree, still visible before pivot_root.
         let runHooks = {
-            guard runtimeHooks else { return }
-            try sync.send(.hooks)
-            switch try sync.receive() {
-            case .hooksDone?: return
-            case let other: throw SkiffError(.system, "init: expected hooksDone, got \(other?.name ?? "nothing")")
+            if runtimeHooks {
+                try sync.send(.hooks)
+                switch try sync.receive() {
+                case .hooksDone?: break
+                case let other: throw SkiffError(.system, "init: expected hooksDone, got \(other?.name ?? "nothing")")
+                }
             }
+            try HookRunner.run(hooks?.createContainer, kind: "createContainer", state: hookState(.creating), logger: hookLogger)
         }
         if namespaces.contains(where: { $0.type == .mount }) {
             var rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace)
@@ -109,12 +124,22 @@ public enum ContainerInit {
                                            listenFds: options.listenFds)
         try launcher.prepare()
         try awaitCommit(sync)
-        // Blocks until `skiff start` opens the fifo for reading.
+        // Blocks until `skiff start` opens the fifo for reading. The startContainer hooks run
+        // then, in the container, before the process (the spec's point: after start was
+        // invoked); `start` waits for the byte: "0", or "1" and why a hook failed.
         if let fifoFD = environmentFD(SKIFF_ENV_FIFOFD) {
             let fifo = try Files.open("/proc/self/fd/\(fifoFD)", flags: O_WRONLY)
+            do {
+                try HookRunner.run(hooks?.startContainer, kind: "startContainer", state: hookState(.created), logger: hookLogger)
+            } catch {
+                try? fifo.writeAll("1\(error)", operation: "write", path: "exec.fifo")
+                exit(1)
+            }
             try fifo.writeAll("0", operation: "write", path: "exec.fifo")
             fifo.close()
             _ = Glibc.close(fifoFD)
+        } else {
+            try HookRunner.run(hooks?.startContainer, kind: "startContainer", state: hookState(.created), logger: hookLogger)
         }
         launcher.exec()
     }
