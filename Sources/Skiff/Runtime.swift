@@ -259,6 +259,13 @@ public struct Runtime: Sendable {
             // fails here, before anything is made.
             _ = try ProcessTuning(process: spec.process!, linux: spec.linux)
             _ = try ProcessTuning.initialCPUs(spec.process)
+            if spec.linux?.intelRdt != nil {
+                // RDTGROUP_SUPER_MAGIC: resctrl mounted where runc and the kernel docs put it.
+                let mounted = (try? Files.filesystemType("/sys/fs/resctrl")) == 0x7655_821
+                throw SkiffError(.invalidArgument, "config.json: linux.intelRdt: " + (mounted
+                    ? "resctrl groups are not supported yet"
+                    : "resctrl is not mounted at /sys/fs/resctrl (Intel RDT needs it)"))
+            }
             return (spec, bytes)
         } catch let error as SpecError {
             throw SkiffError(.invalidArgument, error.path == "config.json" ? "\(error)" : "config.json: \(error)")

@@ -99,3 +99,52 @@ struct ProcessAttributeTests {
         }
     }
 }
+
+/// Fields skiff applies only where the host can, and those it does not implement yet: either
+/// way create says so, naming the field, and leaves nothing behind.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct AppliedOrRefusedTests {
+    static let v1TCP = "/sys/fs/cgroup/memory"
+
+    /// memory.kernelTCP lands in the v1 memory.kmem.tcp.limit_in_bytes where the kernel has it
+    /// (runc 1.1.5 warns "Kernel memory settings are ignored" and leaves it unlimited).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: v1TCP + "/memory.kmem.tcp.limit_in_bytes"),
+                   "needs a cgroup v1 memory hierarchy with kmem.tcp"))
+    func kernelTCPIsApplied() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("kernel-tcp")
+            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+                spec.linux?.resources = LinuxResources(memory: LinuxMemory(kernelTCP: 48 << 20))
+            }
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(created.succeeded, "\(created)")
+            let value = readFile(Self.v1TCP + "/skiff/\(id)/memory.kmem.tcp.limit_in_bytes")?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(value == String(48 << 20))
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test(arguments: [
+        ("linux.intelRdt: resctrl is not mounted at /sys/fs/resctrl", ["linux", "intelRdt"], ["closID": "c1"]),
+        ("linux.netDevices: moving host network devices into the container is not supported yet", ["linux", "netDevices"],
+         ["dummy0": "x"]),
+        ("linux.resources.memory.kernel: kernel memory limits are not supported", ["linux", "resources", "memory"],
+         ["kernel": "1048576"]),
+    ])
+    func refusedFieldsFailCreate(message: String, path: [String], value: [String: String]) throws {
+        if path == ["linux", "intelRdt"], FileManager.default.fileExists(atPath: "/sys/fs/resctrl/schemata") { return }
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("refused")
+            // JSON numbers and objects where the spec wants them.
+            let json: Any = path.last == "netDevices" ? ["dummy0": ["name": "x"]] as [String: Any]
+                : path.last == "memory" ? ["kernel": 1_048_576] as [String: Any] : value
+            let bundle = try sandbox.bundle(args: ["true"], edits: [(path, json)])
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(!created.succeeded)
+            #expect(created.stderr.contains(message), "\(created)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+}

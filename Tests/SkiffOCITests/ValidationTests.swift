@@ -201,6 +201,22 @@ struct ValidationTests {
             $0.linux?.namespaces?.removeAll { $0.type == .network }
             $0.linux?.netDevices = ["eth1": LinuxNetDevice(name: "net1")]
         },
+        // What skiff does not implement yet is refused, never accepted and skipped.
+        Case("linux.netDevices", "moving host network devices into the container is not supported yet") {
+            $0.linux?.netDevices = ["eth1": LinuxNetDevice(name: "net1")]
+        },
+        Case("mounts[0].uidMappings", "idmapped mounts are not supported yet") {
+            $0.mounts?[0].uidMappings = [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]
+        },
+        Case("mounts[1].gidMappings", "idmapped mounts are not supported yet") {
+            $0.mounts?[1].gidMappings = [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]
+        },
+        Case("mounts[2].options", #""ridmap": idmapped mounts are not supported yet"#) {
+            $0.mounts?[2].options = ["rbind", "ridmap"]
+        },
+        Case("linux.resources.memory.useHierarchy", "false is not supported, the kernel always accounts hierarchically") {
+            $0.linux?.resources = LinuxResources(memory: LinuxMemory(useHierarchy: false))
+        },
     ]
 
     @Test("each rule gives its path and message", arguments: cases)
