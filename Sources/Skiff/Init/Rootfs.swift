@@ -218,10 +218,68 @@ struct RootfsBuilder {
     /// --no-pivot: move the rootfs over "/" and chroot into it (for ramfs roots where
     /// pivot_root is impossible).
     private func moveRoot() throws {
+        try hideHostProcAndSysfs()
         _ = try sysCall("chdir", path: rootfs) { chdir(rootfs) }
         try Mounts.mount(source: rootfs, target: "/", type: nil, flags: UInt(MS_MOVE), display: rootfs)
         _ = try sysCall("chroot", path: ".") { chroot(".") }
         _ = try sysCall("chdir", path: "/") { chdir("/") }
+    }
+
+    /// Without pivot_root the host's mounts stay in the namespace, under the chroot. The kernel
+    /// lets a nested user namespace mount a new procfs or sysfs whenever a full one is mounted
+    /// anywhere in its mount namespace (mount_too_revealing), so a host /proc left there would
+    /// let the container mount one without the masked paths. Every full proc and sysfs mount
+    /// outside the rootfs is detached, or covered with a tmpfs where that is refused (runc's
+    /// msMoveRoot does the same).
+    private func hideHostProcAndSysfs() throws {
+        var targets: [String] = []
+        for line in try Procfs.read("/proc/self/mountinfo").split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard let dash = fields.firstIndex(of: "-"), dash >= 6, fields.count > dash + 1 else { continue }
+            let point = Self.unescapeMountinfo(fields[4])
+            guard fields[3] == "/", ["proc", "sysfs"].contains(fields[dash + 1]),
+                  point != rootfs, !point.hasPrefix(rootfs + "/") else { continue }
+            targets.append(point)
+        }
+        for point in targets {
+            // The unmount must not reach the host through shared propagation; a mount gone
+            // with a parent detached before it (ENOENT) needs nothing more.
+            let slave = Self.errno { () throws(LinuxError) in try Mounts.mount(source: nil, target: point, type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: point) }
+            if slave == ENOENT { continue }
+            if let slave { throw LinuxError("mount", path: point, errno: slave) }
+            let detach = Self.errno { () throws(LinuxError) in try Mounts.unmount(point, flags: Int32(MNT_DETACH)) }
+            if detach == EINVAL || detach == EPERM {
+                // Locked by a user namespace: cover it instead.
+                try Mounts.mount(source: "tmpfs", target: point, type: "tmpfs", flags: 0, display: point)
+            } else if let detach {
+                throw LinuxError("umount2", path: point, errno: detach)
+            }
+        }
+    }
+
+    /// The errno of a failed call, nil when it succeeded.
+    private static func errno(_ body: () throws(LinuxError) -> Void) -> Int32? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error.errno.rawValue
+        }
+    }
+
+    private static func unescapeMountinfo(_ field: String) -> String {
+        guard field.contains("\\") else { return field }
+        var bytes: [UInt8] = []
+        var chars = Array(field.utf8)[...]
+        while let c = chars.popFirst() {
+            if c == UInt8(ascii: "\\"), chars.count >= 3, let code = UInt8(String(decoding: chars.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(code)
+                chars = chars.dropFirst(3)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func remountReadOnly(_ path: String, recursive: Bool) throws {

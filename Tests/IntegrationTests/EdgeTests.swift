@@ -1,0 +1,64 @@
+import Foundation
+import SkiffOCI
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where skiff differed from runc 1.1.5 at the edges callers test (issue 11): each test states
+/// runc's result beside the one it checks.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct EdgeTests {
+    /// Security: linux.devices makes nodes but grants no access. Under a deny-all rule a listed
+    /// /dev/kmsg stays unwritable (runc: "can't create /dev/kmsg: Operation not permitted");
+    /// with an allow rule for it, the same write succeeds.
+    @Test(arguments: [false, true])
+    func linuxDevicesDoNotWidenTheDeviceCgroup(allowed: Bool) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("kmsg")
+            let bundle = try sandbox.bundle(args: sh("echo skiff-device-cgroup-test > /dev/kmsg && echo wrote")) { spec in
+                var rules = [LinuxDeviceCgroup(allow: false, access: "rwm")]
+                if allowed { rules.append(LinuxDeviceCgroup(allow: true, type: "c", major: 1, minor: 11, access: "w")) }
+                spec.linux?.resources = LinuxResources(devices: rules)
+                spec.linux?.devices = [LinuxDevice(path: "/dev/kmsg", type: "c", major: 1, minor: 11, fileMode: 0o666)]
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            if allowed {
+                #expect(outcome.succeeded && outcome.stdout == "wrote\n", "\(outcome)")
+            } else {
+                #expect(!outcome.succeeded, "\(outcome)")
+                #expect(outcome.stdout.isEmpty && outcome.stderr.contains("Operation not permitted"), "\(outcome)")
+            }
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// Security: with --no-pivot the host's /proc stays in the mount namespace under the
+    /// chroot; a nested user namespace must still not be able to mount a fresh procfs (which
+    /// would have none of the masked paths). runc 1.1.5: "mount: permission denied". Without
+    /// --no-pivot the same script is refused too, and the control (a plain tmpfs) mounts, so
+    /// the nested namespace itself works.
+    @Test(arguments: [["--no-pivot"], []])
+    func nestedUserNamespaceCannotMountProc(flags: [String]) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("nopivot-proc")
+            let bundle = try sandbox.bundle(args: sh("""
+                mkdir -p /tmp/p /tmp/t
+                unshare -U -r -m -p -f sh -c 'mount -t tmpfs none /tmp/t && echo tmpfs-mounted
+                    mount -t proc proc /tmp/p 2>/dev/null && echo proc-mounted || echo proc-refused'
+                """)) { spec in
+                spec.process?.user = User(uid: 1000, gid: 1000)
+                spec.mounts = spec.mounts?.map { mount in
+                    var mount = mount
+                    if mount.destination == "/tmp" { mount.options = ["nosuid", "nodev", "mode=1777"] }
+                    return mount
+                }
+            }
+            let outcome = sandbox.skiff(["run"] + flags + ["--bundle", bundle, id])
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.lines == ["tmpfs-mounted", "proc-refused"], "\(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+}
