@@ -61,4 +61,50 @@ struct EdgeTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    /// runc 1.1.5: `kill ID 0` exits 0 while init lives, 1 after; `update --memory-swap -1 ID`
+    /// and `--cpu-quota -1` take "-1" as the value; a failed exec exits 255, the process's own
+    /// status passes through.
+    @Test func cliEdgesOfARunningContainer() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("cli-edges")
+            let bundle = try sandbox.bundle(args: ["sleep", "30"])
+            #expect(sandbox.skiff("run", "-d", "--bundle", bundle, id).succeeded)
+            let alive = sandbox.skiff("kill", id, "0")
+            #expect(alive.succeeded, "\(alive)")
+            for flags in [["--memory-swap", "-1"], ["--cpu-quota", "-1"], ["--memory", "64m", "--memory-swap", "-1"]] {
+                let update = sandbox.skiff(["update"] + flags + [id])
+                #expect(update.succeeded, "\(flags): \(update)")
+            }
+            #expect(sandbox.skiff("exec", id, "sh", "-c", "exit 7").status == 7)
+            let missing = sandbox.skiff("exec", id, "/nonexistent")
+            #expect(missing.status == 255 && missing.stderr.contains("no such file or directory"), "\(missing)")
+            #expect(sandbox.skiff("exec", sandbox.id("nosuch"), "true").status == 255)
+            #expect(sandbox.skiff("exec", "--pid-file", sandbox.path("no/such/dir/pid"), id, "true").status == 255)
+            #expect(sandbox.skiff("pause", id).succeeded)
+            let paused = sandbox.skiff("exec", id, "true")
+            #expect(paused.status == 255 && paused.stderr.contains("paused"), "\(paused)")
+            #expect(sandbox.skiff("resume", id).succeeded)
+            #expect(sandbox.skiff("kill", id, "KILL").succeeded)
+            #expect(sandbox.waitFor(id, status: "stopped"))
+            #expect(sandbox.skiff("kill", id, "0").status == 1, "kill 0 of a stopped container")
+            #expect(sandbox.skiff("delete", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// runc: `--help` lists the global options, `-v` prints the version, and `runc nosuch -h`
+    /// fails (exit 3) instead of printing the main help.
+    @Test func helpVersionAndUnknownCommands() {
+        let help = execute(Paths.binary, ["--help"])
+        #expect(help.succeeded)
+        for option in ["--root", "--log", "--log-format", "--debug", "--systemd-cgroup", "--rootless"] {
+            #expect(help.stdout.contains("  \(option) "), "\(option) missing from --help")
+        }
+        let version = execute(Paths.binary, ["-v"])
+        #expect(version.succeeded && version.stdout.hasPrefix("skiff version "), "\(version)")
+        let unknown = execute(Paths.binary, ["nosuch", "-h"])
+        #expect(!unknown.succeeded && unknown.stderr.contains("unknown command \"nosuch\""), "\(unknown)")
+        #expect(execute(Paths.binary, ["create", "-h"]).succeeded, "a command's own help still works")
+    }
 }
