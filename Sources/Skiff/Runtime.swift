@@ -254,10 +254,9 @@ public struct Runtime: Sendable {
         do {
             let spec = try Spec.decode(Data(bytes))
             try spec.validate()
-            guard spec.process != nil else { throw SkiffError(.invalidArgument, "process: missing required field") }
             // Init turns these fields into the kernel's numbers again; a value it would refuse
             // fails here, before anything is made.
-            _ = try ProcessTuning(process: spec.process!, linux: spec.linux)
+            _ = try ProcessTuning(process: spec.process ?? Process(), linux: spec.linux)
             _ = try ProcessTuning.initialCPUs(spec.process)
             if spec.linux?.intelRdt != nil {
                 // RDTGROUP_SUPER_MAGIC: resctrl mounted where runc and the kernel docs put it.

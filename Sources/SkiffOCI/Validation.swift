@@ -111,10 +111,9 @@ struct Validator {
             fail("root", "missing required field")
         }
 
+        // process is optional until start (config.md: "REQUIRED when start is called").
         if let process = spec.process {
             check(process, at: "process")
-        } else {
-            fail("process", "missing required field")
         }
 
         let linux = spec.linux ?? Linux()
@@ -138,8 +137,23 @@ struct Validator {
             }
         }
 
+        if linux.namespace(.mount) == nil { checkWithoutMountNamespace(spec, linux) }
+
         if let hooks = spec.hooks { check(hooks) }
         if let linux = spec.linux { check(linux, hostname: spec.hostname) }
+    }
+
+    /// Without a mount namespace the process only gets root.path as its root (chroot): every
+    /// field that needs mounts would change the host's, so it is refused, never skipped (runc:
+    /// "unable to restrict sys entries without a private MNT namespace").
+    private mutating func checkWithoutMountNamespace(_ spec: Spec, _ linux: Linux) {
+        let reason = "requires a mount namespace"
+        if spec.mounts?.isEmpty == false { fail("mounts", reason) }
+        if spec.root?.readonly == true { fail("root.readonly", reason) }
+        if linux.maskedPaths?.isEmpty == false { fail("linux.maskedPaths", reason) }
+        if linux.readonlyPaths?.isEmpty == false { fail("linux.readonlyPaths", reason) }
+        if linux.devices?.isEmpty == false { fail("linux.devices", reason) }
+        if linux.rootfsPropagation?.isEmpty == false { fail("linux.rootfsPropagation", reason) }
     }
 
     // MARK: - process

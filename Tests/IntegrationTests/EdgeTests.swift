@@ -107,4 +107,67 @@ struct EdgeTests {
         #expect(!unknown.succeeded && unknown.stderr.contains("unknown command \"nosuch\""), "\(unknown)")
         #expect(execute(Paths.binary, ["create", "-h"]).succeeded, "a command's own help still works")
     }
+
+    /// No mount namespace: the process's root is still root.path (chroot), and what would need
+    /// mounts is refused by name. runc 1.1.5 refuses the first ("unable to restrict sys
+    /// entries without a private MNT namespace") and fails the second ("open /proc/self/fd").
+    @Test func withoutAMountNamespaceTheRootIsStillTheRootfs() throws {
+        try Sandbox.with { sandbox in
+            let refusedID = sandbox.id("nomnt-refused")
+            let refused = try sandbox.bundle("refused", args: ["true"]) { spec in
+                spec.linux?.namespaces?.removeAll { $0.type == .mount }
+            }
+            let outcome = sandbox.skiff("run", "--bundle", refused, refusedID)
+            #expect(!outcome.succeeded && outcome.stderr.contains("requires a mount namespace"), "\(outcome)")
+            #expect(sandbox.leftovers(id: refusedID) == [])
+
+            let id = sandbox.id("nomnt")
+            // A file only the host has: the process must not see it.
+            let bundle = try sandbox.bundle(args: sh("test -e \(sandbox.directory) && echo host-root || echo rootfs; ls /bin/busybox")) { spec in
+                spec.linux?.namespaces?.removeAll { $0.type == .mount }
+                spec.mounts = nil
+                spec.root?.readonly = nil
+                spec.linux?.maskedPaths = nil
+                spec.linux?.readonlyPaths = nil
+            }
+            let chrooted = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(chrooted.succeeded, "\(chrooted)")
+            #expect(chrooted.lines == ["rootfs", "/bin/busybox"], "\(chrooted)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// The spec makes process optional until start: create succeeds, start fails saying why,
+    /// and the container is then stopped and deletable.
+    @Test func aConfigWithoutProcessCreatesButDoesNotStart() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("noprocess")
+            let bundle = try sandbox.bundle(args: ["true"]) { $0.process = nil }
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(created.succeeded, "\(created)")
+            #expect(sandbox.status(id) == "created")
+            let start = sandbox.skiff("start", id)
+            #expect(!start.succeeded && start.stderr.contains("config.json has no process"), "\(start)")
+            #expect(sandbox.waitFor(id, status: "stopped"))
+            #expect(sandbox.skiff("delete", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// The working directory is entered while init may still reach it, as runc does: user 1000
+    /// into root's 0700 /root works (runc 1.1.5: prints /root); --user 0 too.
+    @Test func execEntersTheCwdBeforeDroppingTheUser() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("exec-cwd")
+            let bundle = try sandbox.bundle(args: ["sleep", "30"])
+            #expect(sandbox.skiff("run", "-d", "--bundle", bundle, id).succeeded)
+            #expect(sandbox.skiff("exec", id, "stat", "-c", "%a %u", "/root").stdout == "700 0\n")
+            for user in ["0", "1000"] {
+                let exec = sandbox.skiff("exec", "--user", user, "--cwd", "/root", id, "sh", "-c", "pwd; id -u")
+                #expect(exec.succeeded && exec.lines == ["/root", user], "\(user): \(exec)")
+            }
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }

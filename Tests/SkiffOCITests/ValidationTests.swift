@@ -24,7 +24,6 @@ struct ValidationTests {
         Case("ociVersion", "must not be empty") { $0.ociVersion = "" },
         Case("root", "missing required field") { $0.root = nil },
         Case("root.path", "must not be empty") { $0.root?.path = "" },
-        Case("process", "missing required field") { $0.process = nil },
         Case("hostname", "requires a uts namespace") { $0.linux?.namespaces?.removeAll { $0.type == .uts } },
 
         // process.
@@ -77,8 +76,9 @@ struct ValidationTests {
         // linux.namespaces and mappings.
         Case("linux.namespaces[3].type", #"duplicate namespace "pid""#) {
             $0.linux?.namespaces = [LinuxNamespace(type: .pid), LinuxNamespace(type: .network),
-                                    LinuxNamespace(type: .uts), LinuxNamespace(type: .pid)]
+                                    LinuxNamespace(type: .uts), LinuxNamespace(type: .pid), LinuxNamespace(type: .mount)]
         },
+        Case("mounts", "requires a mount namespace") { $0.linux?.namespaces?.removeAll { $0.type == .mount } },
         Case("linux.namespaces[1].path", "must be an absolute path") {
             $0.linux?.namespaces?[1].path = "proc/1/ns/net"
         },

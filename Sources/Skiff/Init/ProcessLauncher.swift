@@ -43,9 +43,10 @@ struct ProcessLauncher {
             _ = try sysCall("prctl PR_SET_NO_NEW_PRIVS") { skiff_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
         }
         try security.beforeUserSwitch()
+        let enteredEarly = try setup.enterWorkingDirectoryEarly()
         try setup.switchUser()
         try security.afterUserSwitch()
-        try setup.enterWorkingDirectory()
+        try setup.enterWorkingDirectory(enteredEarly: enteredEarly)
         executable = try setup.resolveExecutable(environment: environment)
         try security.beforeReady()
         try tuning.applyFinalAffinity()

@@ -63,11 +63,24 @@ struct ProcessSetup {
         return "/"
     }
 
-    /// chdir to process.cwd and check the result lies inside the container: a cwd reached
-    /// through a leaked host fd reads "(unreachable)/…" (runc CVE-2024-21626).
-    func enterWorkingDirectory() throws {
+    /// chdir to process.cwd while init is still root, as runc does first: the process's user
+    /// may be unable to reach a directory it may use once inside (`exec --user 1000 --cwd
+    /// /root`). Returns false when this failed for lack of permission; `enterWorkingDirectory`
+    /// then tries again as the user.
+    func enterWorkingDirectoryEarly() throws -> Bool {
         let cwd = process.cwd
-        _ = try sysCall("chdir", path: cwd) { chdir(cwd) }
+        let (_, err) = sysCallErrno { chdir(cwd) }
+        if err == EACCES || err == EPERM { return false }
+        if err != 0 { throw LinuxError("chdir", path: cwd, errno: err) }
+        return true
+    }
+
+    /// chdir to process.cwd (unless done early) and check the result lies inside the
+    /// container: a cwd reached through a leaked host fd reads "(unreachable)/…" (runc
+    /// CVE-2024-21626).
+    func enterWorkingDirectory(enteredEarly: Bool) throws {
+        let cwd = process.cwd
+        if !enteredEarly { _ = try sysCall("chdir", path: cwd) { chdir(cwd) } }
         let actual = try Files.currentDirectory()
         if !actual.hasPrefix("/") {
             throw SkiffError(.system, "chdir \"\(cwd)\": current working directory is outside of container mount namespace root")

@@ -49,9 +49,13 @@ struct RootfsBuilder {
         } else {
             try pivotRoot()
         }
-        if let propagation = spec.linux?.rootfsPropagation, let flag = MountOptions.propagationFlags[propagation] {
+        if let flag = propagationFlag, flag & UInt(MS_UNBINDABLE) == 0 {
             try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
         }
+    }
+
+    private var propagationFlag: UInt? {
+        spec.linux?.rootfsPropagation.flatMap { MountOptions.propagationFlags[$0] }
     }
 
     /// After pivot_root: read-only root, then masked and read-only paths (they are applied
@@ -72,6 +76,11 @@ struct RootfsBuilder {
         for path in paths.1 {
             try maskPath(path, in: root)
         }
+        // (r)unbindable last: the masked and read-only paths are bind mounts, which the kernel
+        // refuses (EINVAL) from under an unbindable mount.
+        if let flag = propagationFlag, flag & UInt(MS_UNBINDABLE) != 0 {
+            try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
+        }
     }
 
     private func normalized(_ path: String) -> String {
@@ -82,9 +91,12 @@ struct RootfsBuilder {
     /// what rootfsPropagation asks for) recursively before anything is mounted.
     private func makeRootPropagationPrivate() throws {
         var flag = UInt(MS_SLAVE) | UInt(MS_REC)
-        if let propagation = spec.linux?.rootfsPropagation, let requested = MountOptions.propagationFlags[propagation] {
+        if let propagation = spec.linux?.rootfsPropagation, let requested = MountOptions.propagationFlags[propagation],
+           requested & UInt(MS_UNBINDABLE) == 0 {
             flag = requested | UInt(MS_REC)
         }
+        // (u)nbindable waits for the end of build(): the rootfs could not be bound onto itself
+        // under an unbindable "/" (EINVAL); it stays a slave until then.
         try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/")
         // pivot_root refuses a new root whose parent mount is shared: make the parent private
         // when rootfsPropagation asked for shared.
