@@ -48,8 +48,9 @@ struct ProcessLauncher {
         try security.afterUserSwitch()
         try setup.enterWorkingDirectory(enteredEarly: enteredEarly)
         executable = try setup.resolveExecutable(environment: environment)
-        try security.beforeReady()
+        // Before a listener filter loads: the agent must not see init's own sched_setaffinity.
         try tuning.applyFinalAffinity()
+        try security.beforeReady()
     }
 
     /// Marks every fd but stdio and the preserved ones close-on-exec, loads what must come

@@ -30,6 +30,7 @@ struct ProcessSetup {
     /// Switches to the process's uid, gid and groups. Groups first, while still privileged.
     func switchUser() throws {
         let user = process.user
+        if process.terminal == true { try giveTerminalToUser(user) }
         // Checked here too, after UserLookup may have read an id from the container's own
         // /etc/passwd: setresuid(-1) would silently keep uid 0.
         for id in [user.uid, user.gid] + (user.additionalGids ?? []) where id > User.maximumID {
@@ -42,6 +43,19 @@ struct ProcessSetup {
         _ = try sysCall("setresgid \(user.gid)") { setresgid(user.gid, user.gid, user.gid) }
         _ = try sysCall("setresuid \(user.uid)") { setresuid(user.uid, user.uid, user.uid) }
         umask(mode_t(user.umask ?? 0o022))
+    }
+
+    /// The pty on stdio (init made it, it is the process's own) belongs to the process's uid,
+    /// keeping its group (tty), as runc's fixStdioPermissions leaves it: a shell as uid 1000
+    /// may then chmod it or hand it to `su`. An id the user namespace does not map (EINVAL) or
+    /// a read-only /dev (EROFS) leaves it as it was, as runc does.
+    private func giveTerminalToUser(_ user: User) throws {
+        var st = Glibc.stat()
+        guard fstat(0, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR, st.st_uid != user.uid else { return }
+        let (_, err) = sysCallErrno { fchown(0, user.uid, st.st_gid) }
+        if err != 0, err != EINVAL, err != EPERM, err != EROFS {
+            throw LinuxError("fchown", path: "/dev/pts (the process's terminal)", errno: err)
+        }
     }
 
     /// The environment for execve: process.env, with HOME added from the container's
