@@ -61,6 +61,9 @@ extension Runtime {
         } catch {
             throw SkiffError(.invalidArgument, "process: \(error)")
         }
+        // What init would refuse (an unknown scheduler policy, a malformed CPU list) fails here.
+        _ = try ProcessTuning(process: options.process, linux: nil)
+        _ = try ProcessTuning.initialCPUs(options.process)
         let record: ContainerRecord
         do {
             let lock = try store.lock(id)
@@ -100,7 +103,8 @@ extension Runtime {
                                                     preserveFds: listenFds + options.preserveFds, listenFds: listenFds,
                                                     userSpec: options.userSpec)),
                 preserveFds: listenFds + options.preserveFds, cgroupDirectories: cgroups, fifo: nil, config: nil,
-                consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security
+                consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
+                initialCPUs: try ProcessTuning.initialCPUs(options.process)
             ).spawn()
             try console?.receiveMaster()
         } catch {

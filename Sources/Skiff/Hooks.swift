@@ -4,13 +4,16 @@ import Glibc
 import SkiffLinux
 import SkiffOCI
 
-/// The runtime-spec hooks skiff runs in the runtime's namespaces: prestart and createRuntime
-/// (during create, once the namespaces exist and before pivot_root), poststart (after start)
-/// and poststop (after delete). createContainer and startContainer, which run in the
-/// container's namespaces, are refused by `Runtime.loadConfig`.
+/// The runtime-spec hooks: prestart and createRuntime run in the runtime's namespaces during
+/// create, once the namespaces exist and before pivot_root; createContainer right after them in
+/// the container's init (its namespaces, before pivot_root); startContainer in the init after
+/// `start` opened exec.fifo, before the process's execve; poststart after start and poststop
+/// after delete, in the runtime. Init spawns its hooks with posix_spawn like the runtime does.
 enum HookRunner {
     /// The kinds skiff runs, for `features`.
-    static let supported = ["prestart", "createRuntime", "poststart", "poststop"]
+    static let supported = [
+        "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+    ]
 
     /// Runs `hooks` in order, each with the state as JSON on stdin. A failure names the hook
     /// kind, its index and path, and its output. With `failureIsWarning` (poststart and

@@ -25,7 +25,7 @@ extension Runtime {
             // A rootless container's user namespace keeps it from device nodes anyway, and
             // attaching a device filter needs CAP_SYS_ADMIN on the host.
             if !rootless {
-                try cgroup.applyDevices(try DeviceRule.container(resources: resources.devices, devices: spec.linux?.devices))
+                try cgroup.applyDevices(try DeviceRule.container(resources: resources.devices))
             }
         } catch {
             throw SkiffError(.invalidArgument, "\(error)")

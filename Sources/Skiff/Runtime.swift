@@ -166,7 +166,8 @@ public struct Runtime: Sendable {
             let initOptions = InitOptions(
                 containerID: id, rootfs: try Files.realpath(rootfs), noPivot: options.noPivot,
                 noNewKeyring: options.noNewKeyring, preserveFds: listenFds + options.preserveFds,
-                listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug)
+                listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug,
+                bundle: bundlePath)
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try .forCreate(spec, rootless: rootless), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
@@ -177,7 +178,8 @@ public struct Runtime: Sendable {
                                       bundle: bundlePath, annotations: spec.annotations)
                     try HookRunner.run(spec.hooks?.prestart, kind: "prestart", state: state, logger: logger)
                     try HookRunner.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state, logger: logger)
-                }
+                },
+                initialCPUs: try ProcessTuning.initialCPUs(spec.process)
             ).spawn()
             spawnedPid = spawned.pid
             try console?.receiveMaster()
@@ -252,17 +254,16 @@ public struct Runtime: Sendable {
         do {
             let spec = try Spec.decode(Data(bytes))
             try spec.validate()
-            guard spec.process != nil else { throw SkiffError(.invalidArgument, "process: missing required field") }
-            if let hooks = spec.hooks {
-                // The hooks that run inside the container's namespaces are refused rather than
-                // skipped: a hook the caller relies on silently not run would be worse than a
-                // clear error. The others run (HookRunner).
-                let kinds: [(String, [Hook]?)] = [
-                    ("createContainer", hooks.createContainer), ("startContainer", hooks.startContainer),
-                ]
-                if let kind = kinds.first(where: { !($0.1 ?? []).isEmpty }) {
-                    throw SkiffError(.invalidArgument, "config.json: hooks.\(kind.0): hooks are not supported yet")
-                }
+            // Init turns these fields into the kernel's numbers again; a value it would refuse
+            // fails here, before anything is made.
+            _ = try ProcessTuning(process: spec.process ?? Process(), linux: spec.linux)
+            _ = try ProcessTuning.initialCPUs(spec.process)
+            if spec.linux?.intelRdt != nil {
+                // RDTGROUP_SUPER_MAGIC: resctrl mounted where runc and the kernel docs put it.
+                let mounted = (try? Files.filesystemType("/sys/fs/resctrl")) == 0x7655_821
+                throw SkiffError(.invalidArgument, "config.json: linux.intelRdt: " + (mounted
+                    ? "resctrl groups are not supported yet"
+                    : "resctrl is not mounted at /sys/fs/resctrl (Intel RDT needs it)"))
             }
             return (spec, bytes)
         } catch let error as SpecError {
@@ -372,6 +373,13 @@ public struct Runtime: Sendable {
             if entries[0].revents & Int16(POLLIN) != 0 {
                 let byte = try fifo.read(upTo: 1, operation: "read exec.fifo")
                 if byte == [UInt8(ascii: "0")] { break }
+                if byte == [UInt8(ascii: "1")] {
+                    // A startContainer hook failed: init writes why and exits without running
+                    // the process (the spec: generate an error, stop the container).
+                    let message = Self.readStartFailure(fifo)
+                    try? Files.unlink(fifoPath)
+                    throw SkiffError(.system, message)
+                }
             }
             if entries[1].revents != 0 {
                 throw SkiffError(.invalidState, "cannot start a container whose init has exited")
@@ -383,6 +391,25 @@ public struct Runtime: Sendable {
         try HookRunner.run(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger,
                            failureIsWarning: true)
         withExtendedLifetime(lock) {}
+    }
+
+    /// A failed startContainer hook's message, which init writes after its "1" before it exits.
+    private static func readStartFailure(_ fifo: OwnedFD) -> String {
+        var text: [UInt8] = []
+        while text.count < 4096 {
+            do {
+                let chunk = try fifo.read(upTo: 4096 - text.count, operation: "read exec.fifo")
+                if chunk.isEmpty { break }
+                text += chunk
+            } catch where error.errno.rawValue == EAGAIN {
+                var entry = pollfd(fd: fifo.raw, events: Int16(POLLIN), revents: 0)
+                if poll(&entry, 1, 1000) <= 0 { break }
+            } catch {
+                break
+            }
+        }
+        let message = String(decoding: text, as: UTF8.self)
+        return message.isEmpty ? "a startContainer hook failed" : message
     }
 
     // MARK: kill

@@ -42,7 +42,10 @@ struct ExecCommand: ParsableCommand {
                 process: process, userSpec: userSpec, detach: detach, pidFile: pidFile, consoleSocket: consoleSocket,
                 preserveFds: preserveFds, ignorePaused: ignorePaused, subCgroup: cgroup))
         } catch {
-            throw fail(error, global: global)
+            // 255 when skiff itself failed, as runc: a caller tells it from the process's own
+            // exit status, which is passed through below.
+            _ = fail(error, global: global)
+            throw ExitCode(255)
         }
         if code != 0 { throw ExitCode(code) }
     }

@@ -13,7 +13,8 @@ struct Kill: ParsableCommand {
 
     func run() throws {
         do {
-            guard let number = Signals.parse(signal) else {
+            // Signal 0 only checks that init is there (kill(2)): `kill ID 0`, as runc takes it.
+            guard let number = signal == "0" ? 0 : Signals.parse(signal) else {
                 throw SkiffError(.invalidArgument, "invalid signal \"\(signal)\"")
             }
             try global.runtime().kill(id: id, signal: number, all: all)

@@ -14,6 +14,25 @@ struct SkiffCommand: ParsableCommand {
         subcommands: [Create.self, Start.self, StateCommand.self, Kill.self, Delete.self, RunCommand.self, ExecCommand.self,
                       Pause.self, Resume.self, Ps.self, Events.self, Update.self,
                       List.self, SpecCommand.self, FeaturesCommand.self])
+
+}
+
+/// The options main moves behind the command (GlobalArguments), as `skiff --help` lists them
+/// (runc's GLOBAL OPTIONS); each command's own help shows them in its usage too.
+enum GlobalHelp {
+    static let text = """
+        GLOBAL OPTIONS:
+          --root <root>           root directory for storage of container state (this should be located in
+                                  tmpfs); default /run/skiff, or $XDG_RUNTIME_DIR/skiff when rootless
+          --log <log>             set the log file to write runtime logs to (default is stderr)
+          --log-format <format>   set the log format ('text' (default), or 'json')
+          --debug                 enable debug logging
+          --systemd-cgroup        enable systemd cgroup support (not supported yet: a warning, then cgroupfs)
+          --rootless <value>      ignore cgroup permission errors ('true', 'false', or 'auto') (default: auto)
+          -v, --version           print the version
+          -h, --help              show help
+
+        """
 }
 
 enum VersionInfo {

@@ -23,20 +23,22 @@ struct Update: ParsableCommand {
     var resources: String?
     @Option(name: .customLong("blkio-weight"), help: "Specifies per cgroup weight, range is from 10 to 1000") var blkioWeight: UInt16?
     @Option(name: .customLong("cpu-period"), help: "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default") var cpuPeriod: UInt64?
-    @Option(name: .customLong("cpu-quota"), help: "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period") var cpuQuota: Int64?
+    // -1 means unlimited: `.unconditional` takes "-1" as the value of the option before it,
+    // not as a flag of its own (runc: `update --memory-swap -1 ID`).
+    @Option(name: .customLong("cpu-quota"), parsing: .unconditional, help: "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period") var cpuQuota: Int64?
     @Option(name: .customLong("cpu-burst"), help: "CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period") var cpuBurst: UInt64?
     @Option(name: [.customLong("cpu-share"), .customLong("cpu-shares")], help: "CPU shares (relative weight vs. other containers)") var cpuShares: UInt64?
     @Option(name: .customLong("cpu-rt-period"), help: "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default") var cpuRtPeriod: UInt64?
-    @Option(name: .customLong("cpu-rt-runtime"), help: "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period") var cpuRtRuntime: Int64?
+    @Option(name: .customLong("cpu-rt-runtime"), parsing: .unconditional, help: "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period") var cpuRtRuntime: Int64?
     @Option(name: .customLong("cpuset-cpus"), help: "CPU(s) to use") var cpusetCpus: String?
     @Option(name: .customLong("cpuset-mems"), help: "Memory node(s) to use") var cpusetMems: String?
-    @Option(name: .customLong("cpu-idle"), help: "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE") var cpuIdle: Int64?
-    @Option(name: .customLong("kernel-memory"), help: "(obsoleted; do not use)") var kernelMemory: String?
-    @Option(name: .customLong("kernel-memory-tcp"), help: "(obsoleted; do not use)") var kernelMemoryTCP: String?
-    @Option(help: "Memory limit (in bytes, or with a unit: 512m, 1g)") var memory: String?
-    @Option(name: .customLong("memory-reservation"), help: "Memory reservation or soft_limit (in bytes)") var memoryReservation: String?
-    @Option(name: .customLong("memory-swap"), help: "Total memory usage (memory + swap); set '-1' to enable unlimited swap") var memorySwap: String?
-    @Option(name: .customLong("pids-limit"), help: "Maximum number of pids allowed in the container") var pidsLimit: Int64?
+    @Option(name: .customLong("cpu-idle"), parsing: .unconditional, help: "set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE") var cpuIdle: Int64?
+    @Option(name: .customLong("kernel-memory"), parsing: .unconditional, help: "(obsoleted; do not use)") var kernelMemory: String?
+    @Option(name: .customLong("kernel-memory-tcp"), parsing: .unconditional, help: "(obsoleted; do not use)") var kernelMemoryTCP: String?
+    @Option(parsing: .unconditional, help: "Memory limit (in bytes, or with a unit: 512m, 1g)") var memory: String?
+    @Option(name: .customLong("memory-reservation"), parsing: .unconditional, help: "Memory reservation or soft_limit (in bytes)") var memoryReservation: String?
+    @Option(name: .customLong("memory-swap"), parsing: .unconditional, help: "Total memory usage (memory + swap); set '-1' to enable unlimited swap") var memorySwap: String?
+    @Option(name: .customLong("pids-limit"), parsing: .unconditional, help: "Maximum number of pids allowed in the container") var pidsLimit: Int64?
     @Option(name: .customLong("l3-cache-schema"), help: "The string of Intel RDT/CAT L3 cache schema (not supported)") var l3CacheSchema: String?
     @Option(name: .customLong("mem-bw-schema"), help: "The string of Intel RDT/MBA memory bandwidth schema (not supported)") var memBwSchema: String?
     @Argument(help: "container id") var id: String

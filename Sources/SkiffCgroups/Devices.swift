@@ -75,9 +75,10 @@ public struct DeviceRule: Sendable, Hashable, CustomStringConvertible {
     ]
 
     /// The rules of a container, in the order they apply: linux.resources.devices, then the
-    /// defaults, then an allow for every node of linux.devices (runc's order). Before them
-    /// all, everything is denied.
-    public static func container(resources: [LinuxDeviceCgroup]?, devices: [LinuxDevice]?) throws(CgroupError) -> [DeviceRule] {
+    /// defaults (runc's order). Before them all, everything is denied. linux.devices adds no
+    /// rule: it makes nodes, and which of them may be opened is linux.resources.devices' say
+    /// alone (as in runc), so a node listed there stays closed under a deny rule.
+    public static func container(resources: [LinuxDeviceCgroup]?) throws(CgroupError) -> [DeviceRule] {
         var rules: [DeviceRule] = []
         for (i, rule) in (resources ?? []).enumerated() {
             let field = "linux.resources.devices[\(i)]"
@@ -96,13 +97,6 @@ public struct DeviceRule: Sendable, Hashable, CustomStringConvertible {
                                     minor: rule.minor.flatMap { $0 < 0 ? nil : $0 }, access: access.isEmpty ? .all : access))
         }
         rules += defaults
-        for device in devices ?? [] {
-            switch device.type {
-            case "c", "u": rules.append(DeviceRule(allow: true, kind: .char, major: device.major, minor: device.minor))
-            case "b": rules.append(DeviceRule(allow: true, kind: .block, major: device.major, minor: device.minor))
-            default: continue  // a fifo is no device to the cgroup
-            }
-        }
         return rules
     }
 }

@@ -57,17 +57,20 @@ struct ResourceApplier {
     mutating func memory(_ m: LinuxMemory) throws(CgroupError) {
         let base = "linux.resources.memory"
         let limit = m.limit ?? 0, reservation = m.reservation ?? 0, swap = m.swap ?? 0
-        if (m.kernel ?? 0) != 0 || (m.kernelTCP ?? 0) != 0 {
-            warnings.append("\(base).kernel, kernelTCP: ignored (kernel memory limits are gone since Linux 5.4)")
+        if (m.kernel ?? 0) != 0 {
+            // Refused, not warned about: Linux 5.16 on accepts memory.kmem.limit_in_bytes and
+            // ignores it, so the limit asked for would never hold.
+            throw CgroupError("\(base).kernel: kernel memory limits are not supported (Linux ignores them since 5.16)")
         }
         let set: [(String, Bool)] = [
             ("limit", limit != 0), ("reservation", reservation != 0), ("swap", swap != 0),
+            ("kernelTCP", (m.kernelTCP ?? 0) != 0),
             ("swappiness", m.swappiness != nil), ("disableOOMKiller", m.disableOOMKiller == true),
         ]
         let first = set.first { $0.1 }.map { base + "." + $0.0 } ?? base
         let v1File = ["limit": "memory.limit_in_bytes", "reservation": "memory.soft_limit_in_bytes",
                       "swap": "memory.memsw.limit_in_bytes", "swappiness": "memory.swappiness",
-                      "disableOOMKiller": "memory.oom_control"]
+                      "disableOOMKiller": "memory.oom_control", "kernelTCP": "memory.kmem.tcp.limit_in_bytes"]
         let firstFile = set.first { $0.1 }.flatMap { v1File[$0.0] } ?? "memory.limit_in_bytes"
         guard let dir = try directory("memory", field: first, file: firstFile, isDefault: first == base) else { return }
         switch dir.version {
@@ -96,6 +99,14 @@ struct ResourceApplier {
         }
         if m.disableOOMKiller == true {
             try dir.write("memory.oom_control", "1", field: "linux.resources.memory.disableOOMKiller")
+        }
+        if let tcp = m.kernelTCP, tcp != 0 {
+            // Still in cgroup v1 (memory.kmem.tcp.*); a kernel without it is told, not ignored.
+            guard dir.has("memory.kmem.tcp.limit_in_bytes") else {
+                throw CgroupError.missing("linux.resources.memory.kernelTCP", file: dir.file("memory.kmem.tcp.limit_in_bytes"),
+                                          reason: "the kernel does not offer it")
+            }
+            try dir.write("memory.kmem.tcp.limit_in_bytes", String(tcp), field: "linux.resources.memory.kernelTCP")
         }
         if let swappiness = m.swappiness, swappiness != UInt64.max {
             guard swappiness <= 100 else {
@@ -132,6 +143,10 @@ struct ResourceApplier {
     }
 
     private mutating func memoryV2(_ m: LinuxMemory, _ dir: ControlDirectory, limit: Int64, reservation: Int64, swap: Int64) throws(CgroupError) {
+        if (m.kernelTCP ?? 0) != 0 {
+            throw CgroupError.missing("linux.resources.memory.kernelTCP", file: dir.file("memory.kmem.tcp.limit_in_bytes"),
+                                      reason: "cgroup v2 has no TCP memory limit")
+        }
         if limit != 0 || reservation != 0 || swap != 0 {
             let swapMax = try CgroupConversions.swapMax(swap: swap, memory: limit)
             if m.checkBeforeUpdate == true {

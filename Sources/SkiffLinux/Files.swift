@@ -132,4 +132,12 @@ public enum Files {
         defer { free(cwd) }
         return String(cString: cwd)
     }
+
+    /// The filesystem's magic number (statfs f_type): whether `path` is, say, a resctrl mount.
+    public static func filesystemType(_ path: String) throws(LinuxError) -> UInt {
+        let fd = try open(path, flags: SKIFF_O_PATH)
+        var fs = statfs()
+        _ = try sysCall("fstatfs", path: path) { fstatfs(fd.raw, &fs) }
+        return UInt(bitPattern: fs.f_type)
+    }
 }

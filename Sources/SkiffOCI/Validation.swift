@@ -111,10 +111,9 @@ struct Validator {
             fail("root", "missing required field")
         }
 
+        // process is optional until start (config.md: "REQUIRED when start is called").
         if let process = spec.process {
             check(process, at: "process")
-        } else {
-            fail("process", "missing required field")
         }
 
         let linux = spec.linux ?? Linux()
@@ -128,10 +127,33 @@ struct Validator {
 
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             requireAbsolute(mount.destination, at: "mounts[\(i)].destination")
+            // Not implemented yet: refused, never mounted without the mapping asked for.
+            if mount.uidMappings?.isEmpty == false || mount.gidMappings?.isEmpty == false {
+                fail("mounts[\(i)]." + (mount.uidMappings?.isEmpty == false ? "uidMappings" : "gidMappings"),
+                     "idmapped mounts are not supported yet")
+            }
+            for option in mount.options ?? [] where option == "idmap" || option == "ridmap" {
+                fail("mounts[\(i)].options", "\"\(option)\": idmapped mounts are not supported yet")
+            }
         }
+
+        if linux.namespace(.mount) == nil { checkWithoutMountNamespace(spec, linux) }
 
         if let hooks = spec.hooks { check(hooks) }
         if let linux = spec.linux { check(linux, hostname: spec.hostname) }
+    }
+
+    /// Without a mount namespace the process only gets root.path as its root (chroot): every
+    /// field that needs mounts would change the host's, so it is refused, never skipped (runc:
+    /// "unable to restrict sys entries without a private MNT namespace").
+    private mutating func checkWithoutMountNamespace(_ spec: Spec, _ linux: Linux) {
+        let reason = "requires a mount namespace"
+        if spec.mounts?.isEmpty == false { fail("mounts", reason) }
+        if spec.root?.readonly == true { fail("root.readonly", reason) }
+        if linux.maskedPaths?.isEmpty == false { fail("linux.maskedPaths", reason) }
+        if linux.readonlyPaths?.isEmpty == false { fail("linux.readonlyPaths", reason) }
+        if linux.devices?.isEmpty == false { fail("linux.devices", reason) }
+        if linux.rootfsPropagation?.isEmpty == false { fail("linux.rootfsPropagation", reason) }
     }
 
     // MARK: - process
@@ -248,9 +270,13 @@ struct Validator {
                 requireKnown(flag, in: Known.memoryPolicyFlags, "memory policy flag", at: "linux.memoryPolicy.flags[\(i)]")
             }
         }
-        if linux.netDevices?.isEmpty == false, !(linux.namespace(.network).map { $0.path == nil } ?? false) {
-            // Moving a device into the runtime's own namespace would take it from the host.
-            fail("linux.netDevices", "requires a new network namespace")
+        if linux.netDevices?.isEmpty == false {
+            if !(linux.namespace(.network).map { $0.path == nil } ?? false) {
+                // Moving a device into the runtime's own namespace would take it from the host.
+                fail("linux.netDevices", "requires a new network namespace")
+            } else {
+                fail("linux.netDevices", "moving host network devices into the container is not supported yet")
+            }
         }
     }
 
@@ -353,6 +379,10 @@ struct Validator {
             if let access = rule.access, !access.allSatisfy({ "rwm".contains($0) }) {
                 fail(path + ".access", "invalid access \"\(access)\", must be made of r, w and m")
             }
+        }
+        if resources.memory?.useHierarchy == false {
+            // Hierarchical accounting is always on since Linux 5.16 (memory.use_hierarchy is 1).
+            fail("linux.resources.memory.useHierarchy", "false is not supported, the kernel always accounts hierarchically")
         }
         if let swappiness = resources.memory?.swappiness, swappiness > 100 {
             fail("linux.resources.memory.swappiness", "must be between 0 and 100")

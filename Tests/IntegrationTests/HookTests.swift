@@ -135,18 +135,112 @@ struct HookTests {
         }
     }
 
-    /// The hooks that run inside the container's namespaces are refused, not skipped.
-    @Test(arguments: ["createContainer", "startContainer"])
-    func containerNamespaceHooksAreRefused(kind: String) throws {
+    /// A script for the hooks that run in the container: it records the state, its mount
+    /// namespace and hostname, and whether it still sees the host's tree (the bundle), into
+    /// `$2`, then exits with `$3`. The sandbox directory is bind-mounted at /hooks, so the same
+    /// script serves before pivot_root (by its host path) and after (as /hooks/chook.sh).
+    static func containerRecorder(in sandbox: Sandbox) throws -> String {
+        let script = sandbox.path("chook.sh")
+        try """
+        #!/bin/sh
+        cat > $2/$1.json
+        readlink /proc/self/ns/mnt > $2/$1.mntns
+        hostname > $2/$1.hostname
+        bundle=$(sed -n 's/.*"bundle":"\\([^"]*\\)".*/\\1/p' $2/$1.json)
+        if [ -e "$bundle/config.json" ]; then echo host > $2/$1.root; else echo container > $2/$1.root; fi
+        echo $1 >> $2/order
+        exit ${3:-0}
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        return script
+    }
+
+    static func containerHooks(_ sandbox: Sandbox, _ script: String, createExit: Int = 0, startExit: Int = 0,
+                               startTimeout: Int? = nil) -> (inout Spec) -> Void {
+        { spec in
+            spec.mounts?.append(Mount(destination: "/hooks", type: "bind", source: sandbox.directory, options: ["rbind", "rw"]))
+            spec.hooks = Hooks(
+                createRuntime: [Self.hook(script.replacingOccurrences(of: "chook.sh", with: "hook.sh"), "createRuntime")],
+                createContainer: [Hook(path: script, args: ["chook.sh", "createContainer", sandbox.directory, String(createExit)])],
+                startContainer: [Hook(path: "/hooks/chook.sh", args: ["chook.sh", "startContainer", "/hooks", String(startExit)],
+                                      timeout: startTimeout)])
+        }
+    }
+
+    /// createContainer runs in the container's mount namespace before pivot_root (the host's
+    /// tree still visible), after createRuntime; startContainer after start, in the container's
+    /// namespaces and root, before the process; both with the state, pid as the host sees it.
+    @Test func containerHooksRunInTheContainerAtTheSpecsPoints() throws {
         try Sandbox.with { sandbox in
-            let bundle = try sandbox.bundle(args: ["true"]) { spec in
-                let hook = [Hook(path: "/bin/true")]
-                spec.hooks = kind == "createContainer" ? Hooks(createContainer: hook) : Hooks(startContainer: hook)
+            let script = try Self.containerRecorder(in: sandbox)
+            _ = try Self.recorder(in: sandbox)
+            let log = sandbox.directory
+            let bundle = try sandbox.bundle(args: sh("echo process >> /hooks/order; readlink /proc/self/ns/mnt > /hooks/process.mntns"),
+                                            configure: Self.containerHooks(sandbox, script))
+            let id = sandbox.id("chooks")
+            let created = sandbox.skiff("create", "--bundle", bundle, id)
+            #expect(created.succeeded, "\(created)")
+            #expect(Self.text(log + "/order") == "createContainer")
+            #expect(Self.text(log + "/hooks/order") == "createRuntime", "createRuntime came first")
+            let pid = sandbox.state(id)?["pid"] as? Int
+            #expect(sandbox.skiff("start", id).succeeded)
+            #expect(sandbox.waitFor(id, status: "stopped"))
+            #expect(Self.text(log + "/order") == "createContainer\nstartContainer\nprocess")
+
+            let hostNamespace = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")) ?? ""
+            let processNamespace = Self.text(log + "/process.mntns")
+            #expect(!processNamespace.isEmpty && processNamespace != hostNamespace)
+            for (kind, status, root) in [("createContainer", "creating", "host"), ("startContainer", "created", "container")] {
+                let state = Self.json(log + "/\(kind).json")
+                #expect(state["id"] as? String == id && state["status"] as? String == status, "\(kind): \(state)")
+                #expect(state["bundle"] as? String == bundle)
+                #expect(pid != nil && state["pid"] as? Int == pid, "\(kind): \(state)")
+                #expect(Self.text(log + "/\(kind).mntns") == processNamespace, "\(kind) ran outside the container's mount namespace")
+                #expect(Self.text(log + "/\(kind).root") == root, "\(kind) ran on the wrong side of pivot_root")
             }
-            let id = sandbox.id("hook-refused")
+            #expect(Self.text(log + "/startContainer.hostname") == "skiff", "startContainer is in the container's uts namespace")
+            #expect(sandbox.skiff("delete", id).succeeded)
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    @Test func aFailingCreateContainerHookFailsCreate() throws {
+        try Sandbox.with { sandbox in
+            let script = try Self.containerRecorder(in: sandbox)
+            _ = try Self.recorder(in: sandbox)
+            let bundle = try sandbox.bundle(args: ["true"], configure: Self.containerHooks(sandbox, script, createExit: 3))
+            let id = sandbox.id("chook-fails")
             let created = sandbox.skiff("create", "--bundle", bundle, id)
             #expect(!created.succeeded)
-            #expect(created.stderr.contains("hooks.\(kind): hooks are not supported yet"), "\(created)")
+            #expect(created.stderr.contains("hooks.createContainer[0] \(script): exit status 3"), "\(created)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// A failing (or timed-out) startContainer hook fails start with its reason; the process
+    /// never runs and the container is stopped (the spec: generate an error, stop the container).
+    @Test(arguments: [(3, nil), (0, 1)] as [(Int, Int?)])
+    func aFailingStartContainerHookFailsStart(exit: Int, timeout: Int?) throws {
+        try Sandbox.with { sandbox in
+            let script = try Self.containerRecorder(in: sandbox)
+            _ = try Self.recorder(in: sandbox)
+            let bundle = try sandbox.bundle(args: sh("echo process >> /hooks/order"),
+                                            configure: Self.containerHooks(sandbox, script, startExit: exit, startTimeout: timeout))
+            let id = sandbox.id("shook-fails")
+            #expect(sandbox.skiff("create", "--bundle", bundle, id).succeeded)
+            if timeout != nil {
+                // createContainer has run; startContainer now finds a hook that never ends.
+                try "#!/bin/sh\nsleep 30\n".write(toFile: script, atomically: false, encoding: .utf8)
+            }
+            let started = Date()
+            let start = sandbox.skiff("start", id)
+            #expect(!start.succeeded)
+            let reason = timeout == nil ? "exit status 3" : "timed out after 1s"
+            #expect(start.stderr.contains("hooks.startContainer[0] /hooks/chook.sh: \(reason)"), "\(start)")
+            #expect(Date().timeIntervalSince(started) < 10)
+            #expect(sandbox.waitFor(id, status: "stopped"))
+            #expect(!Self.text(sandbox.path("order")).contains("process"), "the process ran after a failed startContainer hook")
+            #expect(sandbox.skiff("delete", id).succeeded)
             #expect(sandbox.leftovers(id: id) == [])
         }
     }

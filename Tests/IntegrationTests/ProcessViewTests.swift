@@ -337,8 +337,9 @@ struct ProcessViewTests {
     }
 
     /// linux.rootfsPropagation sets the propagation of the container's "/" (runc: "/" is made
-    /// rslave unless the config asks otherwise), with pivot_root and with --no-pivot.
-    @Test(arguments: ["private", "rprivate", "slave", "rslave", "shared", "rshared"], [false, true])
+    /// rslave unless the config asks otherwise), with pivot_root and with --no-pivot. (runc
+    /// 1.1.5 accepts "unbindable" but leaves "/" private; the spec's value is applied here.)
+    @Test(arguments: ["private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"], [false, true])
     func rootfsPropagation(_ propagation: String, noPivot: Bool) throws {
         let hostRoot = MountInfo.host().last { $0.mountPoint == "/" }?.optionalFields
         try Sandbox.with { sandbox in
@@ -352,6 +353,7 @@ struct ProcessViewTests {
             let root = try #require(MountInfo.parse(outcome.stdout).last { $0.mountPoint == "/" }, "no / in \(outcome.stdout)")
             let shared = root.optionalFields.contains { $0.hasPrefix("shared:") }
             #expect(shared == propagation.hasSuffix("shared"), "/ has \(root.optionalFields)")
+            #expect(root.optionalFields.contains("unbindable") == propagation.hasSuffix("unbindable"), "/ has \(root.optionalFields)")
         }
         #expect(MountInfo.host().last { $0.mountPoint == "/" }?.optionalFields == hostRoot, "the host's / changed")
     }

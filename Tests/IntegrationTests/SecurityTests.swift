@@ -318,8 +318,9 @@ struct SecurityTests {
         #expect((linux["apparmor"] as? [String: Bool])?["enabled"] == true)
         // Both are supported by skiff (applied where the host enables them), as runc reports.
         #expect((linux["selinux"] as? [String: Bool])?["enabled"] == true)
-        // The hooks run in the runtime's namespaces; createContainer and startContainer are refused.
-        #expect(json["hooks"] as? [String] == ["prestart", "createRuntime", "poststart", "poststop"])
+        #expect(json["hooks"] as? [String] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])
+        let memoryPolicy = linux["memoryPolicy"] as? [String: [String]]
+        #expect(memoryPolicy?["modes"]?.contains("MPOL_BIND") == true && memoryPolicy?["flags"]?.count == 3, "\(linux)")
         #expect((json["mountOptions"] as? [String])?.contains("tmpcopyup") == false, "tmpcopyup is not implemented")
     }
 }

@@ -293,6 +293,26 @@ struct TerminalTests {
         }
     }
 
+    /// The terminal belongs to the process's uid, its group kept (runc: `stat -c %u:%g` of the
+    /// pty reads 1000:5 for user 1000).
+    @Test func terminalIsOwnedByTheProcessUser() throws {
+        try Sandbox.with { sandbox in
+            let socket = try sandbox.consoleSocket()
+            let id = sandbox.id("ttyowner")
+            let bundle = try sandbox.bundle(args: sh("echo owner=$(stat -c %u:%g $(readlink /proc/self/fd/0))")) {
+                $0.process?.terminal = true
+                $0.process?.user = User(uid: 1000, gid: 1000)
+            }
+            let create = try sandbox.spawn(["create", "--console-socket", socket.path, "--bundle", bundle, id])
+            let master = TerminalMaster(fd: try socket.receive().fd)
+            #expect(create.wait().succeeded)
+            #expect(sandbox.skiff("start", id).succeeded)
+            #expect(master.read { $0.lines.contains { $0.hasPrefix("owner=") } }, "output: \(master.output.debugDescription)")
+            #expect(master.lines.contains("owner=1000:5"), "\(master.lines)")
+            #expect(sandbox.waitFor(id, status: "stopped"))
+        }
+    }
+
     @Test func consoleSizeIsApplied() throws {
         try Sandbox.with { sandbox in
             let socket = try sandbox.consoleSocket()

@@ -32,6 +32,19 @@ import SkiffOCI
         ])
     }
 
+    /// kernelTCP lands in memory.kmem.tcp.limit_in_bytes where the kernel still has it; without
+    /// it, and for `kernel` (which Linux ignores), create fails naming the field.
+    @Test func kernelTCPIsAppliedOrRefused() throws {
+        let m = try manager(["memory"])
+        #expect(errorText { try m.apply(LinuxResources(memory: LinuxMemory(kernelTCP: 1 << 20))) }?
+            .hasPrefix("linux.resources.memory.kernelTCP: cannot apply: ") == true)
+        try fs.write("memory/skiff/c1/memory.kmem.tcp.limit_in_bytes", "9223372036854771712")
+        let writes = try recordingWrites(fs) { try m.apply(LinuxResources(memory: LinuxMemory(kernelTCP: 1 << 20))) }
+        #expect(writes == ["memory/skiff/c1/memory.kmem.tcp.limit_in_bytes <- 1048576"])
+        #expect(errorText { try m.apply(LinuxResources(memory: LinuxMemory(kernel: 1 << 20))) } ==
+            "linux.resources.memory.kernel: kernel memory limits are not supported (Linux ignores them since 5.16)")
+    }
+
     /// The kernel keeps memory <= memory+swap at each write: raising both writes swap first,
     /// lowering both writes memory first (runc's order).
     @Test func memoryAndSwapOrder() throws {

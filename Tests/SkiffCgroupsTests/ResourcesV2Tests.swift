@@ -62,6 +62,12 @@ import SkiffOCI
             .hasPrefix("linux.resources.memory.swap: cannot apply: \"\(fs.root)/unified/skiff/c1/memory.swap.max\" does not exist") == true)
     }
 
+    @Test func kernelTCPIsRefused() throws {
+        let m = try manager()
+        #expect(errorText { try m.apply(LinuxResources(memory: LinuxMemory(kernelTCP: 1 << 20))) }?
+            .contains("(cgroup v2 has no TCP memory limit)") == true)
+    }
+
     /// v2 has no swappiness nor OOM-killer switch: runc ignores them there; skiff warns.
     @Test func v1OnlyMemoryFieldsWarn() throws {
         let m = try manager()

@@ -24,7 +24,6 @@ struct ValidationTests {
         Case("ociVersion", "must not be empty") { $0.ociVersion = "" },
         Case("root", "missing required field") { $0.root = nil },
         Case("root.path", "must not be empty") { $0.root?.path = "" },
-        Case("process", "missing required field") { $0.process = nil },
         Case("hostname", "requires a uts namespace") { $0.linux?.namespaces?.removeAll { $0.type == .uts } },
 
         // process.
@@ -77,8 +76,9 @@ struct ValidationTests {
         // linux.namespaces and mappings.
         Case("linux.namespaces[3].type", #"duplicate namespace "pid""#) {
             $0.linux?.namespaces = [LinuxNamespace(type: .pid), LinuxNamespace(type: .network),
-                                    LinuxNamespace(type: .uts), LinuxNamespace(type: .pid)]
+                                    LinuxNamespace(type: .uts), LinuxNamespace(type: .pid), LinuxNamespace(type: .mount)]
         },
+        Case("mounts", "requires a mount namespace") { $0.linux?.namespaces?.removeAll { $0.type == .mount } },
         Case("linux.namespaces[1].path", "must be an absolute path") {
             $0.linux?.namespaces?[1].path = "proc/1/ns/net"
         },
@@ -200,6 +200,22 @@ struct ValidationTests {
         Case("linux.netDevices", "requires a new network namespace") {
             $0.linux?.namespaces?.removeAll { $0.type == .network }
             $0.linux?.netDevices = ["eth1": LinuxNetDevice(name: "net1")]
+        },
+        // What skiff does not implement yet is refused, never accepted and skipped.
+        Case("linux.netDevices", "moving host network devices into the container is not supported yet") {
+            $0.linux?.netDevices = ["eth1": LinuxNetDevice(name: "net1")]
+        },
+        Case("mounts[0].uidMappings", "idmapped mounts are not supported yet") {
+            $0.mounts?[0].uidMappings = [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]
+        },
+        Case("mounts[1].gidMappings", "idmapped mounts are not supported yet") {
+            $0.mounts?[1].gidMappings = [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]
+        },
+        Case("mounts[2].options", #""ridmap": idmapped mounts are not supported yet"#) {
+            $0.mounts?[2].options = ["rbind", "ridmap"]
+        },
+        Case("linux.resources.memory.useHierarchy", "false is not supported, the kernel always accounts hierarchically") {
+            $0.linux?.resources = LinuxResources(memory: LinuxMemory(useHierarchy: false))
         },
     ]
 

@@ -183,4 +183,58 @@ static inline int skiff_memfd_create(const char *name, unsigned int flags) {
 #define SKIFF_MOUNT_ATTR_NOSUID 0x2U
 #define SKIFF_MOUNT_ATTR_NODEV 0x4U
 
+// Process attributes from process.scheduler, process.ioPriority, linux.personality,
+// process.execCPUAffinity and linux.memoryPolicy (SkiffLinux/ProcessAttributes.swift). Raw
+// syscalls: glibc wraps neither sched_setattr nor ioprio_set nor set_mempolicy.
+struct skiff_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+    uint32_t sched_util_min;
+    uint32_t sched_util_max;
+};
+static inline int skiff_sched_setattr(uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
+                                      uint64_t runtime, uint64_t deadline, uint64_t period) {
+    struct skiff_sched_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.sched_policy = policy;
+    attr.sched_flags = flags;
+    attr.sched_nice = nice;
+    attr.sched_priority = priority;
+    attr.sched_runtime = runtime;
+    attr.sched_deadline = deadline;
+    attr.sched_period = period;
+    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+}
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level) for the calling process.
+static inline int skiff_ioprio_set_self(int ioclass, int level) {
+    return (int)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (ioclass << 13) | level);
+}
+static inline int skiff_ioprio_get_self(void) {
+    return (int)syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+}
+static inline int skiff_personality(unsigned long persona) {
+    return (int)syscall(SYS_personality, persona);
+}
+/// sched_{set,get}affinity for thread `tid` (0: the calling thread) with a raw byte mask.
+static inline int skiff_sched_setaffinity(pid_t tid, const uint8_t *mask, size_t size) {
+    return (int)syscall(SYS_sched_setaffinity, tid, size, mask);
+}
+static inline int skiff_sched_getaffinity(pid_t tid, uint8_t *mask, size_t size) {
+    return (int)syscall(SYS_sched_getaffinity, tid, size, mask);
+}
+static inline int skiff_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode) {
+    return (int)syscall(SYS_set_mempolicy, mode, nodemask, maxnode);
+}
+static inline int skiff_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode) {
+    return (int)syscall(SYS_get_mempolicy, mode, nodemask, maxnode, NULL, 0);
+}
+
+
 #endif

@@ -67,11 +67,24 @@ public enum ContainerInit {
         } catch {
             throw SkiffError.wrap(error, "init: read config.json")
         }
-        guard let process = spec.process else { throw SkiffError(.invalidArgument, "process: missing required field") }
+        // A config without a process is created (the spec: process is required by start
+        // only); start then fails, saying why.
+        let process = spec.process
+        // The state for the createContainer and startContainer hooks. Its pid is the one the
+        // host sees (the spec's "as seen by the host"); /proc is still the host's here, before
+        // any mount, so /proc/self names it even in a new pid namespace.
+        let hostPid = (try? Files.realpath("/proc/self")).flatMap { Int32($0.split(separator: "/").last ?? "") } ?? getpid()
+        let bundle = options.bundle ?? ((try? Files.currentDirectory()) ?? "")
+        let hookState = { (status: ContainerStatus) in
+            State(ociVersion: spec.ociVersion, id: options.containerID, status: status, pid: hostPid, bundle: bundle,
+                  annotations: spec.annotations)
+        }
+        // Nothing to log to once the runtime is gone: these hooks' failures are errors, not warnings.
+        let hookLogger = Logger(fd: 2, minimum: .error)
         let namespaces = spec.linux?.namespaces ?? []
         let inUserNamespace = namespaces.contains { $0.type == .user }
         let hasUTS = namespaces.contains { $0.type == .uts }
-        let console = try Console.fromEnvironment(process: process)
+        let console = try process.flatMap { try Console.fromEnvironment(process: $0) }
         if !options.noNewKeyring {
             try joinSessionKeyring(options.containerID)
         }
@@ -80,14 +93,19 @@ public enum ContainerInit {
         // namespaces and mounts exist and before pivot_root (runc's procHooks).
         let hooks = spec.hooks
         let runtimeHooks = !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty
+        // Then the createContainer hooks, here in the container's namespaces (runc's order). Their
+        // paths resolve in the host's tree, still visible before pivot_root.
         let runHooks = {
-            guard runtimeHooks else { return }
-            try sync.send(.hooks)
-            switch try sync.receive() {
-            case .hooksDone?: return
-            case let other: throw SkiffError(.system, "init: expected hooksDone, got \(other?.name ?? "nothing")")
+            if runtimeHooks {
+                try sync.send(.hooks)
+                switch try sync.receive() {
+                case .hooksDone?: break
+                case let other: throw SkiffError(.system, "init: expected hooksDone, got \(other?.name ?? "nothing")")
+                }
             }
+            try HookRunner.run(hooks?.createContainer, kind: "createContainer", state: hookState(.creating), logger: hookLogger)
         }
+        var procAfterChroot: OwnedFD?
         if namespaces.contains(where: { $0.type == .mount }) {
             var rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace)
             rootfs.beforePivot = runHooks
@@ -101,20 +119,45 @@ public enum ContainerInit {
             try console?.setUp(bindToDevConsole: false)
             if hasUTS { try setNames(spec) }
             try applySysctls(spec)
+            // No mount namespace: nothing is mounted (validation refused what would need it),
+            // but the process still gets root.path as its root, never the host's.
+            // The host's /proc stays reachable through this fd only, for the exec.fifo below.
+            procAfterChroot = try Files.open("/proc", flags: SKIFF_O_PATH | O_DIRECTORY)
+            _ = try sysCall("chroot", path: options.rootfs) { chroot(options.rootfs) }
+            _ = try sysCall("chdir", path: "/") { chdir("/") }
         }
         if !hasUTS, spec.hostname?.isEmpty == false {
             throw SkiffError(.invalidArgument, "hostname: setting the hostname needs a uts namespace")
         }
-        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
-        try launcher.prepare()
+        var launcher = try process.map {
+            try ProcessLauncher(process: $0, linux: spec.linux, preserveFds: options.preserveFds, listenFds: options.listenFds)
+        }
+        try launcher?.prepare()
         try awaitCommit(sync)
-        // Blocks until `skiff start` opens the fifo for reading.
+        // Blocks until `skiff start` opens the fifo for reading. The startContainer hooks run
+        // then, in the container, before the process (the spec's point: after start was
+        // invoked); `start` waits for the byte: "0", or "1" and why a hook failed.
         if let fifoFD = environmentFD(SKIFF_ENV_FIFOFD) {
-            let fifo = try Files.open("/proc/self/fd/\(fifoFD)", flags: O_WRONLY)
+            let fifo = try procAfterChroot.map { try Files.openAt($0, "self/fd/\(fifoFD)", flags: O_WRONLY) }
+                ?? Files.open("/proc/self/fd/\(fifoFD)", flags: O_WRONLY)
+            procAfterChroot?.close()
+            guard let launcher else {
+                try? fifo.writeAll("1config.json has no process: nothing to start", operation: "write", path: "exec.fifo")
+                exit(1)
+            }
+            do {
+                try HookRunner.run(hooks?.startContainer, kind: "startContainer", state: hookState(.created), logger: hookLogger)
+            } catch {
+                try? fifo.writeAll("1\(error)", operation: "write", path: "exec.fifo")
+                exit(1)
+            }
             try fifo.writeAll("0", operation: "write", path: "exec.fifo")
             fifo.close()
             _ = Glibc.close(fifoFD)
+            launcher.exec()
         }
+        guard let launcher else { throw SkiffError(.invalidArgument, "process: missing required field") }
+        try HookRunner.run(hooks?.startContainer, kind: "startContainer", state: hookState(.created), logger: hookLogger)
         launcher.exec()
     }
 
@@ -128,7 +171,7 @@ public enum ContainerInit {
         }
         let console = try Console.fromEnvironment(process: process)
         try console?.setUp(bindToDevConsole: false)
-        var launcher = try ProcessLauncher(process: process, preserveFds: options.preserveFds, listenFds: options.listenFds)
+        var launcher = try ProcessLauncher(process: process, linux: nil, preserveFds: options.preserveFds, listenFds: options.listenFds)
         try launcher.prepare()
         try awaitCommit(sync)
         launcher.exec()

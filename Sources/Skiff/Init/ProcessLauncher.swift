@@ -13,11 +13,15 @@ struct ProcessLauncher {
     let setup: ProcessSetup
     let security: ProcessSecurity
     let environment: [String]
+    let tuning: ProcessTuning
     private(set) var executable = ""
 
-    init(process: Process, preserveFds: Int, listenFds: Int) throws {
+    /// `linux` is the container's (create) or nil (exec: personality and the memory policy
+    /// are the container's, set once by its init).
+    init(process: Process, linux: Linux?, preserveFds: Int, listenFds: Int) throws {
         self.process = process
         self.preserveFds = preserveFds
+        self.tuning = try ProcessTuning(process: process, linux: linux)
         let setgroupsDenied = (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("deny") == true
         self.setup = ProcessSetup(process: process, setgroupsAllowed: !setgroupsDenied)
         self.security = try ProcessSecurity(process: process)
@@ -34,14 +38,18 @@ struct ProcessLauncher {
     /// Everything that can fail and must be reported to the caller of create/exec.
     mutating func prepare() throws {
         try setup.applyRlimits()
+        try tuning.applyPrivileged()
         if process.noNewPrivileges == true {
             _ = try sysCall("prctl PR_SET_NO_NEW_PRIVS") { skiff_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
         }
         try security.beforeUserSwitch()
+        let enteredEarly = try setup.enterWorkingDirectoryEarly()
         try setup.switchUser()
         try security.afterUserSwitch()
-        try setup.enterWorkingDirectory()
+        try setup.enterWorkingDirectory(enteredEarly: enteredEarly)
         executable = try setup.resolveExecutable(environment: environment)
+        // Before a listener filter loads: the agent must not see init's own sched_setaffinity.
+        try tuning.applyFinalAffinity()
         try security.beforeReady()
     }
 

@@ -30,6 +30,7 @@ struct ProcessSetup {
     /// Switches to the process's uid, gid and groups. Groups first, while still privileged.
     func switchUser() throws {
         let user = process.user
+        if process.terminal == true { try giveTerminalToUser(user) }
         // Checked here too, after UserLookup may have read an id from the container's own
         // /etc/passwd: setresuid(-1) would silently keep uid 0.
         for id in [user.uid, user.gid] + (user.additionalGids ?? []) where id > User.maximumID {
@@ -42,6 +43,19 @@ struct ProcessSetup {
         _ = try sysCall("setresgid \(user.gid)") { setresgid(user.gid, user.gid, user.gid) }
         _ = try sysCall("setresuid \(user.uid)") { setresuid(user.uid, user.uid, user.uid) }
         umask(mode_t(user.umask ?? 0o022))
+    }
+
+    /// The pty on stdio (init made it, it is the process's own) belongs to the process's uid,
+    /// keeping its group (tty), as runc's fixStdioPermissions leaves it: a shell as uid 1000
+    /// may then chmod it or hand it to `su`. An id the user namespace does not map (EINVAL) or
+    /// a read-only /dev (EROFS) leaves it as it was, as runc does.
+    private func giveTerminalToUser(_ user: User) throws {
+        var st = Glibc.stat()
+        guard fstat(0, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR, st.st_uid != user.uid else { return }
+        let (_, err) = sysCallErrno { fchown(0, user.uid, st.st_gid) }
+        if err != 0, err != EINVAL, err != EPERM, err != EROFS {
+            throw LinuxError("fchown", path: "/dev/pts (the process's terminal)", errno: err)
+        }
     }
 
     /// The environment for execve: process.env, with HOME added from the container's
@@ -63,11 +77,24 @@ struct ProcessSetup {
         return "/"
     }
 
-    /// chdir to process.cwd and check the result lies inside the container: a cwd reached
-    /// through a leaked host fd reads "(unreachable)/…" (runc CVE-2024-21626).
-    func enterWorkingDirectory() throws {
+    /// chdir to process.cwd while init is still root, as runc does first: the process's user
+    /// may be unable to reach a directory it may use once inside (`exec --user 1000 --cwd
+    /// /root`). Returns false when this failed for lack of permission; `enterWorkingDirectory`
+    /// then tries again as the user.
+    func enterWorkingDirectoryEarly() throws -> Bool {
         let cwd = process.cwd
-        _ = try sysCall("chdir", path: cwd) { chdir(cwd) }
+        let (_, err) = sysCallErrno { chdir(cwd) }
+        if err == EACCES || err == EPERM { return false }
+        if err != 0 { throw LinuxError("chdir", path: cwd, errno: err) }
+        return true
+    }
+
+    /// chdir to process.cwd (unless done early) and check the result lies inside the
+    /// container: a cwd reached through a leaked host fd reads "(unreachable)/…" (runc
+    /// CVE-2024-21626).
+    func enterWorkingDirectory(enteredEarly: Bool) throws {
+        let cwd = process.cwd
+        if !enteredEarly { _ = try sysCall("chdir", path: cwd) { chdir(cwd) } }
         let actual = try Files.currentDirectory()
         if !actual.hasPrefix("/") {
             throw SkiffError(.system, "chdir \"\(cwd)\": current working directory is outside of container mount namespace root")

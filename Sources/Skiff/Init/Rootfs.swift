@@ -49,9 +49,13 @@ struct RootfsBuilder {
         } else {
             try pivotRoot()
         }
-        if let propagation = spec.linux?.rootfsPropagation, let flag = MountOptions.propagationFlags[propagation] {
+        if let flag = propagationFlag, flag & UInt(MS_UNBINDABLE) == 0 {
             try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
         }
+    }
+
+    private var propagationFlag: UInt? {
+        spec.linux?.rootfsPropagation.flatMap { MountOptions.propagationFlags[$0] }
     }
 
     /// After pivot_root: read-only root, then masked and read-only paths (they are applied
@@ -72,6 +76,11 @@ struct RootfsBuilder {
         for path in paths.1 {
             try maskPath(path, in: root)
         }
+        // (r)unbindable last: the masked and read-only paths are bind mounts, which the kernel
+        // refuses (EINVAL) from under an unbindable mount.
+        if let flag = propagationFlag, flag & UInt(MS_UNBINDABLE) != 0 {
+            try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
+        }
     }
 
     private func normalized(_ path: String) -> String {
@@ -82,9 +91,12 @@ struct RootfsBuilder {
     /// what rootfsPropagation asks for) recursively before anything is mounted.
     private func makeRootPropagationPrivate() throws {
         var flag = UInt(MS_SLAVE) | UInt(MS_REC)
-        if let propagation = spec.linux?.rootfsPropagation, let requested = MountOptions.propagationFlags[propagation] {
+        if let propagation = spec.linux?.rootfsPropagation, let requested = MountOptions.propagationFlags[propagation],
+           requested & UInt(MS_UNBINDABLE) == 0 {
             flag = requested | UInt(MS_REC)
         }
+        // (u)nbindable waits for the end of build(): the rootfs could not be bound onto itself
+        // under an unbindable "/" (EINVAL); it stays a slave until then.
         try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/")
         // pivot_root refuses a new root whose parent mount is shared: make the parent private
         // when rootfsPropagation asked for shared.
@@ -218,10 +230,68 @@ struct RootfsBuilder {
     /// --no-pivot: move the rootfs over "/" and chroot into it (for ramfs roots where
     /// pivot_root is impossible).
     private func moveRoot() throws {
+        try hideHostProcAndSysfs()
         _ = try sysCall("chdir", path: rootfs) { chdir(rootfs) }
         try Mounts.mount(source: rootfs, target: "/", type: nil, flags: UInt(MS_MOVE), display: rootfs)
         _ = try sysCall("chroot", path: ".") { chroot(".") }
         _ = try sysCall("chdir", path: "/") { chdir("/") }
+    }
+
+    /// Without pivot_root the host's mounts stay in the namespace, under the chroot. The kernel
+    /// lets a nested user namespace mount a new procfs or sysfs whenever a full one is mounted
+    /// anywhere in its mount namespace (mount_too_revealing), so a host /proc left there would
+    /// let the container mount one without the masked paths. Every full proc and sysfs mount
+    /// outside the rootfs is detached, or covered with a tmpfs where that is refused (runc's
+    /// msMoveRoot does the same).
+    private func hideHostProcAndSysfs() throws {
+        var targets: [String] = []
+        for line in try Procfs.read("/proc/self/mountinfo").split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard let dash = fields.firstIndex(of: "-"), dash >= 6, fields.count > dash + 1 else { continue }
+            let point = Self.unescapeMountinfo(fields[4])
+            guard fields[3] == "/", ["proc", "sysfs"].contains(fields[dash + 1]),
+                  point != rootfs, !point.hasPrefix(rootfs + "/") else { continue }
+            targets.append(point)
+        }
+        for point in targets {
+            // The unmount must not reach the host through shared propagation; a mount gone
+            // with a parent detached before it (ENOENT) needs nothing more.
+            let slave = Self.errno { () throws(LinuxError) in try Mounts.mount(source: nil, target: point, type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: point) }
+            if slave == ENOENT { continue }
+            if let slave { throw LinuxError("mount", path: point, errno: slave) }
+            let detach = Self.errno { () throws(LinuxError) in try Mounts.unmount(point, flags: Int32(MNT_DETACH)) }
+            if detach == EINVAL || detach == EPERM {
+                // Locked by a user namespace: cover it instead.
+                try Mounts.mount(source: "tmpfs", target: point, type: "tmpfs", flags: 0, display: point)
+            } else if let detach {
+                throw LinuxError("umount2", path: point, errno: detach)
+            }
+        }
+    }
+
+    /// The errno of a failed call, nil when it succeeded.
+    private static func errno(_ body: () throws(LinuxError) -> Void) -> Int32? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error.errno.rawValue
+        }
+    }
+
+    private static func unescapeMountinfo(_ field: String) -> String {
+        guard field.contains("\\") else { return field }
+        var bytes: [UInt8] = []
+        var chars = Array(field.utf8)[...]
+        while let c = chars.popFirst() {
+            if c == UInt8(ascii: "\\"), chars.count >= 3, let code = UInt8(String(decoding: chars.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(code)
+                chars = chars.dropFirst(3)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func remountReadOnly(_ path: String, recursive: Bool) throws {

@@ -31,7 +31,9 @@ extension Runtime {
                 selinux: Features.Selinux(enabled: true),
                 intelRdt: Features.IntelRdt(enabled: false),
                 mountExtensions: Features.MountExtensions(idmap: Features.IDMap(enabled: false)),
-                netDevices: Features.NetDevices(enabled: false)),
+                netDevices: Features.NetDevices(enabled: false),
+                memoryPolicy: Features.MemoryPolicy(modes: ProcessTuning.memoryPolicyModes.keys.sorted(),
+                                                    flags: ProcessTuning.memoryPolicyFlags.keys.sorted())),
             annotations: annotations)
     }
 }

@@ -35,6 +35,10 @@ struct InitSpawner {
     /// Runs the prestart and createRuntime hooks when init asks (before its pivot_root),
     /// given init's pid.
     var runtimeHooks: ((Int32) throws -> Void)? = nil
+    /// process.execCPUAffinity.initial: the CPUs the runtime's part in the container (the C
+    /// stage and init) runs on until it is in the container's cgroup. Set on this thread
+    /// around the spawn, which the child inherits, as runc does.
+    var initialCPUs: [Int]? = nil
 
     /// The container's init, prepared and waiting for `commit()`.
     struct Spawned {
@@ -100,6 +104,14 @@ struct InitSpawner {
         // bootstrap data, which is what stage 0 waits for before it clones.
         let cgroups = CgroupManager.byVersion(cgroupDirectories)
         var byProcsWrite = cgroups.v2 + cgroups.unknown
+        var savedCPUs: [Int]?
+        if let initialCPUs {
+            savedCPUs = try ProcessAttributes.affinity()
+            do { try ProcessAttributes.setAffinity(initialCPUs) } catch {
+                throw SkiffError.wrap(error, "process.execCPUAffinity.initial")
+            }
+        }
+        defer { if let savedCPUs { try? ProcessAttributes.setAffinity(savedCPUs) } }
         let stage0: pid_t
         if let first = cgroups.v2.first, let fd = CgroupManager.openCgroup2(first), let pid = try Processes.spawn(
             path: executable, arguments: ["skiff", "init"], environment: environment, fds: fds, closeFrom: closeFrom,
@@ -111,6 +123,8 @@ struct InitSpawner {
                 path: executable, arguments: ["skiff", "init"], environment: environment,
                 fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory)
         }
+        // The runtime itself goes back to where it ran (the defer covers a failed spawn).
+        if let savedCPUs { try? ProcessAttributes.setAffinity(savedCPUs) }
         initChild.close()
         syncChild.close()
         log.write.close()

@@ -14,6 +14,9 @@ public struct InitOptions: Codable, Sendable, Equatable {
     /// The container's cgroup directories on the host, for cgroup mounts inside.
     public var cgroups: [CgroupMountSource]
     public var debug: Bool
+    /// The bundle's absolute path, for the state the createContainer and startContainer hooks
+    /// read on stdin.
+    public var bundle: String? = nil
 }
 
 /// What the runtime tells the Swift init of `skiff exec`: the process to run.
