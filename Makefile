@@ -44,7 +44,7 @@ BUNDLE_PKGS := busybox-static
 # useradd/usermod, util-linux setpriv to run skiff as the test user; runc, the reference some
 # tests run the same bundle under).
 TEST_PKGS   := util-linux procps passwd uidmap runc
-BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap
+BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap valgrind
 # make e2e: the callers (podman with conmon and catatonit for --init, containerd
 # with its runc shim and ctr, dockerd), runc as the reference, uidmap and passwd
 # for the rootless user, the CNI loopback plugin, iproute2 for the test's own

@@ -118,13 +118,61 @@ def read_pid(path: str) -> int:
 class Runtime:
     name: str
     binary: str
-    prefix: list[str]  # what runs before the binary (crun's cgroup2-hiding wrapper)
+    prefix: list[str]  # what runs before the binary (setpriv for the rootless user)
     root: str = ""
     version: str = ""
     flags: list[str] = dataclasses.field(default_factory=list)  # global flags (--rootless true)
+    view: str = "hidden"  # the cgroup view it runs in: "hidden" (cgroup2 covered) or "native"
 
     def cmd(self, *args: str) -> list[str]:
+        View.enter(self.view)
         return [*self.prefix, self.binary, *self.flags, "--root", self.root, *args]
+
+
+# --------------------------------------------------------------------------
+# One cgroup view for every runtime. crun 1.8 refuses this hybrid host unless its
+# cgroup2 mount is hidden, so every runtime runs in a private mount namespace with
+# an empty tmpfs over /sys/fs/cgroup/unified (what crun needs), entered once by
+# this process: no runtime pays a per-invocation wrapper. runc and skiff also run
+# in the host's own view ("native") beside it. The switch is a setns(2) of this
+# (single-threaded) process before each spawn, so it costs the runtimes nothing.
+
+CLONE_NEWNS = 0x00020000
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+
+
+class View:
+    fds: dict[str, int] = {}
+    current = "native"
+
+    @classmethod
+    def setup(cls) -> bool:
+        """Makes the hidden view; False on a host without a cgroup2 mount to hide."""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        cls.libc = libc
+        cls.fds["native"] = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        if not hybrid_cgroup2():
+            cls.fds["hidden"] = cls.fds["native"]
+            return False
+        if libc.unshare(CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+        if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            raise OSError(ctypes.get_errno(), "mount --make-rprivate /")
+        if libc.mount(b"skiff-bench", b"/sys/fs/cgroup/unified", b"tmpfs", 0, b"size=1m") != 0:
+            raise OSError(ctypes.get_errno(), "mount tmpfs on /sys/fs/cgroup/unified")
+        cls.fds["hidden"] = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        cls.current = "hidden"
+        return True
+
+    @classmethod
+    def enter(cls, view: str) -> None:
+        if view == cls.current or view not in cls.fds:
+            return
+        import ctypes
+        if cls.libc.setns(cls.fds[view], CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into the {view} cgroup view")
+        cls.current = view
 
 
 def hybrid_cgroup2() -> bool:
@@ -134,7 +182,9 @@ def hybrid_cgroup2() -> bool:
         )
 
 
-def discover_runtimes() -> tuple[list[Runtime], list[str]]:
+def discover_runtimes(native: bool) -> tuple[list[Runtime], list[str]]:
+    """runc, crun and skiff in the hidden view; with `native`, runc and skiff again in the
+    host's own view (crun cannot run there)."""
     found: list[Runtime] = []
     skipped: list[str] = []
 
@@ -146,15 +196,7 @@ def discover_runtimes() -> tuple[list[Runtime], list[str]]:
 
     crun = shutil.which("crun")
     if crun:
-        prefix: list[str] = []
-        if hybrid_cgroup2():
-            # crun 1.8 refuses a hybrid v1/v2 host; hide the v2 mount in a
-            # private mount namespace for each invocation (ANCHORS.md).
-            prefix = [
-                "unshare", "-m", "--propagation", "private", "sh", "-c",
-                'mount -t tmpfs -o size=1m x /sys/fs/cgroup/unified && exec "$0" "$@"',
-            ]
-        found.append(Runtime("crun", crun, prefix))
+        found.append(Runtime("crun", crun, []))
     else:
         skipped.append("crun: not installed (apt-get install crun)")
 
@@ -163,6 +205,9 @@ def discover_runtimes() -> tuple[list[Runtime], list[str]]:
         found.append(Runtime("skiff", os.path.abspath(skiff), []))
     else:
         skipped.append(f"skiff: {skiff} not found (make build, or set SKIFF_BINARY)")
+    if native:
+        found += [Runtime(rt.name + " (native)", rt.binary, [], view="native") for rt in found
+                  if rt.name in ("runc", "skiff")]
     return found, skipped
 
 
@@ -204,8 +249,8 @@ def rootless_runtime(rt: Runtime, tmp: str) -> Runtime:
     os.chown(runtime_dir, uid, gid)
     user = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
             "env", f"XDG_RUNTIME_DIR={runtime_dir}"]
-    return Runtime(rt.name, rt.binary, [*rt.prefix, *user], os.path.join(runtime_dir, rt.name), rt.version,
-                   ROOTLESS_FLAGS.get(rt.name, []))
+    return Runtime(rt.name, rt.binary, [*rt.prefix, *user], os.path.join(runtime_dir, rt.name.split()[0] + "-" + rt.view),
+                   rt.version, ROOTLESS_FLAGS.get(rt.name.split()[0], []), rt.view)
 
 
 def rootless_patch(cfg: dict) -> None:
@@ -470,11 +515,45 @@ def rss_floor() -> float | None:
         return float(f.read().split()[-1])
 
 
-def wrapper_floor(rt: Runtime, n: int) -> float | None:
-    if not rt.prefix:
-        return None
-    argv = [*rt.prefix, "/bin/true"]
-    return statistics.median(spawn(argv).ms for _ in range(n))
+# --------------------------------------------------------------------------
+# Instruction counts of skiff's commands that valgrind 3.19 can run (no init to
+# start, no pidfd_open, which it does not know): under callgrind, the runtime
+# process only; mostly the cost every command pays before it does anything. Unlike wall time they do not move with load,
+# so they show what a change to skiff saved. create, run and exec cannot be counted
+# this way (every runtime re-executes /proc/self/exe for its init, which under
+# valgrind is valgrind's own tool), nor can runc (the Go runtime aborts under
+# valgrind) or crun (it re-executes itself from a memfd on every command).
+
+CALLGRIND_COMMANDS = ["state", "list", "features"]  # valgrind 3.19 lacks pidfd_open: not start/kill/delete
+
+
+def callgrind_ir(ctx: Context, argv: list[str]) -> int:
+    out = os.path.join(ctx.tmp, "callgrind.out")
+    spawn(["valgrind", "--tool=callgrind", "--trace-children=no", f"--callgrind-out-file={out}", *argv])
+    with open(out) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise CommandFailed(f"no instruction total in {out}")
+
+
+def callgrind_counts(ctx: Context, rt: Runtime) -> dict[str, int]:
+    sleeping = ctx.bundle(Scenario("exec", ["/bin/sleep", "1000"], measure_exec, []))
+    cid = "bench-callgrind"
+    counts: dict[str, int] = {}
+    # valgrind 3.19 cannot read the DWARF 5 the Swift toolchain writes: count a copy
+    # without debug info (the same code).
+    stripped = os.path.join(ctx.tmp, rt.name.split()[0] + "-nodebug")
+    spawn(["objcopy", "--strip-debug", rt.binary, stripped])
+    rt = dataclasses.replace(rt, binary=stripped)
+    try:
+        spawn(rt.cmd("create", "--bundle", sleeping, "--pid-file", ctx.pidfile(rt, cid), cid))
+        counts["state"] = callgrind_ir(ctx, rt.cmd("state", cid))
+        counts["list"] = callgrind_ir(ctx, rt.cmd("list"))
+        counts["features"] = callgrind_ir(ctx, rt.cmd("features"))
+    finally:
+        spawn(rt.cmd("delete", "--force", cid), check=False)
+    return counts
 
 
 def fmt(value: float, unit: str) -> str:
@@ -495,6 +574,10 @@ def main() -> int:
     ap.add_argument("--min-memory", choices=["yes", "no", "only"], default="yes",
                     help="also (or only) find the smallest memory limit under which `run` /bin/true "
                          "succeeds, per runtime (default yes)")
+    ap.add_argument("--native", choices=["yes", "no"], default="yes",
+                    help="also run runc and skiff in the host's own cgroup view (default yes)")
+    ap.add_argument("--callgrind", choices=["yes", "no"], default="yes" if shutil.which("valgrind") else "no",
+                    help="also count each command's instructions under callgrind (default yes when installed)")
     opts = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -508,7 +591,8 @@ def main() -> int:
     with open(os.path.join(REPO, "bundles/busybox/config.json")) as f:
         base_config = json.load(f)
 
-    runtimes, skipped = discover_runtimes()
+    hidden = View.setup()
+    runtimes, skipped = discover_runtimes(native=hidden and opts.native == "yes")
     if opts.runtime:
         runtimes = [r for r in runtimes if r.name in opts.runtime]
     scenarios = [s for s in SCENARIOS if not opts.scenario or s.key in opts.scenario]
@@ -520,13 +604,14 @@ def main() -> int:
     WORKDIR = tmp
     ctx = Context(base_config, rootfs, tmp)
     for rt in runtimes:
-        rt.root = os.path.join(tmp, "root-" + rt.name)
+        rt.root = os.path.join(tmp, "root-" + rt.name.split()[0] + "-" + rt.view)
         os.makedirs(rt.root)
         rt.version = version_of(rt)
 
     created: list[tuple[Runtime, str]] = []
     samples: dict[str, dict[str, list[float]]] = {}  # metric -> runtime -> values
     failed: dict[tuple[str, str], str] = {}  # (scenario, runtime) -> reason
+    counts: dict[str, dict[str, int]] = {}  # runtime -> command -> instructions
 
     def cleanup(rt: Runtime, cid: str) -> None:
         spawn(rt.cmd("delete", "--force", cid), check=False)
@@ -572,8 +657,15 @@ def main() -> int:
             for rt in runtimes:
                 print(f"bench: smallest memory limit for {rt.name}", file=sys.stderr, flush=True)
                 minimum[rt.name] = min_memory(ctx, rt)
+        if opts.callgrind == "yes":
+            for rt in [r for r in runtimes if r.name.startswith("skiff")][:1]:
+                print(f"bench: callgrind {rt.name}", file=sys.stderr, flush=True)
+                try:
+                    counts[rt.name] = callgrind_counts(ctx, rt)
+                except CommandFailed as e:
+                    failed[("callgrind", rt.name)] = str(e)
+        View.enter("hidden")
         floor = kernel_floor(min(opts.n, 10))
-        wrappers = {rt.name: wrapper_floor(rt, min(opts.n, 10)) for rt in runtimes}
         rss_min = rss_floor() if any(s.key == "rss" for s in scenarios) else None
     finally:
         for rt in [*runtimes, *rootless.values()]:
@@ -619,11 +711,26 @@ def main() -> int:
         print(f"Kernel floor, `unshare -pfmnui --fork /bin/true`: {floor:.1f} ms.")
     if rss_min is not None:
         print(f"RSS floor, GNU time's /bin/true: {rss_min:,.0f} KB.")
-    for name, w in wrappers.items():
-        if w is not None:
-            print(f"{name} figures include its wrapper on every invocation (`unshare -m` + `sh` + "
-                  f"tmpfs over /sys/fs/cgroup/unified), {w:.1f} ms each: once in `run`, "
-                  f"three times in the other scenarios.")
+    if hidden:
+        print("Every runtime ran in one cgroup view: a private mount namespace with an empty tmpfs over "
+              "/sys/fs/cgroup/unified (what crun needs on this hybrid host), entered by the benchmark itself, "
+              "so no runtime pays a wrapper; \"(native)\" is the host's own view.")
+    if counts:
+        print()
+        print("| instructions per command (callgrind, the runtime process only; runc and crun "
+              "cannot run under valgrind) | "
+              + " | ".join(counts) + " |")
+        print("|---|" + "---|" * len(counts))
+        ref_counts = counts.get(base) if base else None
+        for command in CALLGRIND_COMMANDS:
+            cells = []
+            for name, per in counts.items():
+                value = per.get(command)
+                cell = f"{value / 1e6:.1f} M" if value else "–"
+                if value and ref_counts and ref_counts.get(command) and name != base:
+                    cell += f" ({value / ref_counts[command]:.2f}× {base})"
+                cells.append(cell)
+            print(f"| `{command}` | " + " | ".join(cells) + " |")
     for s in skipped:
         print(f"Skipped {s}")
     for (sk, rn), why in failed.items():
@@ -636,6 +743,7 @@ def main() -> int:
                        "versions": {rt.name: rt.version for rt in runtimes},
                        "samples": samples,
                        "min_memory": minimum,
+                       "instructions": counts,
                        "failed": {f"{k[1]}/{k[0]}": v for k, v in failed.items()}}, f, indent=1)
     return 0
 
