@@ -1,7 +1,8 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → SkiffOCI / C targets.
+// Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → C targets, with SkiffOCI
+// beside SkiffLinux (neither imports the other). Each target lists exactly what it imports.
 // No unsafeFlags here, so other packages can depend on the Skiff library; the Makefile builds
 // with warnings as errors (-Xswiftc -warnings-as-errors).
 let strict: [SwiftSetting] = []
@@ -25,16 +26,16 @@ let package = Package(
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",
-            dependencies: ["CShims", "SkiffOCI", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
-        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux"], swiftSettings: strict),
+        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI", "CShims"], swiftSettings: strict),
         .target(
             name: "Skiff",
-            dependencies: ["SkiffOCI", "SkiffLinux", "SkiffCgroups", "CNsexec", "CSeccomp", "CCap"],
+            dependencies: ["SkiffOCI", "SkiffLinux", "SkiffCgroups", "CNsexec", "CShims", "CSeccomp", "CCap"],
             swiftSettings: strict),
         .executableTarget(
             name: "SkiffCLI",
-            dependencies: ["Skiff", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Skiff", "SkiffLinux", "SkiffOCI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // libFuzzer target over the config.json decoder + validator and the state.json loader
         // (`make fuzz` builds it with -sanitize=fuzzer); a plain build replays files given as
