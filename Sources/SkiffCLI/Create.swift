@@ -28,7 +28,7 @@ struct CreateFlags: ParsableArguments {
 }
 
 struct Create: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "create", abstract: "create a container")
+    static let configuration = CommandConfiguration(commandName: "create", _superCommandName: "skiff", abstract: "create a container")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var flags: CreateFlags

@@ -2,7 +2,7 @@ import ArgumentParser
 import Skiff
 
 struct Delete: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "delete any resources held by the container often used with detached container")
+    static let configuration = CommandConfiguration(commandName: "delete", _superCommandName: "skiff", abstract: "delete any resources held by the container often used with detached container")
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .long], help: "Forcibly deletes the container if it is still running (uses SIGKILL)")

@@ -6,7 +6,7 @@ import Skiff
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "events", abstract: "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+        commandName: "events", _superCommandName: "skiff", abstract: "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
         discussion: "One JSON object per line, as runc writes them: {\"type\":\"stats\",\"id\":…,\"data\":{…}} every interval and {\"type\":\"oom\",\"id\":…} when the OOM killer takes a process. Ends when the container stops.")
 
     @OptionGroup var global: GlobalOptions

@@ -9,7 +9,7 @@ import SkiffLinux
 import SkiffOCI
 
 struct ExecCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "exec", abstract: "execute new process inside the container")
+    static let configuration = CommandConfiguration(commandName: "exec", _superCommandName: "skiff", abstract: "execute new process inside the container")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("console-socket"), help: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal")

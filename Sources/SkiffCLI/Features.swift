@@ -9,7 +9,7 @@ import SkiffOCI
 
 struct FeaturesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "features", abstract: "show the enabled features",
+        commandName: "features", _superCommandName: "skiff", abstract: "show the enabled features",
         discussion: "The output format follows the runtime-spec features.md; fields skiff does not implement are false or absent.")
 
     @OptionGroup var global: GlobalOptions

@@ -3,7 +3,7 @@ import Skiff
 import SkiffLinux
 
 struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "kill", abstract: "kill sends the specified signal (default: SIGTERM) to the container's init process")
+    static let configuration = CommandConfiguration(commandName: "kill", _superCommandName: "skiff", abstract: "kill sends the specified signal (default: SIGTERM) to the container's init process")
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .long], help: "send the specified signal to all processes inside the container")

@@ -3,7 +3,7 @@ import Skiff
 import SkiffOCI
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "lists containers started by skiff with the given root")
+    static let configuration = CommandConfiguration(commandName: "list", _superCommandName: "skiff", abstract: "lists containers started by skiff with the given root")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "select one of: table or json")

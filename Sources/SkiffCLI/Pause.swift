@@ -3,7 +3,7 @@ import Skiff
 
 struct Pause: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pause", abstract: "pause suspends all processes inside the container",
+        commandName: "pause", _superCommandName: "skiff", abstract: "pause suspends all processes inside the container",
         discussion: "The processes are frozen (cgroup freezer) until `skiff resume`; `state` reports \"paused\".")
 
     @OptionGroup var global: GlobalOptions

@@ -7,7 +7,7 @@ import SkiffLinux
 
 struct Ps: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ps", abstract: "ps displays the processes running inside a container",
+        commandName: "ps", _superCommandName: "skiff", abstract: "ps displays the processes running inside a container",
         discussion: "With --format table, runs the host's ps with the given options (default -ef) and prints the lines of the container's processes; with --format json, prints their pids as a JSON array.")
 
     @OptionGroup var global: GlobalOptions

@@ -2,7 +2,7 @@ import ArgumentParser
 import Skiff
 
 struct Resume: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "resume", abstract: "resumes all processes that have been previously paused")
+    static let configuration = CommandConfiguration(commandName: "resume", _superCommandName: "skiff", abstract: "resumes all processes that have been previously paused")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "container id") var id: String

@@ -2,7 +2,7 @@ import ArgumentParser
 import Skiff
 
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "create and run a container")
+    static let configuration = CommandConfiguration(commandName: "run", _superCommandName: "skiff", abstract: "create and run a container")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var flags: CreateFlags

@@ -12,7 +12,7 @@ import SkiffLinux
 import SkiffOCI
 
 struct SpecCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "spec", abstract: "create a new specification file")
+    static let configuration = CommandConfiguration(commandName: "spec", _superCommandName: "skiff", abstract: "create a new specification file")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "path to the root of the bundle directory")

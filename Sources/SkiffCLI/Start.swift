@@ -2,7 +2,7 @@ import ArgumentParser
 import Skiff
 
 struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "start", abstract: "executes the user defined process in a created container")
+    static let configuration = CommandConfiguration(commandName: "start", _superCommandName: "skiff", abstract: "executes the user defined process in a created container")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "container id") var id: String

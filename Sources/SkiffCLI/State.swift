@@ -7,7 +7,7 @@ import ArgumentParser
 import Skiff
 
 struct StateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "state", abstract: "output the state of a container")
+    static let configuration = CommandConfiguration(commandName: "state", _superCommandName: "skiff", abstract: "output the state of a container")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "container id") var id: String

@@ -8,7 +8,7 @@ import SkiffOCI
 
 struct Update: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "update", abstract: "update container resource constraints",
+        commandName: "update", _superCommandName: "skiff", abstract: "update container resource constraints",
         discussion: """
             The resources file (or standard input with "-") is a linux.resources object of the runtime spec:
             {"memory": {"limit": 0, "reservation": 0, "swap": 0, "checkBeforeUpdate": false},

@@ -24,10 +24,11 @@ if let word = arguments.first, !word.hasPrefix("-"), word != "help", !GlobalArgu
     Logger(fd: 2).writeRaw("skiff: unknown command \"\(word)\"\n")
     SkiffCommand.exit(withError: ExitCode(1))
 }
-// The command's own type parses its arguments: parsing from the root reflects over every
-// command's options (and checks for a completion-script request across the whole tree), which
-// was about 60% of the instructions of a `skiff state`. Help goes through the root, so that
-// usage lines read `skiff <command>`.
+// The command's own type parses its arguments: parsing from the root reflected over every
+// command's options. Each command names `skiff` as its super-command, which also makes
+// ArgumentParser skip its search for `--generate-completion-script` (two extra parses with
+// reflection, a third of a `skiff state`'s instructions); completion scripts and help go
+// through the root.
 let wantsHelp = arguments.contains { $0 == "-h" || $0 == "--help" || $0 == "--generate-completion-script" }
 let commandType: ParsableCommand.Type = wantsHelp ? SkiffCommand.self
     : arguments.first.flatMap { word in SkiffCommand.configuration.subcommands.first { $0._commandName == word } }
