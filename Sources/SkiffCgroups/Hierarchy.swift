@@ -42,7 +42,17 @@ extension CgroupManager {
         // Split on bytes, not Characters: mountinfo has dozens of lines and every command
         // reads it, so grapheme-aware splitting was a measurable part of a command's time.
         let space = UInt8(ascii: " ")
-        for line in mountinfo.utf8.split(separator: UInt8(ascii: "\n")) {
+        let lines = mountinfo.utf8.split(separator: UInt8(ascii: "\n"))
+        // Every mount point, in the order the kernel lists the mounts (the order they were
+        // made): a cgroup entry is really mounted only if nothing later sits on its mount
+        // point or above it. A tmpfs over /sys/fs/cgroup/unified (how crun is run on a hybrid
+        // host with cgroup2 hidden) leaves the cgroup2 line in mountinfo, and the path then
+        // leads to the tmpfs.
+        let mountPoints: [Substring.UTF8View?] = lines.map { line in
+            var fields = line.split(separator: space, maxSplits: 5).dropFirst(4).makeIterator()
+            return fields.next().map { Substring($0).utf8 }
+        }
+        for (index, line) in lines.enumerated() {
             // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source superoptions
             let fields = line.split(separator: space)
             guard let dash = fields.indices.dropFirst(6).first(where: { fields[$0].elementsEqual("-".utf8) }),
@@ -52,6 +62,11 @@ extension CgroupManager {
             // A mount of a cgroup below the hierarchy's root (a container's view) is not the
             // hierarchy itself.
             guard left[3] == "/" else { continue }
+            let covered = mountPoints[(index + 1)...].contains { later in
+                guard let later else { return false }
+                return Self.covers(later, left[4].utf8)
+            }
+            if covered { continue }
             let mountPoint = unescape(String(left[4]))
             switch right[0] {
             case "cgroup2":
@@ -72,6 +87,14 @@ extension CgroupManager {
             }
         }
         return result
+    }
+
+    /// Whether a mount at `upper` hides what is mounted at `lower` (the same path, or a
+    /// directory above it); both as mountinfo writes them (escaped alike).
+    static func covers(_ upper: Substring.UTF8View, _ lower: Substring.UTF8View) -> Bool {
+        if upper.elementsEqual(lower) || upper.elementsEqual("/".utf8) { return true }
+        guard lower.count > upper.count, lower.starts(with: upper) else { return false }
+        return lower[lower.index(lower.startIndex, offsetBy: upper.count)] == UInt8(ascii: "/")
     }
 
     /// Super options the kernel lists beside a v1 hierarchy's controllers.

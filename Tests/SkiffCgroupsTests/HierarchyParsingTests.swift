@@ -135,6 +135,32 @@ import SkiffCgroups
         #expect(CgroupManager.parse(mountinfo: mountinfo, ownCgroups: Self.ciCgroup) == [])
     }
 
+    /// cgroup2 hidden the way crun is run on a hybrid host: an empty tmpfs over
+    /// /sys/fs/cgroup/unified. mountinfo still lists the cgroup2 mount, but its path now leads
+    /// to the tmpfs: the host is pure v1.
+    @Test func aMountOverAHierarchyHidesIt() {
+        let hidden = Self.ciMountinfo + "\n50 41 0:60 / /sys/fs/cgroup/unified rw,relatime - tmpfs x rw,size=1024k"
+        let hierarchies = CgroupManager.parse(mountinfo: hidden, ownCgroups: Self.ciCgroup)
+        #expect(hierarchies.count == 9)
+        #expect(hierarchies.allSatisfy { $0.version == .v1 })
+        // A tmpfs over the whole tree hides every hierarchy; one mounted again on top is back.
+        let all = Self.ciMountinfo + """
+
+            51 31 0:61 / /sys/fs/cgroup rw,relatime - tmpfs x rw
+            52 51 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+            """
+        #expect(CgroupManager.parse(mountinfo: all, ownCgroups: Self.ciCgroup) == [
+            CgroupHierarchy(version: .v1, mountPoint: "/sys/fs/cgroup/cpuacct", controllers: ["cpuacct"]),
+        ])
+        // A later mount beside a hierarchy, or below a sibling's name, hides nothing.
+        let beside = Self.ciMountinfo + """
+
+            53 31 0:62 / /sys/fs/cgroup/cpuset2 rw,relatime - tmpfs x rw
+            54 32 0:63 / /sys/fs/cgroup/cpu/sub rw,relatime - tmpfs x rw
+            """
+        #expect(CgroupManager.parse(mountinfo: beside, ownCgroups: Self.ciCgroup).count == 10)
+    }
+
     /// The host reader is the parser on the real files.
     @Test func hostHierarchiesMatchTheParsedFiles() throws {
         let hierarchies = try CgroupManager.hostHierarchies()
