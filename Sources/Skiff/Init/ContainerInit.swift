@@ -84,6 +84,15 @@ public enum ContainerInit {
         let namespaces = spec.linux?.namespaces ?? []
         let inUserNamespace = namespaces.contains { $0.type == .user }
         let hasUTS = namespaces.contains { $0.type == .uts }
+        if namespaces.contains(where: { $0.type == .network && ($0.path ?? "").isEmpty }) {
+            // A new network namespace starts with lo down; runc and crun bring it up (a joined
+            // namespace is left as its owner set it).
+            do {
+                try Network.bringUp("lo")
+            } catch {
+                throw SkiffError.wrap(error, "linux.namespaces: network: bring up lo")
+            }
+        }
         let console = try process.flatMap { try Console.fromEnvironment(process: $0) }
         if !options.noNewKeyring {
             try joinSessionKeyring(options.containerID)
