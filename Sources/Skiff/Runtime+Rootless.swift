@@ -10,7 +10,7 @@ import SkiffOCI
 ///
 /// - Only cgroup2 can be handed to a user: a directory the user owns, with its `cgroup.procs`,
 ///   `cgroup.subtree_control` and `cgroup.threads` (systemd's `Delegate=yes`, or an admin's
-///   chown). cgroup v1 hierarchies are never used.
+///   chown), on a host whose controllers are all on cgroup2.
 /// - No `linux.cgroupsPath`: `<parent of our own cgroup>/<id>`, as runc does. Our own cgroup
 ///   holds processes (ours, the caller's shell), and cgroup2's no-internal-process rule keeps
 ///   controllers from its children; its parent (the delegated `app.slice`, `user@.service`)
@@ -23,9 +23,12 @@ import SkiffOCI
 ///   granted for cgroups" on v2, "cannot set <x> limit: container could not join or create
 ///   cgroup" on v1, tests/integration/cgroups.bats "rootless + limits + no cgrouppath + no
 ///   permission"): a container silently running without the limits it asked for is worse than
-///   one that does not start. So does skiff on cgroup v2. On cgroup v1, where no user can ever
-///   be delegated anything, skiff runs the container without limits and warns (as podman does
-///   for rootless runc on v1).
+///   one that does not start. So does skiff. Without limits the container runs without a
+///   cgroup, and skiff says so in a warning.
+/// - With any cgroup v1 controller (pure v1, hybrid) every hierarchy is attempted at the path
+///   root would use (runc's fs driver ignores a permission error there when rootless): none
+///   is delegated to a user by design, but one may be writable (an admin's chown, root of a
+///   user namespace that maps host root). Limits need all of them.
 extension Runtime {
     /// Makes the rootless container's cgroup; nil when it runs without one.
     func createRootlessCgroup(spec: Spec, id: String) throws -> CgroupManager? {
@@ -38,13 +41,11 @@ extension Runtime {
         }
         let explicit = spec.linux?.cgroupsPath.map { !$0.isEmpty } ?? false
         let reason: String
-        // Where the controllers live: a cgroup2 mount whose root offers none (this kind of
-        // hybrid host) holds no limits, so the host counts as cgroup v1.
-        let v2WithControllers = hierarchies.first { hierarchy in
-            hierarchy.version == .v2
-                && !((try? Files.readString(hierarchy.mountPoint + "/cgroup.controllers")) ?? "").allSatisfy(\.isWhitespace)
-        }
-        if let v2 = v2WithControllers {
+        // Delegation is a cgroup2 idea: only a host whose controllers are all on cgroup2 gets
+        // runc's fs2 placement; with any v1 controller (pure v1, hybrid) every hierarchy is
+        // attempted as runc's fs driver does.
+        let v1Controllers = hierarchies.contains { $0.version == .v1 && $0.controllers.contains { !$0.hasPrefix("name=") } }
+        if !v1Controllers, let v2 = hierarchies.first(where: { $0.version == .v2 }) {
             var failure = ""
             var paths = Self.rootlessCgroupPaths(cgroupsPath: spec.linux?.cgroupsPath, id: id, ownPath: v2.ownPath)
             // Below our own cgroup no controller can be enabled (it has processes): no place
@@ -78,23 +79,59 @@ extension Runtime {
             }
             reason = "no cgroup v2 subtree is delegated to uid \(geteuid()) (\(failure))"
         } else {
-            reason = "cgroup v1 cannot be delegated to uid \(geteuid())"
-            if explicit { throw SkiffError(.invalidArgument, "linux.cgroupsPath: rootless: \(reason)") }
-            if limits {
-                // On cgroup v1 nothing can be delegated, so rootless containers run without
-                // cgroups and the limits are not applied, with a warning (the issue's rule,
-                // and what podman does before it calls runc).
-                logger.warning("linux.resources: rootless on cgroup v1: limits are not applied (\(reason))")
+            // cgroup v1, or a cgroup2 without controllers (this kind of hybrid host): nothing
+            // is delegated to users there, but a hierarchy may still be writable (an admin's
+            // chown, or root of a user namespace that maps host root). Each is attempted, as
+            // runc's fs driver does, and the refused ones are left out.
+            let path = explicit ? spec.linux?.cgroupsPath ?? "" : "/skiff/\(id)"
+            var kept: [CgroupHierarchy] = []
+            var failure = ""
+            for hierarchy in hierarchies {
+                let one: CgroupManager
+                do {
+                    one = try CgroupManager(hierarchies: [hierarchy], cgroupsPath: path)
+                } catch {
+                    throw SkiffError(.invalidArgument, "\(error)")
+                }
+                if hierarchy.version == .v2 {
+                    // Moving a process on cgroup2 needs the common ancestor's cgroup.procs too.
+                    let ancestor = hierarchy.mountPoint + Self.commonAncestor(hierarchy.ownPath, one.path) + "/cgroup.procs"
+                    if access(ancestor, W_OK) != 0 {
+                        if failure.isEmpty { failure = "\(LinuxError("access", path: ancestor, errno: currentErrno()))" }
+                        continue
+                    }
+                }
+                do throws(LinuxError) {
+                    try one.create(relative: false)
+                    kept.append(hierarchy)
+                } catch {
+                    let denied = [EACCES, EPERM, EROFS].contains(error.errno.rawValue)
+                    if !denied { throw SkiffError(.system, "linux.cgroupsPath: \(error)") }
+                    if failure.isEmpty { failure = "\(error)" }
+                }
             }
+            let complete = kept.count == hierarchies.count
+            if !kept.isEmpty && (complete || !limits) {
+                if !complete { logger.debug("rootless: cgroup \(path) in \(kept.count) of \(hierarchies.count) hierarchies (\(failure))") }
+                do {
+                    return try CgroupManager(hierarchies: kept, cgroupsPath: path)
+                } catch {
+                    throw SkiffError(.invalidArgument, "\(error)")
+                }
+            }
+            // Limits in only some hierarchies would be limits silently not applied: all or none.
+            if let made = try? CgroupManager(hierarchies: kept, cgroupsPath: path) { try? made.destroy(relative: false) }
+            reason = "no cgroup hierarchy is writable by uid \(geteuid())" + (failure.isEmpty ? "" : " (\(failure))")
+            if explicit { throw SkiffError(.invalidArgument, "linux.cgroupsPath: rootless: \(reason)") }
         }
-        if limits && v2WithControllers != nil {
+        if limits {
             throw SkiffError(.invalidArgument, "linux.resources: rootless: limits need a cgroup and \(reason)")
         }
-        if !(spec.linux?.namespaces ?? []).contains(where: { $0.type == .pid && ($0.path ?? "").isEmpty }) {
-            // runc's warning for the same case: without a cgroup or a pid namespace, nothing
-            // finds every process of the container to kill it.
-            logger.warning("rootless container \(id) has no cgroup and no pid namespace: its processes cannot all be killed")
-        }
+        let pidNamespace = (spec.linux?.namespaces ?? []).contains { $0.type == .pid && ($0.path ?? "").isEmpty }
+        // runc adds a warning for the last case: without a cgroup or a pid namespace, nothing
+        // finds every process of the container to kill it.
+        logger.warning("rootless: container \(id) runs without a cgroup: \(reason)"
+            + (pidNamespace ? "" : "; with no pid namespace either, its processes cannot all be killed"))
         logger.debug("rootless: no cgroup: \(reason)")
         return nil
     }

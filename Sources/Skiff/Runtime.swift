@@ -53,25 +53,32 @@ public struct Runtime: Sendable {
     public let logger: Logger
     public let debug: Bool
 
-    /// Running without privilege: user-namespace maps through our own ids or
-    /// newuidmap/newgidmap, cgroups only where delegated.
+    /// Running without privilege on the host: user-namespace maps through our own ids or
+    /// newuidmap/newgidmap, cgroups only where delegated or writable.
     public let rootless: Bool
 
     public init(root: String = "/run/skiff", logger: Logger = Logger(), debug: Bool = false, rootless: Bool? = nil) {
         self.store = StateStore(root: root)
         self.logger = logger
         self.debug = debug
-        self.rootless = rootless ?? (geteuid() != 0)
+        self.rootless = rootless ?? Self.detectRootless()
     }
 
-    /// runc's `--rootless true|false|auto`: auto (or nothing) means "when not root".
+    /// runc's `--rootless true|false|auto`: auto (or nothing) means "not root, or root only in
+    /// a user namespace" (runc's `shouldUseRootlessCgroupManager`).
     public static func rootlessMode(_ flag: String?) throws -> Bool {
         switch flag {
-        case nil, "auto": return geteuid() != 0
+        case nil, "auto": return detectRootless()
         case "true": return true
         case "false": return false
         case let other?: throw SkiffError(.invalidArgument, "--rootless: invalid value \"\(other)\" (true, false or auto)")
         }
+    }
+
+    /// Rootless podman runs the runtime as uid 0 of its own user namespace: root there, but
+    /// host root's cgroups, device numbers and files stay out of reach.
+    static func detectRootless() -> Bool {
+        geteuid() != 0 || !Procfs.isInitialUserNamespace()
     }
 
     /// Must be referenced so the linker keeps the C stage's constructor.

@@ -37,14 +37,24 @@ struct GlobalOptions: ParsableArguments {
         return Runtime(root: try stateRoot(rootless: rootless), logger: logger, debug: debug, rootless: rootless)
     }
 
-    /// --root, else /run/skiff, else (rootless) $XDG_RUNTIME_DIR/skiff as runc does.
+    /// --root, else what runc's `shouldHonorXDGRuntimeDir` picks: `$XDG_RUNTIME_DIR/skiff`
+    /// for a user other than root, and for root of a user namespace (rootless podman) unless
+    /// USER=root; /run/skiff for real root (whose XDG_RUNTIME_DIR, /run/user/0, runc ignores
+    /// too), or for root of a user namespace without XDG_RUNTIME_DIR.
     func stateRoot(rootless: Bool) throws -> String {
         if let root { return root }
-        guard rootless else { return "/run/skiff" }
-        guard let runtimeDir = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !runtimeDir.isEmpty else {
-            throw SkiffError(.invalidArgument, "rootless: XDG_RUNTIME_DIR is not set; set it or pass --root")
+        let runtimeDir = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) } ?? ""
+        if geteuid() != 0 {
+            guard !runtimeDir.isEmpty else {
+                throw SkiffError(.invalidArgument, "rootless: XDG_RUNTIME_DIR is not set; set it or pass --root")
+            }
+            return runtimeDir + "/skiff"
         }
-        return runtimeDir + "/skiff"
+        let user = getenv("USER").map { String(cString: $0) }
+        if !runtimeDir.isEmpty, user != "root", !Procfs.isInitialUserNamespace() {
+            return runtimeDir + "/skiff"
+        }
+        return "/run/skiff"
     }
 
     func makeLogger() throws -> Logger {

@@ -26,6 +26,26 @@ public enum Procfs {
         String(decoding: try open(path, flags: O_RDONLY).readAll(path: path), as: UTF8.self)
     }
 
+    /// Whether this process is in the initial user namespace: its uid_map is exactly
+    /// `0 0 4294967295` (runc's `userns.RunningInUserNS`). Anything else (rootless podman's
+    /// `podman unshare`, `unshare --user`) is a namespace in which mknod, sysfs and cgroup
+    /// writes follow the rules of unprivileged users. An unreadable map counts as initial, as
+    /// with runc.
+    public static func isInitialUserNamespace() -> Bool {
+        guard let map = try? Files.readString("/proc/self/uid_map") else { return true }
+        return map.split(whereSeparator: \.isWhitespace) == ["0", "0", "4294967295"]
+    }
+
+    /// Whether `id` has a mapping in this process's user namespace (`map` is "uid_map" or
+    /// "gid_map"): lines of `inside outside count`.
+    public static func isMapped(_ id: UInt32, in map: String) -> Bool {
+        guard let text = try? Files.readString("/proc/self/" + map) else { return false }
+        return text.split(separator: "\n").contains { line in
+            let fields = line.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
+            return fields.count == 3 && UInt64(id) >= fields[0] && UInt64(id) < fields[0] + fields[2]
+        }
+    }
+
     /// Field 22 of /proc/PID/stat: the start time in clock ticks since boot. With the pid it
     /// identifies a process even after the pid is reused.
     public static func startTime(of pid: Int32) -> UInt64? { status(of: pid)?.startTime }

@@ -116,7 +116,11 @@ public enum ContainerInit {
         }
         var procAfterChroot: OwnedFD?
         if namespaces.contains(where: { $0.type == .mount }) {
-            var rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace)
+            // Under rootless podman the runtime itself runs in a user namespace: there, too,
+            // mknod is refused and sysfs needs a network namespace of that user namespace.
+            let userNamespaced = inUserNamespace || !Procfs.isInitialUserNamespace()
+            var rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace,
+                                       userNamespaced: userNamespaced)
             rootfs.beforePivot = runHooks
             try rootfs.build()
             try console?.setUp(bindToDevConsole: true)

@@ -11,7 +11,11 @@ import SkiffOCI
 struct RootfsBuilder {
     let spec: Spec
     let options: InitOptions
+    /// The container has a user namespace of its own (config.json asks for one).
     let inUserNamespace: Bool
+    /// The container is in a user namespace other than the host's: its own, or the one the
+    /// runtime already runs in. Device nodes are then bind-mounted from the host, as runc does.
+    let userNamespaced: Bool
     /// Runs once the mounts are made, before pivot_root: the runtime's prestart and
     /// createRuntime hooks, which may still see (and mount into) the rootfs by its host path.
     var beforePivot: () throws -> Void = {}
@@ -36,7 +40,7 @@ struct RootfsBuilder {
             normalized($0.destination) == "/dev" && MountOptions($0.options ?? []).isBind
         }
         if !devBoundFromHost {
-            try Devices(spec: spec, root: root, bindFromHost: inUserNamespace).create()
+            try Devices(spec: spec, root: root, bindFromHost: userNamespaced).create()
             try Devices.createSymlinks(root: root)
         }
         if let cwd = spec.process?.cwd {
@@ -138,12 +142,15 @@ struct RootfsBuilder {
         let destination = try root.mkdirAll(mount.destination)
         var flags = options.flags
         var data = options.dataString
-        if type == "mqueue" || type == "devpts", inUserNamespace {
-            // In a user namespace the kernel refuses some of these; runc drops gid= on devpts
-            // when the gid is not mapped. Keep the mount working with what the namespace allows.
-            if type == "devpts" { data = options.data.filter { !$0.hasPrefix("gid=") }.joined(separator: ",") }
+        if type == "devpts", userNamespaced {
+            // devpts refuses a gid= its user namespace does not map (EINVAL): drop it, as
+            // runc's rootless spec and podman do, and keep it where it is mapped.
+            data = options.data.filter { option in
+                guard option.hasPrefix("gid="), let gid = UInt32(option.dropFirst(4)) else { return true }
+                return Procfs.isMapped(gid, in: "gid_map")
+            }.joined(separator: ",")
         }
-        if type == "sysfs" && inUserNamespace && !(spec.linux?.namespaces ?? []).contains(where: { $0.type == .network && $0.path == nil }) {
+        if type == "sysfs" && userNamespaced && !(spec.linux?.namespaces ?? []).contains(where: { $0.type == .network && $0.path == nil }) {
             // sysfs needs a network namespace owned by the user namespace; bind the host's.
             try Mounts.mount(source: "/sys", target: destination.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: mount.destination)
             return

@@ -290,6 +290,10 @@ extension BootstrapMessage {
         }
         if rootless && flags & UInt32(SKIFF_CLONE_NEWUSER) != 0 {
             try message.chooseMapWriters(uidMappings: linux?.uidMappings ?? [], gidMappings: linux?.gidMappings ?? [])
+        } else if rootless && !paths.contains(where: { $0.type == "user" }) && Self.setgroupsDenied("/proc/self/setgroups") {
+            // The container stays in our user namespace, whose creator denied setgroups
+            // (`unshare --map-root-user`, a single-id map): stage 2 must not try it.
+            message.setgroupsDeny = true
         }
         return message
     }
@@ -323,13 +327,19 @@ extension BootstrapMessage {
 }
 
 extension BootstrapMessage {
+    /// Whether a user namespace's `setgroups` file says deny.
+    static func setgroupsDenied(_ path: String) -> Bool {
+        (try? Files.readString(path))?.hasPrefix("deny") == true
+    }
+
     /// The bootstrap data for exec: join every namespace of the container's init by its
     /// /proc/PID/ns link; create none.
     static func forExec(pid: Int32, namespaces: [String]) -> BootstrapMessage {
         var message = BootstrapMessage()
         message.namespacePaths = namespaces.map { NamespacePath(type: $0, path: "/proc/\(pid)/ns/\($0)") }
         // A container whose user namespace denies setgroups keeps its groups on exec too.
-        if namespaces.contains("user"), (try? Files.readString("/proc/\(pid)/setgroups"))?.hasPrefix("deny") == true {
+        // Without a user namespace of its own the container shares ours (rootless podman).
+        if setgroupsDenied(namespaces.contains("user") ? "/proc/\(pid)/setgroups" : "/proc/self/setgroups") {
             message.setgroupsDeny = true
         }
         message.isExec = true

@@ -23,14 +23,20 @@ public struct StateStore: Sendable {
 
     /// Creates the container's directory, failing when the id is taken.
     public func reserve(_ id: String) throws -> ContainerLock {
-        do {
+        // What to do about a root we may not write, on the same line as the error.
+        let advice = " (the state root must be writable: pass --root DIR, or set XDG_RUNTIME_DIR)"
+        do throws(LinuxError) {
             try Files.mkdirAll(root, mode: 0o711)
         } catch {
-            throw SkiffError(.system, "create state root: \(error)")
+            let denied = [EACCES, EPERM, EROFS].contains(error.errno.rawValue)
+            throw SkiffError(.system, "create state root: \(error)" + (denied ? advice : ""))
         }
         let (_, err) = sysCallErrno { mkdir(directory(id), 0o711) }
         if err == EEXIST { throw SkiffError(.exists, "container with id exists: \(id)") }
-        if err != 0 { throw SkiffError(.system, "\(LinuxError("mkdir", path: directory(id), errno: err))") }
+        if err != 0 {
+            let denied = [EACCES, EPERM, EROFS].contains(err)
+            throw SkiffError(.system, "\(LinuxError("mkdir", path: directory(id), errno: err))" + (denied ? advice : ""))
+        }
         return try ContainerLock(directory: directory(id))
     }
 
