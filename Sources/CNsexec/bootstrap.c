@@ -126,6 +126,19 @@ static int read_cgroup_tasks(const uint8_t *payload, uint32_t len, struct skiff_
     return 0;
 }
 
+// A bind mount source: absolute, since stage 0 opens it after setns into the container's mount
+// namespace, which also moves its working directory to that namespace's root.
+static int read_mount_source(const uint8_t *payload, uint32_t len, struct skiff_bootstrap *out,
+                             const char **error) {
+    const char *path = NULL;
+    if (read_string(SKIFF_ATTR_MOUNT_SOURCE, payload, len, &path, NULL, error) < 0) return -1;
+    if (out->mount_source_count >= SKIFF_BOOTSTRAP_MAX_MOUNTS)
+        return fail(error, "more than %d mount sources", SKIFF_BOOTSTRAP_MAX_MOUNTS);
+    if (path[0] != '/') return fail(error, "mount source is not an absolute path");
+    out->mount_sources[out->mount_source_count++] = path;
+    return 0;
+}
+
 static int is_decimal(const char *s, size_t max_digits) {
     if (*s == '-') s++;
     size_t n = strlen(s);
@@ -214,6 +227,9 @@ int skiff_bootstrap_parse(const uint8_t *buf, size_t len, struct skiff_bootstrap
         case SKIFF_ATTR_CGROUP_TASKS:
             rc = read_cgroup_tasks(payload, attr_len, out, error);
             break;
+        case SKIFF_ATTR_MOUNT_SOURCE:
+            rc = read_mount_source(payload, attr_len, out, error);
+            break;
         default:
             return fail(error, "unknown attribute type %u", type);
         }
@@ -234,6 +250,8 @@ int skiff_bootstrap_parse(const uint8_t *buf, size_t len, struct skiff_bootstrap
         return fail(error, "newgidmap path must be absolute and come with a gid map");
     if (out->time_offsets && !(out->clone_flags & CLONE_NEWTIME))
         return fail(error, "time offsets without a new time namespace");
+    if (out->mount_source_count > 0 && !(out->clone_flags & CLONE_NEWNS))
+        return fail(error, "mount sources without a new mount namespace");
     for (int i = 0; i < out->ns_path_count; i++) {
         if (out->clone_flags & (uint32_t)out->ns_paths[i].nstype)
             return fail(error, "namespace %s both joined and created", out->ns_paths[i].type);

@@ -43,6 +43,8 @@ enum sync_type {
     SYNC_GO = 0x45,          // 0 -> 2  the runtime has the pids, go on
     SYNC_FINISHED = 0x46,    // 2 -> 0  setsid/setuid done, returning to Swift
     SYNC_FAILED = 0x47,      // 1|2 -> 0  I wrote an error line and am exiting
+    SYNC_MOUNTSRC_PLS = 0x48, // 1 -> 0  open the mount sources in my mount namespace
+    SYNC_MOUNTSRC = 0x49,     // 0 -> 1  value: index; one O_PATH fd attached (SCM_RIGHTS)
 };
 
 struct sync_msg {
@@ -276,6 +278,8 @@ static const char *sync_name(uint32_t type) {
     case SYNC_GO: return "go";
     case SYNC_FINISHED: return "finished";
     case SYNC_FAILED: return "failed";
+    case SYNC_MOUNTSRC_PLS: return "mountsources-please";
+    case SYNC_MOUNTSRC: return "mountsource";
     default: return "unknown";
     }
 }
@@ -356,6 +360,68 @@ static int env_fd(const char *name, int required) {
     for (size_t i = 0; i < len; i++) fd = fd * 10 + (value[i] - '0');
     if (fd <= STDERR_FILENO) bailx("%s=%d is one of the container's stdio descriptors", name, fd);
     if (fcntl(fd, F_GETFD) < 0) bail("%s=%d", name, fd);
+    return fd;
+}
+
+// The first descriptor number of the mount sources (SKIFF_ENV_MOUNTFDS): a plain number, not
+// an open descriptor, above the runtime's channels.
+static int env_number(const char *name) {
+    const char *value = getenv(name);
+    if (value == NULL) bailx("%s is not set", name);
+    size_t len = strlen(value);
+    if (len == 0 || len > 6 || strspn(value, "0123456789") != len)
+        bailx("%s=\"%s\" is not a descriptor number", name, value);
+    int n = 0;
+    for (size_t i = 0; i < len; i++) n = n * 10 + (value[i] - '0');
+    if (n <= STDERR_FILENO) bailx("%s=%d is one of the container's stdio descriptors", name, n);
+    return n;
+}
+
+// One O_PATH fd per message, its index as the value.
+static void send_fd_msg(int sock, int index, int fd) {
+    struct sync_msg m = {SYNC_MOUNTSRC, index};
+    struct iovec iov = {&m, sizeof(m)};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof(control));
+    struct msghdr hdr = {0};
+    hdr.msg_iov = &iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control;
+    hdr.msg_controllen = sizeof(control);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t n;
+    do n = sendmsg(sock, &hdr, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) bail("send mount source %d to stage-1", index);
+}
+
+// Returns the fd attached to a SYNC_MOUNTSRC message with value `index`, close-on-exec.
+static int recv_fd_msg(int sock, int index) {
+    struct sync_msg m = {0, 0};
+    struct iovec iov = {&m, sizeof(m)};
+    char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr hdr = {0};
+    hdr.msg_iov = &iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control;
+    hdr.msg_controllen = sizeof(control);
+    ssize_t n;
+    do n = recvmsg(sock, &hdr, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) bail("receive mount source %d from stage-0", index);
+    if (n == 0) bailx("stage-0 exited while we waited for mount source %d", index);
+    if (m.type == SYNC_FAILED) die();
+    struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
+    if (n != (ssize_t)sizeof(m) || m.type != SYNC_MOUNTSRC || m.value != index || c == NULL ||
+        c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+        bailx("unexpected message %s (0x%x) from stage-0, want mount source %d",
+              sync_name(m.type), m.type, index);
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
     return fd;
 }
 
@@ -462,6 +528,33 @@ static pid_t clone_parent(void) {
 static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_sock);
 static void stage2(const struct skiff_bootstrap *cfg, int sock);
 
+// Opens every bind mount source as host root but inside stage 1's new mount namespace (runc
+// 1.1's mountFds): the container's user namespace may not reach a root-only source, and a
+// bind mount's source must lie in the caller's mount namespace, so neither the runtime nor
+// init can do it alone. setns into a mount namespace moves our root and cwd to its root,
+// hence absolute paths; we go back to our own namespace afterwards.
+static void send_mount_sources(const struct skiff_bootstrap *cfg, int sock, pid_t pid) {
+    char path[64];
+    struct text t = {path, sizeof(path), 0};
+    text_format(&t, "/proc/%d/ns/mnt", pid);
+    int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (own < 0) bail("open \"/proc/self/ns/mnt\"");
+    int target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) bail("open \"%s\"", path);
+    if (setns(target, CLONE_NEWNS) < 0) bail("setns mnt \"%s\"", path);
+    close(target);
+    for (int i = 0; i < cfg->mount_source_count; i++) {
+        // Followed like mount(2) follows a bind source; O_PATH needs no read permission.
+        int fd = open(cfg->mount_sources[i], O_PATH | O_CLOEXEC);
+        if (fd < 0) bail("open mount source \"%s\"", cfg->mount_sources[i]);
+        send_fd_msg(sock, i, fd);
+        close(fd);
+    }
+    if (setns(own, CLONE_NEWNS) < 0) bail("setns mnt \"/proc/self/ns/mnt\" (back)");
+    close(own);
+    debug("sent %d mount sources", cfg->mount_source_count);
+}
+
 // Moves this process into each cgroup v1 hierarchy's container cgroup, before anything is
 // cloned, so every later stage is born inside. Writing "0" to a v1 tasks file moves the
 // calling thread; stage 0 is single-threaded, so that is the whole process. The kernel lets a
@@ -532,6 +625,10 @@ static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
             write_proc_file(stage1_pid, "timens_offsets", cfg->time_offsets,
                             cfg->time_offsets_len);
             send_msg(sock, SYNC_TIMENS_ACK, 0, "stage-1");
+            break;
+        case SYNC_MOUNTSRC_PLS:
+            if (cfg->mount_source_count == 0) bailx("stage-1 asked for mount sources there are none of");
+            send_mount_sources(cfg, sock, stage1_pid);
             break;
         case SYNC_STAGE2_PID:
             if (m.value <= 0) bailx("stage-1 reported stage-2 pid %d", m.value);
@@ -641,6 +738,29 @@ static void join_namespaces(const struct skiff_bootstrap *cfg) {
     }
 }
 
+// The fds stage 0 opened in our mount namespace, each put at SKIFF_ENV_MOUNTFDS + its index
+// for the Swift init (which mounts from /proc/self/fd/N). A number already in use is an error,
+// never silently replaced.
+static void receive_mount_sources(const struct skiff_bootstrap *cfg, int sock) {
+    int base = env_number(SKIFF_ENV_MOUNTFDS);
+    int was_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (was_dumpable == 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        bail("prctl PR_SET_DUMPABLE 1");
+    send_msg(sock, SYNC_MOUNTSRC_PLS, 0, "stage-0");
+    for (int i = 0; i < cfg->mount_source_count; i++) {
+        int fd = recv_fd_msg(sock, i);
+        int want = base + i;
+        if (fcntl(want, F_GETFD) >= 0) bailx("mount source %d: descriptor %d is in use", i, want);
+        int placed = fcntl(fd, F_DUPFD_CLOEXEC, want);
+        if (placed < 0) bail("mount source %d: dup to %d", i, want);
+        if (placed != want) bailx("mount source %d: got descriptor %d, want %d", i, placed, want);
+        close(fd);
+    }
+    if (was_dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        bail("prctl PR_SET_DUMPABLE 0");
+    debug("received %d mount sources at %d", cfg->mount_source_count, base);
+}
+
 static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_sock) {
     prctl(PR_SET_NAME, "skiff:1:child", 0, 0, 0);
     debug("started");
@@ -665,6 +785,7 @@ static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_s
     // stage 2 (its first member) exists.
     if ((flags & CLONE_NEWTIME) && cfg->time_offsets)
         ask_stage0(sock, SYNC_TIMENS_PLS, SYNC_TIMENS_ACK);
+    if (cfg->mount_source_count > 0) receive_mount_sources(cfg, sock);
 
     // A process does not enter the pid (or time) namespace it unshares; its children do.
     debug("clone stage-2");

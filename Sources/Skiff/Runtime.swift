@@ -176,7 +176,7 @@ public struct Runtime: Sendable {
                 listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug,
                 bundle: bundlePath)
             let spawned = try InitSpawner(
-                workingDirectory: bundlePath, bootstrap: try .forCreate(spec, rootless: rootless), firstMessage: .options(initOptions),
+                workingDirectory: bundlePath, bootstrap: try bootstrap(spec, bundle: bundlePath), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
                 fifo: fifo, config: try SealedMemfd.make(name: "skiff-config", contents: configBytes),
                 consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
@@ -212,6 +212,24 @@ public struct Runtime: Sendable {
             try? store.remove(id)
             throw error
         }
+    }
+
+    /// The bootstrap data for a new container. With a new user and mount namespace, and root
+    /// privileges of our own, stage 0 opens the bind mount sources for init, which the
+    /// container's root (an unprivileged id on the host) may not reach (runc 1.1's mountFds).
+    func bootstrap(_ spec: Spec, bundle: String) throws -> BootstrapMessage {
+        var message = try BootstrapMessage.forCreate(spec, rootless: rootless)
+        let creates = { (type: LinuxNamespaceType) in
+            (spec.linux?.namespaces ?? []).contains { $0.type == type && ($0.path ?? "").isEmpty }
+        }
+        guard geteuid() == 0, creates(.user), creates(.mount) else { return message }
+        let mounts = spec.mounts ?? []
+        // Relative sources are the bundle's, as init (whose cwd is the bundle) would read them.
+        message.mountSources = RootfsBuilder.bindMountIndices(mounts).map { index in
+            let source = mounts[index].source ?? ""
+            return source.hasPrefix("/") ? source : bundle + "/" + source
+        }
+        return message
     }
 
     /// Whether linux.resources asks for any limit (runc's spec carries an empty devices

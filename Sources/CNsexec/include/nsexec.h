@@ -13,6 +13,8 @@
 #define SKIFF_ENV_LOGPIPE  "_SKIFF_LOGPIPE"    // fd: pipe, JSON log lines from every stage
 #define SKIFF_ENV_FIFOFD   "_SKIFF_FIFOFD"     // fd: O_PATH of exec.fifo (create only)
 #define SKIFF_ENV_LOGLEVEL "_SKIFF_LOGLEVEL"   // "debug" enables debug lines from the C stage
+#define SKIFF_ENV_MOUNTFDS "_SKIFF_MOUNTFDS"   // decimal: where the MOUNT_SOURCE fds land, the
+                                               // i-th at this number + i (with MOUNT_SOURCE)
 
 // Bootstrap message: a 16-byte header then attributes, every field native-endian.
 //   header:    u32 magic (SKIFF_BOOTSTRAP_MAGIC), u32 version (1), u32 total length
@@ -23,6 +25,7 @@
 #define SKIFF_BOOTSTRAP_MAX     (1u << 20) /* whole message; anything longer is refused */
 #define SKIFF_BOOTSTRAP_MAX_NS  16         /* namespace paths to join */
 #define SKIFF_BOOTSTRAP_MAX_CGROUPS 32     /* cgroup v1 tasks files to join */
+#define SKIFF_BOOTSTRAP_MAX_MOUNTS 256     /* bind mount sources to open */
 
 enum skiff_attr_type {
     SKIFF_ATTR_CLONE_FLAGS    = 1,  // u32: CLONE_NEW* to unshare (CLONE_NEWUSER first)
@@ -37,6 +40,9 @@ enum skiff_attr_type {
     SKIFF_ATTR_IS_EXEC        = 10, // u8: 1 for `exec` into a running container
     SKIFF_ATTR_CGROUP_TASKS   = 11, // string: absolute path of a cgroup v1 "tasks" file that
                                     // stage 0 moves itself into, repeated, before any clone
+    SKIFF_ATTR_MOUNT_SOURCE   = 12, // string: absolute path of a bind mount source, repeated;
+                                    // stage 0 opens it (O_PATH) inside the container's new
+                                    // mount namespace and hands the fd to stage 1
 };
 
 #define SKIFF_MAX_STRING 4096 /* any single string attribute's payload, NUL included */
@@ -63,6 +69,8 @@ struct skiff_bootstrap {
     int is_exec;
     const char *cgroup_tasks[SKIFF_BOOTSTRAP_MAX_CGROUPS];
     int cgroup_tasks_count;
+    const char *mount_sources[SKIFF_BOOTSTRAP_MAX_MOUNTS];
+    int mount_source_count;
 };
 
 // Parses `len` bytes at `buf` (which the result points into). Returns 0, or -1 with a message

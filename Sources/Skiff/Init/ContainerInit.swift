@@ -122,6 +122,10 @@ public enum ContainerInit {
             var rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace,
                                        userNamespaced: userNamespaced)
             rootfs.beforePivot = runHooks
+            if let base = environmentFD(SKIFF_ENV_MOUNTFDS) {
+                let indices = RootfsBuilder.bindMountIndices(spec.mounts ?? [])
+                rootfs.sourceFDs = Dictionary(uniqueKeysWithValues: indices.enumerated().map { ($0.element, base + Int32($0.offset)) })
+            }
             try rootfs.build()
             try console?.setUp(bindToDevConsole: true)
             if hasUTS { try setNames(spec) }

@@ -16,6 +16,9 @@ struct RootfsBuilder {
     /// The container is in a user namespace other than the host's: its own, or the one the
     /// runtime already runs in. Device nodes are then bind-mounted from the host, as runc does.
     let userNamespaced: Bool
+    /// Bind sources stage 0 opened for us (mounts[] index → O_PATH fd), when the runtime could
+    /// reach what the container's user namespace may not (docs/nsexec.md, MOUNT_SOURCE).
+    var sourceFDs: [Int: Int32] = [:]
     /// Runs once the mounts are made, before pivot_root: the runtime's prestart and
     /// createRuntime hooks, which may still see (and mount into) the rootfs by its host path.
     var beforePivot: () throws -> Void = {}
@@ -31,7 +34,7 @@ struct RootfsBuilder {
         let mounts = spec.mounts ?? []
         for (index, mount) in mounts.enumerated() {
             do {
-                try mountEntry(mount, in: root)
+                try mountEntry(mount, index: index, in: root)
             } catch {
                 throw SkiffError.wrap(error, "mounts[\(index)] \(mount.destination)")
             }
@@ -124,11 +127,20 @@ struct RootfsBuilder {
         return best
     }
 
-    private func mountEntry(_ mount: Mount, in root: RootedPath) throws {
+    /// The mounts[] entries that are bind mounts of a host path: the runtime has stage 0 open
+    /// their sources, init mounts them; both sides pick them with this.
+    static func bindMountIndices(_ mounts: [Mount]) -> [Int] {
+        mounts.indices.filter { index in
+            let options = MountOptions(mounts[index].options ?? [])
+            return (options.isBind || mounts[index].type == "bind") && !(mounts[index].source ?? "").isEmpty
+        }
+    }
+
+    private func mountEntry(_ mount: Mount, index: Int, in root: RootedPath) throws {
         let options = MountOptions(mount.options ?? [])
         let type = mount.type ?? (options.isBind ? "bind" : "")
         if options.isBind || type == "bind" {
-            try bindMount(mount, options: options, in: root)
+            try bindMount(mount, options: options, sourceFD: sourceFDs[index], in: root)
             return
         }
         if type == "cgroup" || type == "cgroup2" {
@@ -177,15 +189,16 @@ struct RootfsBuilder {
         }
     }
 
-    private func bindMount(_ mount: Mount, options: MountOptions, in root: RootedPath) throws {
+    private func bindMount(_ mount: Mount, options: MountOptions, sourceFD opened: Int32?, in root: RootedPath) throws {
         guard let source = mount.source, !source.isEmpty else {
             throw SkiffError(.invalidArgument, "bind mount needs a source")
         }
         // The source is a host path the caller chose; it is opened once and mounted from its
-        // fd, so what is checked is what gets mounted.
+        // fd, so what is checked is what gets mounted. Stage 0 opened it already when the
+        // container has a user namespace (one that may not reach a root-only source).
         let sourceFD: OwnedFD
         do {
-            sourceFD = try Files.open(source, flags: SKIFF_O_PATH)
+            sourceFD = try opened.map { OwnedFD($0) } ?? Files.open(source, flags: SKIFF_O_PATH)
         } catch {
             throw SkiffError(.invalidArgument, "bind source: \(error)")
         }

@@ -30,6 +30,9 @@ struct BootstrapMessage: Equatable, Sendable {
     var isExec = false
     /// cgroup v1 tasks files stage 0 writes "0" to, moving itself there before any clone.
     var cgroupTasks: [String] = []
+    /// Absolute bind mount sources stage 0 opens inside the container's new mount namespace;
+    /// their fds reach init at SKIFF_ENV_MOUNTFDS + index.
+    var mountSources: [String] = []
 
     init() {}
 
@@ -62,6 +65,7 @@ struct BootstrapMessage: Equatable, Sendable {
         string(SKIFF_ATTR_TIME_OFFSETS, timeOffsets)
         attribute(SKIFF_ATTR_IS_EXEC, [isExec ? 1 : 0])
         for tasks in cgroupTasks { string(SKIFF_ATTR_CGROUP_TASKS, tasks) }
+        for source in mountSources { string(SKIFF_ATTR_MOUNT_SOURCE, source) }
 
         var message: [UInt8] = []
         message.reserveCapacity(16 + body.count)

@@ -95,6 +95,11 @@ struct InitSpawner {
         }
         if debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
         try security?.addChildFDs(&fds, &environment, &closeFrom)
+        if !bootstrap.mountSources.isEmpty {
+            // Above every channel and the C stage's own socketpairs (which take the lowest
+            // free numbers); stage 1 refuses a number that is taken.
+            environment.append("\(SKIFF_ENV_MOUNTFDS)=\(closeFrom + 16)")
+        }
 
         let executable = try security?.initExecutable() ?? "/proc/self/exe"
         // Every later stage must be born inside the cgroups. On cgroup2, stage 0 is born in
