@@ -293,7 +293,9 @@ extension BootstrapMessage {
         if rootless && geteuid() != 0 && flags & UInt32(SKIFF_CLONE_NEWUSER) == 0 && !paths.contains(where: { $0.type == "user" }) {
             throw SkiffError(.invalidArgument, "linux.namespaces: a rootless container needs a user namespace (skiff spec --rootless writes one)")
         }
-        if rootless && flags & UInt32(SKIFF_CLONE_NEWUSER) != 0 {
+        if rootless && geteuid() != 0 && flags & UInt32(SKIFF_CLONE_NEWUSER) != 0 {
+            // Root of a user namespace (rootless podman) writes any map of ids it has itself,
+            // as runc does for a runtime whose euid is 0.
             try message.chooseMapWriters(uidMappings: linux?.uidMappings ?? [], gidMappings: linux?.gidMappings ?? [])
         } else if rootless && !paths.contains(where: { $0.type == "user" }) && Self.setgroupsDenied("/proc/self/setgroups") {
             // The container stays in our user namespace, whose creator denied setgroups
@@ -309,11 +311,37 @@ extension BootstrapMessage {
     mutating func chooseMapWriters(uidMappings: [LinuxIDMapping], gidMappings: [LinuxIDMapping]) throws {
         let ownUid = uidMappings.count == 1 && uidMappings[0].hostID == geteuid() && uidMappings[0].size == 1
         let ownGid = gidMappings.count == 1 && gidMappings[0].hostID == getegid() && gidMappings[0].size == 1
-        if !ownUid { newuidmapPath = try Self.findTool("newuidmap") }
+        if !ownUid {
+            newuidmapPath = try Self.findTool("newuidmap")
+            try Self.requireSubordinateRange("/etc/subuid", option: "--add-subuids", mapping: "uidMappings")
+        }
         if ownGid {
             setgroupsDeny = true
         } else {
             newgidmapPath = try Self.findTool("newgidmap")
+            try Self.requireSubordinateRange("/etc/subgid", option: "--add-subgids", mapping: "gidMappings")
+        }
+    }
+
+    /// A user without any range in /etc/subuid gets newuidmap's terse "not allowed" only
+    /// after the namespaces exist; say what is missing and how to get it instead, before
+    /// anything is made. Whether a given range is allowed stays newuidmap's call. Hosts that
+    /// serve ranges through NSS (`subid:` in nsswitch.conf) are left to the tool.
+    static func requireSubordinateRange(_ file: String, option: String, mapping: String,
+                                        uid: uid_t = geteuid()) throws {
+        if (try? Files.readString("/etc/nsswitch.conf"))?.split(separator: "\n").contains(where: {
+            $0.trimmingPrefix(while: \.isWhitespace).hasPrefix("subid:")
+        }) == true { return }
+        let name = Runtime.userName(String(uid))
+        let owner = name.hasPrefix("#") ? String(uid) : name
+        let lines = ((try? Files.readString(file)) ?? "").split(separator: "\n")
+        let found = lines.contains { line in
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            return fields.count == 3 && (fields[0] == owner || fields[0] == "\(uid)") && (UInt32(fields[2]) ?? 0) > 0
+        }
+        if !found {
+            throw SkiffError(.invalidArgument, "linux.\(mapping): \(file) has no range for user \(owner) (uid \(uid)): "
+                + "ask root to add one (usermod \(option) 100000-165535 \(owner)), or map only your own id")
         }
     }
 
