@@ -47,7 +47,11 @@ extension RootlessTests {
         @Test func userWithoutSubordinateIDs() throws {
             let user = try RootlessUser.withoutSubordinateIDs.get()
             try RootlessSandbox.with(user: user) { rootless in
-                try expectCreateRejected(rootless, "nosubuid", mentioning: ["newuidmap", "not allowed"]) {
+                // Told before anything is made, with the file and the fix (not newuidmap's
+                // terse "not allowed" once the namespace exists).
+                try expectCreateRejected(rootless, "nosubuid",
+                                         mentioning: ["linux.uidMappings", "/etc/subuid", "no range for user \(user.name)",
+                                                      "usermod --add-subuids"]) {
                     $0.linux?.uidMappings = [LinuxIDMapping(containerID: 0, hostID: user.uid, size: 1),
                                              LinuxIDMapping(containerID: 1, hostID: 100_000, size: 65536)]
                 }
@@ -108,7 +112,7 @@ extension RootlessTests {
                 let bundle = try rootless.bundle(args: ["true"])
                 for stateRoot in [root, root + "/state"] {
                     let outcome = rootless.skiff("--root", stateRoot, "run", "--bundle", bundle, id)
-                    expectRootlessRejected(outcome, mentioning: [root, "permission denied"], in: rootless, id: id)
+                    expectRootlessRejected(outcome, mentioning: [root, "permission denied", "pass --root"], in: rootless, id: id)
                     #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? ["?"]) == [])
                 }
             }
@@ -125,35 +129,32 @@ extension RootlessTests {
 
         // MARK: cgroups
 
-        /// Limits need a cgroup. On cgroup v2 with nothing delegated to this user, create fails
-        /// rather than run unlimited (runc: "rootless needs no limits + no cgrouppath when no
-        /// permission is granted for cgroups"). Where the controllers are cgroup v1 (this hybrid
-        /// host), nothing can ever be delegated: the container runs and skiff warns.
+        /// Limits need a cgroup. With nothing delegated or writable for this user (cgroup v2
+        /// without delegation, or any cgroup v1 hierarchy), create fails rather than run
+        /// unlimited (runc: "rootless needs no limits + no cgrouppath when no permission is
+        /// granted for cgroups", "cannot set pids limit: container could not join or create
+        /// cgroup").
         @Test func limitsWithoutADelegatedCgroup() throws {
-            let controllers = (try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8))
-                ?? (try? String(contentsOfFile: "/sys/fs/cgroup/unified/cgroup.controllers", encoding: .utf8)) ?? ""
             try RootlessSandbox.with { rootless in
-                if controllers.allSatisfy(\.isWhitespace) {
-                    let id = rootless.id("v1limits")
-                    let bundle = try rootless.bundle(args: ["true"]) { $0.linux?.resources = LinuxResources(pids: LinuxPids(limit: 10)) }
-                    let outcome = rootless.skiff("run", "--bundle", bundle, id)
-                    #expect(outcome.succeeded, "\(outcome)")
-                    #expect(outcome.stderr.contains("linux.resources: rootless on cgroup v1: limits are not applied"), "\(outcome)")
-                } else {
-                    try expectCreateRejected(rootless, "limits", mentioning: ["linux.resources", "rootless", "cgroup"]) {
-                        $0.linux?.resources = LinuxResources(pids: LinuxPids(limit: 10))
-                    }
+                try expectCreateRejected(rootless, "limits", mentioning: ["linux.resources", "rootless", "cgroup"]) {
+                    $0.linux?.resources = LinuxResources(pids: LinuxPids(limit: 10))
                 }
             }
         }
 
-        /// Without limits the container runs, without a cgroup of its own.
+        /// Without limits the container runs, without a cgroup of its own, and skiff says so.
         @Test func noLimitsAndNoDelegatedCgroupRuns() throws {
             try RootlessSandbox.with { rootless in
                 let id = rootless.id("nolimits")
                 let bundle = try rootless.bundle(args: ["true"])
                 let outcome = rootless.skiff("run", "--bundle", bundle, id)
-                #expect(outcome.succeeded && outcome.stderr == "", "\(outcome)")
+                #expect(outcome.succeeded, "\(outcome)")
+                let warned = outcome.stderrLines.count == 1 && outcome.stderr.contains("level=warning")
+                    && outcome.stderr.contains("rootless: container \(id) runs without a cgroup")
+                // With cgroup v1 controllers nothing is writable for this user; a pure v2 host
+                // may still give it a cgroup below its own (then nothing is said).
+                let v1 = MountInfo.host().contains { $0.fsType == "cgroup" }
+                #expect(warned || (!v1 && outcome.stderr == ""), "\(outcome)")
             }
         }
 

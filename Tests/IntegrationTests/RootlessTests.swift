@@ -146,6 +146,9 @@ final class RootlessSandbox {
     var stateRoot: String { runtimeDir + "/skiff" }
     /// Wraps every command run as the user (the cgroup suite puts it into a cgroup first).
     var launcher: [String] = []
+    /// Runs skiff under this, as the user (`unshare --user --map-root-user`: root of its own
+    /// user namespace, the way rootless podman runs its runtime).
+    var inner: [String] = []
     private var ids: [String] = []
 
     init(user: RootlessUser? = nil) throws {
@@ -219,7 +222,7 @@ final class RootlessSandbox {
     func commandLine(_ arguments: [String], env: [String] = [], unset: [String] = []) -> (String, [String]) {
         let environment = environment.filter { line in !unset.contains { line.hasPrefix($0 + "=") } } + env
         let command = ["/usr/bin/setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--",
-                       "/usr/bin/env", "-i"] + environment + [binary] + arguments
+                       "/usr/bin/env", "-i"] + environment + inner + [binary] + arguments
         let full = launcher + command
         return (full[0], Array(full.dropFirst()))
     }
