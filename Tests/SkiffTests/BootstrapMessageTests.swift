@@ -29,6 +29,7 @@ import Testing
         m.timeOffsets = "monotonic 10 0\nboottime 20 5\n"
         m.isExec = false
         m.cgroupTasks = ["/sys/fs/cgroup/cpu/skiff/c1/tasks", "/sys/fs/cgroup/name=systemd/skiff/c1/tasks"]
+        m.mountSources = ["/srv/data", "/home/alice/bundle/./relative made absolute"]
         return m
     }
 
@@ -283,6 +284,22 @@ import Testing
         }
     }
 
+    /// Bind sources stage 0 opens after setns into the container's new mount namespace:
+    /// absolute (setns moves its cwd), only with CLONE_NEWNS, within the limit.
+    @Test func mountSourcesAreAbsoluteWithANewMountNamespaceWithinTheLimit() throws {
+        var m = BootstrapMessage()
+        m.cloneFlags = Self.newNs
+        m.mountSources = (0..<Int(SKIFF_BOOTSTRAP_MAX_MOUNTS)).map { "/srv/source-\($0)" }
+        #expect(try parse(m.encoded()).get() == m)
+        m.mountSources.append("/srv/one-too-many")
+        #expect(parseError(m.encoded()) == "more than \(SKIFF_BOOTSTRAP_MAX_MOUNTS) mount sources")
+        m.mountSources = ["relative/dir"]
+        #expect(parseError(m.encoded()) == "mount source is not an absolute path")
+        m.mountSources = ["/srv/data"]
+        m.cloneFlags = Self.newNet
+        #expect(parseError(m.encoded()) == "mount sources without a new mount namespace")
+    }
+
     @Test func unknownNamespaceTypeIsRefused() {
         var m = BootstrapMessage()
         m.namespacePaths = [.init(type: "network", path: "/proc/1/ns/net")]
@@ -363,6 +380,9 @@ private func parse(_ bytes: [UInt8]) -> Result<BootstrapMessage, ParseFailure> {
         m.isExec = out.is_exec != 0
         m.cgroupTasks = withUnsafeBytes(of: out.cgroup_tasks) { raw in
             raw.bindMemory(to: UnsafePointer<CChar>?.self).prefix(Int(out.cgroup_tasks_count)).map { String(cString: $0!) }
+        }
+        m.mountSources = withUnsafeBytes(of: out.mount_sources) { raw in
+            raw.bindMemory(to: UnsafePointer<CChar>?.self).prefix(Int(out.mount_source_count)).map { String(cString: $0!) }
         }
         // The lengths the stages write with must agree with the strings.
         if out.uid_map_len != (m.uidMap?.utf8.count ?? 0) || out.gid_map_len != (m.gidMap?.utf8.count ?? 0)

@@ -42,10 +42,34 @@ import Glibc
 
     // MARK: id maps
 
+    /// A subordinate id file granting our own uid a range.
+    func subordinateIDs() throws -> String {
+        let path = NSTemporaryDirectory() + "skiff-subid-\(UUID().uuidString)"
+        try "\(geteuid()):100000:65536\n".write(toFile: path, atomically: false, encoding: .utf8)
+        return path
+    }
+
     func writers(_ uid: [LinuxIDMapping], _ gid: [LinuxIDMapping]) throws -> BootstrapMessage {
+        let ranges = try subordinateIDs()
+        defer { try? FileManager.default.removeItem(atPath: ranges) }
         var message = BootstrapMessage()
-        try message.chooseMapWriters(uidMappings: uid, gidMappings: gid)
+        try message.chooseMapWriters(uidMappings: uid, gidMappings: gid, subuidFile: ranges, subgidFile: ranges)
         return message
+    }
+
+    /// No range at all: said before anything is made, naming the file and the fix.
+    @Test func noSubordinateRangeIsNamedWithTheFix() throws {
+        guard (try? BootstrapMessage.findTool("newuidmap")) != nil else { return }
+        let nsswitch = (try? String(contentsOfFile: "/etc/nsswitch.conf", encoding: .utf8)) ?? ""
+        guard !nsswitch.split(separator: "\n").contains(where: { $0.hasPrefix("subid:") }) else { return }
+        var message = BootstrapMessage()
+        let error = #expect(throws: SkiffError.self) {
+            try message.chooseMapWriters(uidMappings: [LinuxIDMapping(containerID: 0, hostID: 100_000, size: 65536)],
+                                         gidMappings: [], subuidFile: "/nonexistent/subuid", subgidFile: "/nonexistent/subgid")
+        }
+        let name = Runtime.userName(String(geteuid()))
+        #expect(error?.message == "linux.uidMappings: /nonexistent/subuid has no range for user \(name) (uid \(geteuid())): "
+            + "ask root to add one (usermod --add-subuids 100000-165535 \(name)), or map only your own id")
     }
 
     @Test func ourOwnIDsAreWrittenDirectlyWithSetgroupsDenied() throws {

@@ -308,18 +308,19 @@ extension BootstrapMessage {
     /// Without privilege the kernel lets us write only a map of our own id (and a gid map only
     /// after setgroups is denied); anything more goes through the setuid newuidmap/newgidmap of
     /// Debian's uidmap package, which check /etc/subuid and /etc/subgid.
-    mutating func chooseMapWriters(uidMappings: [LinuxIDMapping], gidMappings: [LinuxIDMapping]) throws {
+    mutating func chooseMapWriters(uidMappings: [LinuxIDMapping], gidMappings: [LinuxIDMapping],
+                                   subuidFile: String = "/etc/subuid", subgidFile: String = "/etc/subgid") throws {
         let ownUid = uidMappings.count == 1 && uidMappings[0].hostID == geteuid() && uidMappings[0].size == 1
         let ownGid = gidMappings.count == 1 && gidMappings[0].hostID == getegid() && gidMappings[0].size == 1
         if !ownUid {
             newuidmapPath = try Self.findTool("newuidmap")
-            try Self.requireSubordinateRange("/etc/subuid", option: "--add-subuids", mapping: "uidMappings")
+            try Self.requireSubordinateRange(subuidFile, option: "--add-subuids", mapping: "uidMappings")
         }
         if ownGid {
             setgroupsDeny = true
         } else {
             newgidmapPath = try Self.findTool("newgidmap")
-            try Self.requireSubordinateRange("/etc/subgid", option: "--add-subgids", mapping: "gidMappings")
+            try Self.requireSubordinateRange(subgidFile, option: "--add-subgids", mapping: "gidMappings")
         }
     }
 
