@@ -30,8 +30,9 @@ import SkiffOCI
 ///   is delegated to a user by design, but one may be writable (an admin's chown, root of a
 ///   user namespace that maps host root). Limits need all of them.
 extension Runtime {
-    /// Makes the rootless container's cgroup; nil when it runs without one.
-    func createRootlessCgroup(spec: Spec, id: String) throws -> CgroupManager? {
+    /// Makes the rootless container's cgroup; nil when it runs without one, with the warning
+    /// to give once the container exists (a create that fails later says only why).
+    func createRootlessCgroup(spec: Spec, id: String) throws -> (manager: CgroupManager?, warning: String?) {
         let limits = spec.linux?.resources.map(Self.requestsLimits) ?? false
         let hierarchies: [CgroupHierarchy]
         do {
@@ -70,7 +71,7 @@ extension Runtime {
                 do throws(LinuxError) {
                     try manager.create(relative: false)
                     logger.debug("rootless: cgroup \(manager.directories.first ?? path)")
-                    return manager
+                    return (manager, nil)
                 } catch {
                     failure = "\(error)"
                     let denied = [EACCES, EPERM, EROFS].contains(error.errno.rawValue)
@@ -79,10 +80,10 @@ extension Runtime {
             }
             reason = "no cgroup v2 subtree is delegated to uid \(geteuid()) (\(failure))"
         } else {
-            // cgroup v1, or a cgroup2 without controllers (this kind of hybrid host): nothing
-            // is delegated to users there, but a hierarchy may still be writable (an admin's
-            // chown, or root of a user namespace that maps host root). Each is attempted, as
-            // runc's fs driver does, and the refused ones are left out.
+            // cgroup v1 or hybrid: nothing is delegated to users there, but a hierarchy may
+            // still be writable (an admin's chown, or root of a user namespace that maps host
+            // root). Each is attempted, as runc's fs driver does, and the refused ones are
+            // left out; an explicit cgroupsPath or limits need them all.
             let path = explicit ? spec.linux?.cgroupsPath ?? "" : "/skiff/\(id)"
             var kept: [CgroupHierarchy] = []
             var failure = ""
@@ -111,15 +112,16 @@ extension Runtime {
                 }
             }
             let complete = kept.count == hierarchies.count
-            if !kept.isEmpty && (complete || !limits) {
+            if !kept.isEmpty && (complete || !(limits || explicit)) {
                 if !complete { logger.debug("rootless: cgroup \(path) in \(kept.count) of \(hierarchies.count) hierarchies (\(failure))") }
                 do {
-                    return try CgroupManager(hierarchies: kept, cgroupsPath: path)
+                    return (try CgroupManager(hierarchies: kept, cgroupsPath: path), nil)
                 } catch {
                     throw SkiffError(.invalidArgument, "\(error)")
                 }
             }
-            // Limits in only some hierarchies would be limits silently not applied: all or none.
+            // Limits in only some hierarchies would be limits silently not applied, and an
+            // explicit path only partly made is not the path asked for: all or none.
             if let made = try? CgroupManager(hierarchies: kept, cgroupsPath: path) { try? made.destroy(relative: false) }
             reason = "no cgroup hierarchy is writable by uid \(geteuid())" + (failure.isEmpty ? "" : " (\(failure))")
             if explicit { throw SkiffError(.invalidArgument, "linux.cgroupsPath: rootless: \(reason)") }
@@ -130,10 +132,8 @@ extension Runtime {
         let pidNamespace = (spec.linux?.namespaces ?? []).contains { $0.type == .pid && ($0.path ?? "").isEmpty }
         // runc adds a warning for the last case: without a cgroup or a pid namespace, nothing
         // finds every process of the container to kill it.
-        logger.warning("rootless: container \(id) runs without a cgroup: \(reason)"
+        return (nil, "rootless: container \(id) runs without a cgroup: \(reason)"
             + (pidNamespace ? "" : "; with no pid namespace either, its processes cannot all be killed"))
-        logger.debug("rootless: no cgroup: \(reason)")
-        return nil
     }
 
     /// Where to try, in order, as paths below the cgroup2 mount.

@@ -127,6 +127,7 @@ public struct Runtime: Sendable {
         var cgroup: CgroupManager?
         var cgroupCreated = false
         var spawnedPid: Int32?
+        var cgroupWarning: String?
         // Rootless cgroups are placed by absolute path below the cgroup2 mount (Runtime+Rootless).
         let relative = !rootless && !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
         var record = ContainerRecord(
@@ -145,7 +146,7 @@ public struct Runtime: Sendable {
         }
         do {
             if rootless {
-                cgroup = try createRootlessCgroup(spec: spec, id: id)
+                (cgroup, cgroupWarning) = try createRootlessCgroup(spec: spec, id: id)
                 cgroupCreated = cgroup != nil
                 try recordCgroup()
             } else {
@@ -200,6 +201,7 @@ public struct Runtime: Sendable {
             }
             try spawned.commit()
             withExtendedLifetime(lock) {}
+            if let cgroupWarning { logger.warning(cgroupWarning) }
             return (state(of: record), console?.master)
         } catch {
             if let pid = spawnedPid {
