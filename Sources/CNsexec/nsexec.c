@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -237,9 +238,18 @@ static void die(void) {
 
 // Children are killed before the line is written: they would otherwise see EOF from us and
 // log their own, less useful error after ours, and the runtime shows the last error line.
+// They are the runtime's children (CLONE_PARENT), not ours to wait for, but a pidfd can be
+// polled by anyone: wait (up to 1 s) until each has exited, so that when the runtime reports
+// the failure nothing it started is still running.
 static void kill_children(void) {
     for (int i = 0; i < 2; i++) {
-        if (kill_on_failure[i] > 0) kill(kill_on_failure[i], SIGKILL);
+        if (kill_on_failure[i] <= 0) continue;
+        int pidfd = (int)syscall(SYS_pidfd_open, kill_on_failure[i], 0);
+        kill(kill_on_failure[i], SIGKILL);
+        if (pidfd < 0) continue;
+        struct pollfd p = {pidfd, POLLIN, 0};
+        while (poll(&p, 1, 1000) < 0 && errno == EINTR) {}
+        close(pidfd);
     }
 }
 
