@@ -7,7 +7,7 @@ import time
 
 from containerd import Containerd
 from image import IMAGE
-from lib import Fail, Suite, ensure, expect, run, wait_for
+from lib import Fail, Suite, ensure, expect, run, wait_for, wait_term_trapped
 
 NS = "e2e"
 
@@ -27,6 +27,13 @@ class Ctr:
 
     def exec_args(self, exec_id):
         return ["task", "exec", "--fifo-dir", self.fifos, "--exec-id", exec_id]
+
+    def task_pid(self, cid):
+        for line in self("task", "ls").out.splitlines()[1:]:
+            fields = line.split()
+            if fields and fields[0] == cid:
+                return fields[1]
+        return None
 
     def task_status(self, cid):
         for line in self("task", "ls").out.splitlines()[1:]:
@@ -102,7 +109,7 @@ def check_kill_term(c):
         if proc.poll() is not None:
             raise Fail(f"ctr run exited early with {proc.returncode}: "
                        f"{proc.stderr.read().decode(errors='replace').strip()[-300:]}")
-        time.sleep(0.3)  # the shell installs its trap after it starts
+        wait_term_trapped(lambda: c.task_pid(cid), cid)
         expect(c("task", "kill", cid))
         try:
             rc = proc.wait(15)

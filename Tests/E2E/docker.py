@@ -8,7 +8,7 @@ import shlex
 import time
 
 from image import IMAGE
-from lib import Daemon, Fail, Suite, doc_snippet, ensure, expect, kill_pids, make_dir, processes_mentioning, \
+from lib import Daemon, Fail, Suite, doc_snippet, ensure, expect, kill_pids, make_dir, processes_mentioning, wait_term_trapped, \
     run, wait_for, write_file
 
 DOCKER = "/usr/bin/docker"  # Debian's client (another docker may come first on PATH)
@@ -134,7 +134,7 @@ def check_stop(d, rt):
     expect(d("run", "-d", "--name", name, "--network", "none", "--runtime", rt, IMAGE,
              "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"))
     wait_for(lambda: d.state(name).startswith("running"), 20, f"{name} running")
-    time.sleep(0.3)  # the shell installs its trap after it starts
+    wait_term_trapped(lambda: d("inspect", "--format", "{{.State.Pid}}", name).out.strip(), name)
     start = time.monotonic()
     expect(d("stop", "-t", "20", name))
     took = time.monotonic() - start

@@ -105,6 +105,23 @@ def wait_for(predicate, timeout, what):
     raise Fail(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_term_trapped(host_pid, what, timeout=20):
+    """Waits until the process (a container's PID 1, by its host pid) catches SIGTERM. A
+    container is "running" before its shell has run `trap`; a SIGTERM sent earlier finds
+    PID 1 without a handler and the kernel drops it (seen under load, with either runtime)."""
+    def trapped():
+        pid = host_pid()
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return int(line.split()[1], 16) & (1 << 14) != 0
+        except (OSError, ValueError):
+            return False
+        return False
+    wait_for(trapped, timeout, f"{what} to trap SIGTERM")
+
+
 class Suite:
     """The checks of one caller with one runtime, and their outcomes."""
 

@@ -10,7 +10,7 @@ import shlex
 import subprocess
 import time
 
-from lib import Fail, Suite, doc_snippet, ensure, expect, make_dir, processes_of_uid, kill_pids, \
+from lib import Fail, Suite, doc_snippet, ensure, expect, make_dir, processes_of_uid, kill_pids, wait_term_trapped, \
     run, wait_for, write_file
 from image import IMAGE
 
@@ -186,6 +186,7 @@ def check_stop_term(p):
     name = f"e2e-{p.runtime}-term"
     expect(p("run", "-d", "--name", name, IMAGE, "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"))
     wait_for(lambda: p.status(name).startswith("running"), 20, f"{name} running")
+    wait_term_trapped(lambda: p("inspect", "--format", "{{.State.Pid}}", name).out.strip(), name)
     start = time.monotonic()
     expect(p("stop", "--time", "20", name))
     took = time.monotonic() - start
