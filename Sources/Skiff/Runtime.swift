@@ -170,6 +170,13 @@ public struct Runtime: Sendable {
             _ = try sysCall("chmod", path: fifoPath) { chmod(fifoPath, 0o622) }
             let fifo = try Files.open(fifoPath, flags: SKIFF_O_PATH)
 
+            let idmappedMounts = try IDMappedMountSet.prepare(spec: spec, bundle: bundlePath, rootless: rootless)
+            let netDevices = try NetDeviceMover(spec: spec, rootless: rootless)
+            if !netDevices.devices.isEmpty {
+                // Recorded before they move: a create killed half way is undone by delete.
+                record.netDevices = netDevices.devices
+                try store.save(record)
+            }
             let listenFds = Runtime.socketActivationFds()
             let initOptions = InitOptions(
                 containerID: id, rootfs: try Files.realpath(rootfs), noPivot: options.noPivot,
@@ -187,7 +194,9 @@ public struct Runtime: Sendable {
                     try HookRunner.run(spec.hooks?.prestart, kind: "prestart", state: state, logger: logger)
                     try HookRunner.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state, logger: logger)
                 },
-                initialCPUs: try ProcessTuning.initialCPUs(spec.process)
+                initialCPUs: try ProcessTuning.initialCPUs(spec.process),
+                idmappedMounts: idmappedMounts,
+                namespacesReady: netDevices.devices.isEmpty ? nil : { pid in try netDevices.moveIn(pid: pid) }
             ).spawn()
             spawnedPid = spawned.pid
             try console?.receiveMaster()
@@ -495,14 +504,22 @@ public struct Runtime: Sendable {
             return
         }
         let status = status(of: record)
+        // While init lives its network namespace does: the devices go back before it ends.
+        let returnDevices = {
+            if let devices = record.netDevices, Procfs.startTime(of: record.pid) == record.pidStartTime {
+                NetDeviceMover.moveBack(devices, pid: record.pid, logger: self.logger)
+            }
+        }
         switch status {
         case .running, .paused:
             guard force else {
                 throw SkiffError(.invalidState, "cannot delete container \(id) that is not stopped: \(status.rawValue)")
             }
+            returnDevices()
             if status == .paused { killPaused(record) }
             try killAndWait(record)
         case .created, .creating:
+            returnDevices()
             try killAndWait(record)
         case .stopped:
             break

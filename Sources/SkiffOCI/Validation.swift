@@ -127,13 +127,10 @@ struct Validator {
 
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             requireAbsolute(mount.destination, at: "mounts[\(i)].destination")
-            // Not implemented yet: refused, never mounted without the mapping asked for.
-            if mount.uidMappings?.isEmpty == false || mount.gidMappings?.isEmpty == false {
-                fail("mounts[\(i)]." + (mount.uidMappings?.isEmpty == false ? "uidMappings" : "gidMappings"),
-                     "idmapped mounts are not supported yet")
-            }
-            for option in mount.options ?? [] where option == "idmap" || option == "ridmap" {
-                fail("mounts[\(i)].options", "\"\(option)\": idmapped mounts are not supported yet")
+            checkIDMapping(mount, at: "mounts[\(i)]", linux: linux)
+            // runc applies it to tmpfs only and skips it elsewhere without a word.
+            if mount.options?.contains("tmpcopyup") == true, mount.type != "tmpfs" {
+                fail("mounts[\(i)].options", "\"tmpcopyup\" applies to tmpfs mounts only")
             }
         }
 
@@ -141,6 +138,36 @@ struct Validator {
 
         if let hooks = spec.hooks { check(hooks) }
         if let linux = spec.linux { check(linux, hostname: spec.hostname) }
+    }
+
+    /// Idmapped mounts (runc 1.2's rules): bind mounts only; explicit maps come as a pair;
+    /// `idmap`/`ridmap` alone take the container's user namespace maps (spec 1.2), so there
+    /// must be one.
+    private mutating func checkIDMapping(_ mount: Mount, at base: String, linux: Linux) {
+        let options = mount.options ?? []
+        let uid = mount.uidMappings ?? [], gid = mount.gidMappings ?? []
+        let option = options.first { $0 == "idmap" || $0 == "ridmap" }
+        guard !uid.isEmpty || !gid.isEmpty || option != nil else { return }
+        let field = !uid.isEmpty ? base + ".uidMappings" : !gid.isEmpty ? base + ".gidMappings" : base + ".options"
+        let isBind = mount.type == "bind" || options.contains("bind") || options.contains("rbind")
+        if !isBind {
+            fail(field, "idmapped mounts are only supported for bind mounts")
+        }
+        if uid.isEmpty != gid.isEmpty {
+            fail(field, "idmapped mounts need both uidMappings and gidMappings")
+        }
+        for (name, mappings) in [("uidMappings", uid), ("gidMappings", gid)] {
+            for (j, mapping) in mappings.enumerated() where mapping.size == 0 {
+                fail(base + ".\(name)[\(j)].size", "must be greater than zero")
+            }
+        }
+        if uid.isEmpty, gid.isEmpty, let option {
+            let user = linux.namespace(.user)
+            let mapped = user?.path?.isEmpty == false || (linux.uidMappings?.isEmpty == false && linux.gidMappings?.isEmpty == false)
+            if user == nil || !mapped {
+                fail(field, "\"\(option)\" without uidMappings and gidMappings takes the container's user namespace maps, and there are none")
+            }
+        }
     }
 
     /// Without a mount namespace the process only gets root.path as its root (chroot): every
@@ -270,14 +297,31 @@ struct Validator {
                 requireKnown(flag, in: Known.memoryPolicyFlags, "memory policy flag", at: "linux.memoryPolicy.flags[\(i)]")
             }
         }
-        if linux.netDevices?.isEmpty == false {
-            if !(linux.namespace(.network).map { $0.path == nil } ?? false) {
-                // Moving a device into the runtime's own namespace would take it from the host.
+        if let devices = linux.netDevices, !devices.isEmpty {
+            if !(linux.namespace(.network).map { $0.path?.isEmpty ?? true } ?? false) {
+                // Moving a device into the runtime's own namespace would take it from the host;
+                // into a joined one, it would not come back when the container goes.
                 fail("linux.netDevices", "requires a new network namespace")
-            } else {
-                fail("linux.netDevices", "moving host network devices into the container is not supported yet")
+            }
+            var inside = Set<String>()
+            for (host, device) in devices.sorted(by: { $0.key < $1.key }) {
+                let path = "linux.netDevices[\"\(host)\"]"
+                if let problem = Self.interfaceNameProblem(host) { fail(path, problem) }
+                let name = device.name.flatMap { $0.isEmpty ? nil : $0 } ?? host
+                if device.name?.isEmpty == false, let problem = Self.interfaceNameProblem(name) { fail(path + ".name", problem) }
+                if !inside.insert(name).inserted { fail(path + ".name", "duplicate interface name \"\(name)\" in the container") }
             }
         }
+    }
+
+    /// The kernel's rule for interface names (dev_valid_name): 1-15 bytes, not "." or "..",
+    /// no "/", ":" or whitespace.
+    static func interfaceNameProblem(_ name: String) -> String? {
+        if name.isEmpty || name.utf8.count > 15 { return "interface name \"\(name)\" must be 1 to 15 bytes" }
+        if name == "." || name == ".." || name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) {
+            return "invalid interface name \"\(name)\""
+        }
+        return nil
     }
 
     private mutating func checkNamespaces(_ linux: Linux) {

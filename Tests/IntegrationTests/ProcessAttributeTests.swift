@@ -128,8 +128,7 @@ struct AppliedOrRefusedTests {
 
     @Test(arguments: [
         ("linux.intelRdt: resctrl is not mounted at /sys/fs/resctrl", ["linux", "intelRdt"], ["closID": "c1"]),
-        ("linux.netDevices: moving host network devices into the container is not supported yet", ["linux", "netDevices"],
-         ["dummy0": "x"]),
+        (#"linux.netDevices["dummy0"]: find link "dummy0": no such device"#, ["linux", "netDevices"], ["dummy0": "x"]),
         ("linux.resources.memory.kernel: kernel memory limits are not supported", ["linux", "resources", "memory"],
          ["kernel": "1048576"]),
     ])

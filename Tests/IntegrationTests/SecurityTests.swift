@@ -321,7 +321,10 @@ struct SecurityTests {
         #expect(json["hooks"] as? [String] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])
         let memoryPolicy = linux["memoryPolicy"] as? [String: [String]]
         #expect(memoryPolicy?["modes"]?.contains("MPOL_BIND") == true && memoryPolicy?["flags"]?.count == 3, "\(linux)")
-        #expect((json["mountOptions"] as? [String])?.contains("tmpcopyup") == false, "tmpcopyup is not implemented")
+        // Applied, so listed: tmpcopyup, idmapped mounts, netDevices.
+        #expect(Set(json["mountOptions"] as? [String] ?? []).isSuperset(of: ["tmpcopyup", "idmap", "ridmap"]), "\(json)")
+        #expect((linux["mountExtensions"] as? [String: [String: Bool]])?["idmap"]?["enabled"] == true, "\(linux)")
+        #expect((linux["netDevices"] as? [String: Bool])?["enabled"] == true, "\(linux)")
     }
 }
 

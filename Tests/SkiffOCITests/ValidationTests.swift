@@ -201,18 +201,26 @@ struct ValidationTests {
             $0.linux?.namespaces?.removeAll { $0.type == .network }
             $0.linux?.netDevices = ["eth1": LinuxNetDevice(name: "net1")]
         },
-        // What skiff does not implement yet is refused, never accepted and skipped.
-        Case("linux.netDevices", "moving host network devices into the container is not supported yet") {
-            $0.linux?.netDevices = ["eth1": LinuxNetDevice(name: "net1")]
+        Case(#"linux.netDevices["eth/1"]"#, #"invalid interface name "eth/1""#) {
+            $0.linux?.netDevices = ["eth/1": LinuxNetDevice()]
         },
-        Case("mounts[0].uidMappings", "idmapped mounts are not supported yet") {
+        Case(#"linux.netDevices["eth1"].name"#, #"interface name "a-name-of-16-byte" must be 1 to 15 bytes"#) {
+            $0.linux?.netDevices = ["eth1": LinuxNetDevice(name: "a-name-of-16-byte")]
+        },
+        Case(#"linux.netDevices["eth2"].name"#, #"duplicate interface name "eth1" in the container"#) {
+            $0.linux?.netDevices = ["eth1": LinuxNetDevice(), "eth2": LinuxNetDevice(name: "eth1")]
+        },
+        // Idmapped mounts: runc 1.2's rules.
+        Case("mounts[0].uidMappings", "idmapped mounts are only supported for bind mounts") {
             $0.mounts?[0].uidMappings = [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]
+            $0.mounts?[0].gidMappings = [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]
         },
-        Case("mounts[1].gidMappings", "idmapped mounts are not supported yet") {
-            $0.mounts?[1].gidMappings = [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]
+        Case("mounts[7].gidMappings", "idmapped mounts need both uidMappings and gidMappings") {
+            $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/srv", options: ["rbind"],
+                                    gidMappings: [LinuxIDMapping(containerID: 0, hostID: 1000, size: 1)]))
         },
-        Case("mounts[2].options", #""ridmap": idmapped mounts are not supported yet"#) {
-            $0.mounts?[2].options = ["rbind", "ridmap"]
+        Case("mounts[7].options", #""ridmap" without uidMappings and gidMappings takes the container's user namespace maps, and there are none"#) {
+            $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/srv", options: ["rbind", "ridmap"]))
         },
         Case("linux.resources.memory.useHierarchy", "false is not supported, the kernel always accounts hierarchically") {
             $0.linux?.resources = LinuxResources(memory: LinuxMemory(useHierarchy: false))

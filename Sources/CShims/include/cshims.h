@@ -240,5 +240,34 @@ static inline int skiff_get_mempolicy(int *mode, unsigned long *nodemask, unsign
     return (int)syscall(SYS_get_mempolicy, mode, nodemask, maxnode, NULL, 0);
 }
 
+// Idmapped mounts (mounts[].uidMappings, the idmap/ridmap options; SkiffLinux/IDMappedMount.swift).
+#define SKIFF_OPEN_TREE_CLONE 1U
+#define SKIFF_AT_RECURSIVE 0x8000U
+#define SKIFF_MOUNT_ATTR_IDMAP 0x00100000U
+static inline int skiff_open_tree(int dirfd, const char *path, unsigned int flags) {
+    return (int)syscall(428 /* SYS_open_tree */, dirfd, path, flags);
+}
+/// mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {MOUNT_ATTR_IDMAP, userns_fd}).
+static inline int skiff_mount_setattr_idmap(int fd, int userns_fd, int recursive) {
+    struct skiff_mount_attr attr = { .attr_set = SKIFF_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
+    return (int)syscall(442 /* SYS_mount_setattr */, fd, "", 0x1000 /* AT_EMPTY_PATH */ | (recursive ? 0x8000 : 0),
+                        &attr, sizeof attr);
+}
+/// move_mount(from_fd, "", to_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH).
+static inline int skiff_move_mount_fd(int from_fd, int to_fd) {
+    return (int)syscall(429 /* SYS_move_mount */, from_fd, "", to_fd, "", 0x4 | 0x40);
+}
+/// A user namespace carrying `uid_map` and `gid_map` (uid_map file lines), as an O_RDONLY fd:
+/// a child cloned into a new user namespace waits on a pipe while the maps are written and the
+/// namespace opened, then exits. The child runs no more than read and _exit. Returns -1 with
+/// errno set and *failed naming the step.
+int skiff_userns_with_maps(const char *uid_map, const char *gid_map, const char **failed);
+
+// linux.netDevices (SkiffLinux/NetDevices.swift): the link `name` of the network namespace
+// `from_ns` (-1: the caller's) is set down and moved into `to_ns` as `new_name` with one
+// RTM_NEWLINK (IFLA_NET_NS_FD + IFLA_IFNAME, so the name never clashes in between), then set
+// up there when `up`. Only the calling thread enters the namespaces, and it returns to its
+// own before this returns. -1 with errno set and *failed naming the step.
+int skiff_netdev_move(int from_ns, const char *name, int to_ns, const char *new_name, int up, const char **failed);
 
 #endif

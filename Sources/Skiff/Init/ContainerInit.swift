@@ -126,6 +126,7 @@ public enum ContainerInit {
                 let indices = RootfsBuilder.bindMountIndices(spec.mounts ?? [])
                 rootfs.sourceFDs = Dictionary(uniqueKeysWithValues: indices.enumerated().map { ($0.element, base + Int32($0.offset)) })
             }
+            rootfs.idmapped = IDMappedMountSet.fromEnvironment()
             try rootfs.build()
             try console?.setUp(bindToDevConsole: true)
             if hasUTS { try setNames(spec) }

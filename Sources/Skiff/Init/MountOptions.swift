@@ -47,6 +47,9 @@ public struct MountOptions: Sendable, Equatable {
         "rrelatime": (0x0, 0x70), "rnoatime": (0x10, 0x70), "rstrictatime": (0x20, 0x70),
     ]
 
+    /// Options that are runtime actions rather than flags or data.
+    static let extensions: Set<String> = ["idmap", "ridmap", "tmpcopyup", "norbind"]
+
     public init(_ options: [String]) {
         for option in options {
             if let flag = Self.setting[option] {
@@ -60,7 +63,9 @@ public struct MountOptions: Sendable, Equatable {
             } else if let attr = Self.recursive[option] {
                 recursiveSet = (recursiveSet & ~attr.clear) | attr.set
                 recursiveClear |= attr.clear
-            } else if option == "tmpcopyup" || option == "idmap" || option == "ridmap" || option == "norbind" {
+            } else if Self.extensions.contains(option) {
+                // Not mount(2) flags: read where they apply (IDMappedMountSet, tmpcopyup in
+                // RootfsBuilder).
                 continue
             } else {
                 data.append(option)

@@ -22,6 +22,9 @@ struct RootfsBuilder {
     /// Runs once the mounts are made, before pivot_root: the runtime's prestart and
     /// createRuntime hooks, which may still see (and mount into) the rootfs by its host path.
     var beforePivot: () throws -> Void = {}
+    /// The idmapped mounts the runtime made (detached), by mounts[] index: attached in place of
+    /// a bind (IDMappedMountSet).
+    var idmapped: [Int: OwnedFD] = [:]
 
     var rootfs: String { options.rootfs }
 
@@ -140,7 +143,7 @@ struct RootfsBuilder {
         let options = MountOptions(mount.options ?? [])
         let type = mount.type ?? (options.isBind ? "bind" : "")
         if options.isBind || type == "bind" {
-            try bindMount(mount, options: options, sourceFD: sourceFDs[index], in: root)
+            try bindMount(mount, options: options, sourceFD: sourceFDs[index], detached: idmapped[index], in: root)
             return
         }
         if type == "cgroup" || type == "cgroup2" {
@@ -172,8 +175,27 @@ struct RootfsBuilder {
             // Probed only when a label is asked for: every syscall here costs every container.
             data = MountLabel.format(data: data, type: type, label: label, selinuxEnabled: HostLSMs.detect().selinux)
         }
-        try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type, flags: flags,
-                         data: data, display: mount.destination)
+        // tmpcopyup: what the image has there is copied into the new tmpfs (runc); the fd
+        // opened before the mount still reaches the directory the tmpfs then covers.
+        let below = (mount.options ?? []).contains("tmpcopyup")
+            ? try Files.openAt(destination, ".", flags: O_RDONLY | O_DIRECTORY, display: mount.destination) : nil
+        // A read-only tmpfs could not be filled: read-only after the copy.
+        let readOnlyAfterCopy = below != nil && flags & UInt(MS_RDONLY) != 0
+        try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type,
+                         flags: readOnlyAfterCopy ? flags & ~UInt(MS_RDONLY) : flags, data: data, display: mount.destination)
+        if let below {
+            let tmpfs = try root.open(mount.destination, flags: O_RDONLY | O_DIRECTORY)
+            do {
+                try Files.copyTree(from: below, to: tmpfs, display: mount.destination)
+            } catch {
+                throw SkiffError.wrap(error, "tmpcopyup")
+            }
+        }
+        if readOnlyAfterCopy {
+            let mounted = try root.open(mount.destination, flags: SKIFF_O_PATH)
+            try Mounts.mount(source: nil, target: mounted.procPath, type: nil, flags: UInt(MS_REMOUNT) | flags,
+                             data: data, display: mount.destination)
+        }
         try applyPropagation(options, at: mount.destination, in: root)
     }
 
@@ -189,23 +211,31 @@ struct RootfsBuilder {
         }
     }
 
-    private func bindMount(_ mount: Mount, options: MountOptions, sourceFD opened: Int32?, in root: RootedPath) throws {
+    private func bindMount(_ mount: Mount, options: MountOptions, sourceFD opened: Int32?, detached: OwnedFD?,
+                           in root: RootedPath) throws {
         guard let source = mount.source, !source.isEmpty else {
             throw SkiffError(.invalidArgument, "bind mount needs a source")
         }
         // The source is a host path the caller chose; it is opened once and mounted from its
         // fd, so what is checked is what gets mounted. Stage 0 opened it already when the
-        // container has a user namespace (one that may not reach a root-only source).
+        // container has a user namespace (one that may not reach a root-only source). An
+        // idmapped one was made by the runtime: its detached mount is the source.
         let sourceFD: OwnedFD
         do {
-            sourceFD = try opened.map { OwnedFD($0) } ?? Files.open(source, flags: SKIFF_O_PATH)
+            let openedFD = opened.map { OwnedFD($0) }
+            sourceFD = try detached ?? openedFD ?? Files.open(source, flags: SKIFF_O_PATH)
         } catch {
             throw SkiffError(.invalidArgument, "bind source: \(error)")
         }
         let isDirectory = (try sourceFD.stat().st_mode & S_IFMT) == S_IFDIR
         let destination = isDirectory ? try root.mkdirAll(mount.destination) : try root.createFile(mount.destination)
-        try Mounts.mount(source: sourceFD.procPath, target: destination.procPath, type: "bind",
-                         flags: UInt(MS_BIND) | (options.isRecursive ? UInt(MS_REC) : 0), display: mount.destination)
+        if let detached {
+            try IDMappedMounts.attach(detached, onto: destination, display: mount.destination)
+            detached.close()
+        } else {
+            try Mounts.mount(source: sourceFD.procPath, target: destination.procPath, type: "bind",
+                             flags: UInt(MS_BIND) | (options.isRecursive ? UInt(MS_REC) : 0), display: mount.destination)
+        }
         let extra = options.flags & ~(UInt(MS_BIND) | UInt(MS_REC) | UInt(MS_REMOUNT))
         if extra != 0 {
             // Flags on a bind need a remount of the new mount; keep the flags the kernel

@@ -11,6 +11,7 @@ extension Runtime {
     public static func features() -> Features {
         let mountOptions = Set(MountOptions.setting.keys).union(MountOptions.clearing.keys)
             .union(MountOptions.propagationFlags.keys).union(MountOptions.recursive.keys)
+            .union(MountOptions.extensions)
         var annotations: [String: String] = [:]
         if let version = seccomp_version() {
             annotations["io.github.seccomp.libseccomp.version"] =
@@ -30,8 +31,8 @@ extension Runtime {
                 // process.selinuxLabel and linux.mountLabel are applied where SELinux is on.
                 selinux: Features.Selinux(enabled: true),
                 intelRdt: Features.IntelRdt(enabled: false),
-                mountExtensions: Features.MountExtensions(idmap: Features.IDMap(enabled: false)),
-                netDevices: Features.NetDevices(enabled: false),
+                mountExtensions: Features.MountExtensions(idmap: Features.IDMap(enabled: true)),
+                netDevices: Features.NetDevices(enabled: true),
                 memoryPolicy: Features.MemoryPolicy(modes: ProcessTuning.memoryPolicyModes.keys.sorted(),
                                                     flags: ProcessTuning.memoryPolicyFlags.keys.sorted())),
             annotations: annotations)

@@ -39,6 +39,12 @@ struct InitSpawner {
     /// stage and init) runs on until it is in the container's cgroup. Set on this thread
     /// around the spawn, which the child inherits, as runc does.
     var initialCPUs: [Int]? = nil
+    /// The detached idmapped mounts init attaches (IDMappedMountSet).
+    var idmappedMounts = IDMappedMountSet()
+    /// Runs once init's pid is known and before init is told anything: the container's
+    /// namespaces exist (linux.netDevices are moved into its network namespace here), and
+    /// nothing of the container has been set up yet.
+    var namespacesReady: ((Int32) throws -> Void)? = nil
 
     /// The container's init, prepared and waiting for `commit()`.
     struct Spawned {
@@ -93,6 +99,15 @@ struct InitSpawner {
             environment.append("\(consoleEnvironmentName)=\(closeFrom)")
             closeFrom += 1
         }
+        if !idmappedMounts.mounts.isEmpty {
+            var pairs: [String] = []
+            for (index, fd) in idmappedMounts.mounts {
+                fds.append(Processes.FDMapping(source: fd.raw, target: closeFrom))
+                pairs.append("\(index):\(closeFrom)")
+                closeFrom += 1
+            }
+            environment.append("\(IDMappedMountSet.environmentName)=\(pairs.joined(separator: ","))")
+        }
         if debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
         try security?.addChildFDs(&fds, &environment, &closeFrom)
         if !bootstrap.mountSources.isEmpty {
@@ -146,13 +161,18 @@ struct InitSpawner {
             logger.debug("stage-0 joins \(cgroupDirectories.count) cgroups (\(bootstrap.cgroupTasks.count) by itself)")
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
-            do {
-                try sync.send(firstMessage)
-            } catch {
-                // Every stage may be gone already (newuidmap refused a rootless map): the C
-                // stage's own error says why, not our broken pipe.
-                throw failure(log: log.read, fallback: "\(error)")
+            func sendFirstMessage() throws {
+                do {
+                    try sync.send(firstMessage)
+                } catch {
+                    // Every stage may be gone already (newuidmap refused a rootless map): the C
+                    // stage's own error says why, not our broken pipe.
+                    throw failure(log: log.read, fallback: "\(error)")
+                }
             }
+            // Init waits for its first message: sent at once, unless something must happen
+            // in its namespaces before it starts.
+            if namespacesReady == nil { try sendFirstMessage() }
 
             let report = try readPidReport(initParent)
             guard let report else {
@@ -161,6 +181,10 @@ struct InitSpawner {
             }
             (stage1, pid) = report
             logger.debug("init pid \(pid)")
+            if let namespacesReady {
+                try namespacesReady(pid)
+                try sendFirstMessage()
+            }
             _ = try? Processes.wait(stage1)
             let stage0Exit = try Processes.wait(stage0)
             if stage0Exit != .exited(0) {

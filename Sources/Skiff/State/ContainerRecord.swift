@@ -30,4 +30,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     public var process: Process?
     /// config.json's hooks: poststart runs at start, poststop at delete.
     public var hooks: Hooks? = nil
+    /// linux.netDevices moved into the container (host name → name inside): delete moves
+    /// them back to the host's network namespace while the container's still exists.
+    public var netDevices: [String: String]? = nil
 }
