@@ -55,7 +55,7 @@ struct IDMappedMountSet {
                     idmapSubmounts: idmapping.submounts, userNamespace: userNamespace)
                 set.mounts.append((index, detached))
             } catch let error as LinuxError where error.errno.rawValue == EINVAL && error.operation.hasPrefix("mount_setattr") {
-                throw SkiffError(.invalidArgument, "\(field): \(error) (the filesystem of \"\(path)\" cannot be idmapped on this kernel, or it is not a bind source)")
+                throw SkiffError(.invalidArgument, "\(field): \(error) (its filesystem does not support idmapped mounts on this kernel)")
             } catch {
                 throw SkiffError.wrap(error, field)
             }
