@@ -16,12 +16,13 @@ public struct ExecOptions: Sendable {
     public var consoleSocket: String?
     public var preserveFds = 0
     public var ignorePaused = false
-    /// A sub-cgroup of the container's to run in (`--cgroup`).
-    public var subCgroup: String?
+    /// Sub-cgroups of the container's to run in (`--cgroup`), by controller; "" for every
+    /// hierarchy.
+    public var subCgroups: [String: String]
 
     public init(process: Process, userSpec: String? = nil, detach: Bool = false, pidFile: String? = nil,
                 consoleSocket: String? = nil, preserveFds: Int = 0, ignorePaused: Bool = false,
-                subCgroup: String? = nil) {
+                subCgroup: String? = nil, subCgroups: [String: String] = [:]) {
         self.process = process
         self.userSpec = userSpec
         self.detach = detach
@@ -29,7 +30,38 @@ public struct ExecOptions: Sendable {
         self.consoleSocket = consoleSocket
         self.preserveFds = preserveFds
         self.ignorePaused = ignorePaused
-        self.subCgroup = subCgroup
+        var subCgroups = subCgroups
+        if let subCgroup { subCgroups[""] = subCgroup }
+        self.subCgroups = subCgroups
+    }
+
+    /// runc's `--cgroup` forms: one `path` for every hierarchy, or `controller[,controller]:path`
+    /// (repeatable) for the hierarchies of those controllers.
+    public static func subCgroups(_ arguments: [String]) throws -> [String: String] {
+        var paths: [String: String] = [:]
+        for argument in arguments {
+            let parts = argument.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            if parts.count > 2 {
+                throw SkiffError(.invalidArgument, "--cgroup \"\(argument)\": expected path or controller[,controller]:path")
+            }
+            guard parts.count == 2 else {
+                if arguments.count != 1 {
+                    throw SkiffError(.invalidArgument, "--cgroup \"\(argument)\": missing controller: prefix (a bare path must be the only --cgroup)")
+                }
+                paths[""] = argument
+                continue
+            }
+            for controller in parts[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+                if controller.isEmpty {
+                    throw SkiffError(.invalidArgument, "--cgroup \"\(argument)\": empty controller")
+                }
+                if paths[controller] != nil {
+                    throw SkiffError(.invalidArgument, "--cgroup: controller \"\(controller)\" given more than once")
+                }
+                paths[controller] = parts[1]
+            }
+        }
+        return paths
     }
 }
 
@@ -83,16 +115,11 @@ extension Runtime {
                                                  stateDirectory: store.directory(id), logger: logger)
         let console = try Terminal.consoleSocket(terminal: options.process.terminal == true, path: options.consoleSocket,
                                                  foreground: !options.detach)
-        var cgroups = record.cgroupPaths
-        if let sub = options.subCgroup {
-            let normalized = sub.split(separator: "/").filter { $0 != "." }
-            if normalized.contains("..") || normalized.isEmpty {
-                throw SkiffError(.invalidArgument, "--cgroup \"\(sub)\": must name a sub-cgroup without \"..\"")
-            }
-            cgroups = cgroups.map { $0 + "/" + normalized.joined(separator: "/") }
-            for directory in cgroups where !Files.exists(directory) {
-                throw SkiffError(.invalidArgument, "--cgroup: \(LinuxError("stat", path: directory, errno: ENOENT))")
-            }
+        let cgroups = try execCgroups(record, options.subCgroups)
+        // A process joining a frozen cgroup stops there before it can report back: exec would
+        // wait until someone resumes the container (runc 1.1.5 hangs so with --ignore-paused).
+        if let frozen = cgroups.first(where: CgroupManager.isFrozen(directory:)) {
+            throw SkiffError(.invalidState, "cannot exec into the frozen cgroup \"\(frozen)\": the process would stop there until the container is resumed (resume it, or --cgroup a sub-cgroup that is not frozen)")
         }
         let listenFds = Runtime.socketActivationFds()
         let spawned: InitSpawner.Spawned
@@ -128,5 +155,42 @@ extension Runtime {
         if options.detach { return 0 }
         let proxy = try console?.master.map { try TerminalProxy(master: $0) }
         return try ForegroundWaiter(pid: spawned.pid, terminal: proxy).wait().shellCode
+    }
+
+    /// The cgroup directories exec's process joins: the container's, or the sub-cgroups
+    /// `--cgroup` names, per hierarchy (a v1 hierarchy by its controllers, cgroup2 by the bare
+    /// path or any controller it drives).
+    private func execCgroups(_ record: ContainerRecord, _ subs: [String: String]) throws -> [String] {
+        guard !subs.isEmpty else { return record.cgroupPaths }
+        guard let manager = cgroup(of: record) else {
+            throw SkiffError(.invalidArgument, "--cgroup: the container has no cgroup")
+        }
+        for controller in subs.keys where !controller.isEmpty && manager.hierarchy(for: controller) == nil {
+            throw SkiffError(.invalidArgument, "--cgroup: no cgroup hierarchy has the \"\(controller)\" controller")
+        }
+        var result: [String] = []
+        for hierarchy in manager.hierarchies {
+            let directory = manager.directory(in: hierarchy)
+            let named = Set(subs.compactMap { controller, path in
+                !controller.isEmpty && manager.hierarchy(for: controller) == hierarchy ? path : nil
+            })
+            if named.count > 1 {
+                throw SkiffError(.invalidArgument, "--cgroup: controllers of the hierarchy \"\(hierarchy.mountPoint)\" name different sub-cgroups")
+            }
+            guard let sub = subs[""] ?? named.first else {
+                result.append(directory)
+                continue
+            }
+            let normalized = sub.split(separator: "/").filter { $0 != "." }
+            if normalized.contains("..") || normalized.isEmpty {
+                throw SkiffError(.invalidArgument, "--cgroup \"\(sub)\": must name a sub-cgroup without \"..\"")
+            }
+            let target = directory + "/" + normalized.joined(separator: "/")
+            if !Files.exists(target) {
+                throw SkiffError(.invalidArgument, "--cgroup: \(LinuxError("stat", path: target, errno: ENOENT))")
+            }
+            result.append(target)
+        }
+        return result
     }
 }

@@ -27,7 +27,7 @@ struct ExecCommand: ParsableCommand {
     @Flag(name: .customLong("no-new-privs"), help: "set the no new privileges value for the process") var noNewPrivs = false
     @Option(name: [.short, .long], help: "add a capability to the bounding set for the process") var cap: [String] = []
     @Option(name: .customLong("preserve-fds"), help: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)") var preserveFds: Int = 0
-    @Option(help: "run the process in an (existing) sub-cgroup") var cgroup: String?
+    @Option(help: "run the process in an (existing) sub-cgroup(s): path, or controller[,controller]:path (repeatable)") var cgroup: [String] = []
     @Flag(name: .customLong("ignore-paused"), help: "allow exec in a paused container") var ignorePaused = false
     @Argument(help: "container id") var id: String
     @Argument(parsing: .captureForPassthrough, help: "command and arguments") var command: [String] = []
@@ -40,7 +40,7 @@ struct ExecCommand: ParsableCommand {
             if tty { process.terminal = true }
             code = try runtime.exec(id: id, options: ExecOptions(
                 process: process, userSpec: userSpec, detach: detach, pidFile: pidFile, consoleSocket: consoleSocket,
-                preserveFds: preserveFds, ignorePaused: ignorePaused, subCgroup: cgroup))
+                preserveFds: preserveFds, ignorePaused: ignorePaused, subCgroups: try ExecOptions.subCgroups(cgroup)))
         } catch {
             // 255 when skiff itself failed, as runc: a caller tells it from the process's own
             // exit status, which is passed through below.

@@ -18,6 +18,19 @@ extension CgroupManager {
         }
     }
 
+    /// Whether the cgroup at `directory` (any hierarchy) is frozen or freezing, by itself or
+    /// through an ancestor: v1 freezer.state and cgroup2's cgroup.events report the effective
+    /// state; other hierarchies have no freezer.
+    public static func isFrozen(directory: String) -> Bool {
+        if let state = try? Files.readString(directory + "/freezer.state") {
+            let word = state.split(whereSeparator: \.isWhitespace).first
+            return word == "FROZEN" || word == "FREEZING"
+        }
+        guard let events = try? Files.readString(directory + "/cgroup.events") else { return false }
+        return events.split(separator: "\n").contains("frozen 1")
+            || ((try? Files.readString(directory + "/cgroup.freeze")) ?? "").hasPrefix("1")
+    }
+
     public func freeze() throws(CgroupError) {
         let dir = try freezerDirectory()
         switch dir.version {

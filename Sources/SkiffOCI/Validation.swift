@@ -458,6 +458,11 @@ struct Validator {
             if rule.names.isEmpty { fail(path + ".names", "must not be empty") }
             requireKnown(rule.action, in: Known.seccompActions, "seccomp action", at: path + ".action")
             notifies = notifies || rule.action == "SCMP_ACT_NOTIFY"
+            if rule.action == "SCMP_ACT_NOTIFY", let j = rule.names.firstIndex(of: "write") {
+                // The runtime writes the listener fd to the agent after the filter is loaded:
+                // that write would wait on the agent it is meant to reach (runc refuses it too).
+                fail(path + ".names[\(j)]", "SCMP_ACT_NOTIFY cannot be used for the write syscall")
+            }
             if rule.errnoRet != nil, !Known.seccompErrnoActions.contains(rule.action) {
                 fail(path + ".errnoRet", "only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE")
             }

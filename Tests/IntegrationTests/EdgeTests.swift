@@ -170,4 +170,107 @@ struct EdgeTests {
             #expect(sandbox.leftovers(id: id) == [])
         }
     }
+
+    /// A read-only /dev in the mounts does not break startup (runc 1.1.5 starts both): a tmpfs
+    /// /dev gets its nodes and mounts first and turns read-only at the end; a read-only bind
+    /// of the host's /dev is used as it is.
+    @Test(arguments: ["tmpfs", "bind"])
+    func readOnlyDevDoesNotBreakStartup(kind: String) throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("rodev")
+            let bundle = try sandbox.bundle(args: sh("""
+                test -c /dev/null && echo null; touch /dev/x 2>&1 | grep -o 'Read-only file system'
+                grep ' /dev ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1
+                """)) { spec in
+                if kind == "tmpfs" {
+                    spec.mounts = spec.mounts?.map { mount in
+                        var mount = mount
+                        if mount.destination == "/dev" { mount.options = (mount.options ?? []) + ["ro"] }
+                        return mount
+                    }
+                } else {
+                    spec.mounts?.append(Mount(destination: "/dev", type: "bind", source: "/dev", options: ["rbind", "ro"]))
+                }
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(outcome.succeeded, "\(outcome)")
+            #expect(outcome.lines == ["null", "Read-only file system", "ro"], "\(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// The container's cgroup frozen behind skiff's back (freezer.state / cgroup.freeze written
+    /// directly): every command answers at once. runc 1.1.5 gives the same answers except
+    /// `exec --ignore-paused`, where it hangs until the cgroup is thawed; skiff refuses it.
+    @Test func frozenCgroupGivesAnswersNotHangs() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("frozen")
+            let bundle = try sandbox.bundle(args: ["sleep", "30"])
+            #expect(sandbox.skiff("run", "-d", "--bundle", bundle, id).succeeded)
+            let v1 = "/sys/fs/cgroup/freezer/skiff/\(id)/freezer.state"
+            let (file, value) = FileManager.default.fileExists(atPath: v1) ? (v1, "FROZEN") : ("/sys/fs/cgroup/skiff/\(id)/cgroup.freeze", "1")
+            #expect(FileManager.default.createFile(atPath: file, contents: Data(value.utf8)) || host("sh", "-c", "echo \(value) > \(file)").succeeded)
+            #expect(sandbox.waitFor(id, status: "paused"))
+            let exec = sandbox.skiff("exec", id, "true", timeout: 10)
+            #expect(exec.status == 255 && exec.stderr.contains("cannot exec in a paused container"), "\(exec)")
+            let ignoring = sandbox.skiff("exec", "--ignore-paused", id, "true", timeout: 10)
+            #expect(ignoring.status == 255 && ignoring.stderr.contains("cannot exec into the frozen cgroup"), "\(ignoring)")
+            let pause = sandbox.skiff("pause", id, timeout: 10)
+            #expect(!pause.succeeded && !pause.timedOut && pause.stderr.contains("container not running"), "\(pause)")
+            let delete = sandbox.skiff("delete", id, timeout: 10)
+            #expect(!delete.succeeded && !delete.timedOut && delete.stderr.contains("not stopped: paused"), "\(delete)")
+            let kill = sandbox.skiff("kill", id, "KILL", timeout: 10)
+            #expect(kill.succeeded, "\(kill)")
+            let forced = sandbox.skiff("delete", "--force", id, timeout: 10)
+            #expect(forced.succeeded, "\(forced)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// `exec --cgroup` in runc's forms: a bare path for every hierarchy, or
+    /// controller[,controller]:path, repeatable; the malformed ones are refused as runc does.
+    @Test func execCgroupForms() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("exec-cgroup")
+            let bundle = try sandbox.bundle(args: ["sleep", "30"])
+            #expect(sandbox.skiff("run", "-d", "--bundle", bundle, id).succeeded)
+            let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sandbox.root + "/\(id)/state.json"))) as? [String: Any]
+            let directories = try #require(record?["cgroupPaths"] as? [String])
+            for directory in directories {
+                try FileManager.default.createDirectory(atPath: directory + "/sub", withIntermediateDirectories: false)
+            }
+            // Where a process exec'd with these flags is: the host's view of its cgroups.
+            func placement(_ flags: [String]) -> [String] {
+                let pidFile = sandbox.path("exec.pid")
+                let exec = sandbox.skiff(["exec", "-d", "--pid-file", pidFile] + flags + [id, "sleep", "30"])
+                guard exec.succeeded, let pid = readFile(pidFile)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+                    return ["exec failed: \(exec)"]
+                }
+                defer { if let pid = pid_t(pid), pid > 0 { kill(pid, SIGKILL) } }
+                return (readFile("/proc/\(pid)/cgroup") ?? "").split(separator: "\n").map(String.init)
+            }
+            let all = placement(["--cgroup", "sub"])
+            #expect(!all.isEmpty && all.allSatisfy { $0.hasSuffix("/\(id)/sub") }, "\(all)")
+            let pids = placement(["--cgroup", "pids:sub"])
+            let pidsLine = pids.first { $0.split(separator: ":")[1].split(separator: ",").contains("pids") } ?? pids.first { $0.hasPrefix("0::") }
+            #expect(pidsLine?.hasSuffix("/\(id)/sub") == true, "\(pids)")
+            if let memory = pids.first(where: { $0.split(separator: ":")[1] == "memory" }) {
+                #expect(memory.hasSuffix("/\(id)"), "\(pids)")
+            }
+            let several = placement(["--cgroup", "pids,memory:sub", "--cgroup", "cpu:sub"])
+            #expect(!several.isEmpty && !several[0].hasPrefix("exec failed"), "\(several)")
+            for (flags, message) in [
+                (["--cgroup", "a", "--cgroup", "b"], "missing controller: prefix"),
+                (["--cgroup", "pids:a", "--cgroup", "pids:b"], "controller \"pids\" given more than once"),
+                (["--cgroup", "nosuch:sub"], "no cgroup hierarchy has the \"nosuch\" controller"),
+                (["--cgroup", "pids:../escape"], "must name a sub-cgroup without \"..\""),
+            ] {
+                let refused = sandbox.skiff(["exec"] + flags + [id, "true"])
+                #expect(refused.status == 255 && refused.stderr.contains(message), "\(flags): \(refused)")
+            }
+            #expect(sandbox.skiff("delete", "--force", id).succeeded)
+            for directory in directories { rmdir(directory + "/sub"); rmdir(directory) }
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
 }

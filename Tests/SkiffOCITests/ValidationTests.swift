@@ -186,6 +186,11 @@ struct ValidationTests {
                 LinuxSyscall(names: ["mknod"], action: "SCMP_ACT_NOTIFY"),
             ])
         },
+        Case("linux.seccomp.syscalls[0].names[1]", "SCMP_ACT_NOTIFY cannot be used for the write syscall") {
+            $0.linux?.seccomp = LinuxSeccomp(defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/agent.sock", syscalls: [
+                LinuxSyscall(names: ["read", "write"], action: "SCMP_ACT_NOTIFY"),
+            ])
+        },
         Case("linux.seccomp.architectures[1]", #"unknown seccomp architecture "x86_64""#) {
             $0.linux?.seccomp = LinuxSeccomp(defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64", "x86_64"])
         },

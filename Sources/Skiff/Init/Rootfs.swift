@@ -71,6 +71,9 @@ struct RootfsBuilder {
     /// After pivot_root: read-only root, then masked and read-only paths (they are applied
     /// last so nothing mounted later can uncover them).
     func finish() throws {
+        if (spec.mounts ?? []).contains(where: isReadOnlyDev) {
+            try remountReadOnly("/dev", recursive: false)
+        }
         if spec.root?.readonly == true {
             try remountReadOnly("/", recursive: false)
         }
@@ -91,6 +94,12 @@ struct RootfsBuilder {
         if let flag = propagationFlag, flag & UInt(MS_UNBINDABLE) != 0 {
             try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
         }
+    }
+
+    /// A /dev mount (not a bind) asking for "ro": mounted writable, read-only at the end.
+    private func isReadOnlyDev(_ mount: Mount) -> Bool {
+        let options = MountOptions(mount.options ?? [])
+        return normalized(mount.destination) == "/dev" && !options.isBind && mount.type != "bind" && options.isReadOnly
     }
 
     private func normalized(_ path: String) -> String {
@@ -179,10 +188,12 @@ struct RootfsBuilder {
         // opened before the mount still reaches the directory the tmpfs then covers.
         let below = (mount.options ?? []).contains("tmpcopyup")
             ? try Files.openAt(destination, ".", flags: O_RDONLY | O_DIRECTORY, display: mount.destination) : nil
-        // A read-only tmpfs could not be filled: read-only after the copy.
+        // A read-only tmpfs could not be filled: read-only after the copy. A read-only /dev
+        // is made read-only in finish(), once its nodes, mounts and console exist (runc).
         let readOnlyAfterCopy = below != nil && flags & UInt(MS_RDONLY) != 0
+        let writable = readOnlyAfterCopy || isReadOnlyDev(mount)
         try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type,
-                         flags: readOnlyAfterCopy ? flags & ~UInt(MS_RDONLY) : flags, data: data, display: mount.destination)
+                         flags: writable ? flags & ~UInt(MS_RDONLY) : flags, data: data, display: mount.destination)
         if let below {
             let tmpfs = try root.open(mount.destination, flags: O_RDONLY | O_DIRECTORY)
             do {
