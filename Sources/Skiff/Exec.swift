@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffCgroups
 import SkiffLinux
 import SkiffOCI
 
@@ -118,7 +119,7 @@ extension Runtime {
         let cgroups = try execCgroups(record, options.subCgroups)
         // A process joining a frozen cgroup stops there before it can report back: exec would
         // wait until someone resumes the container (runc 1.1.5 hangs so with --ignore-paused).
-        if let frozen = cgroups.first(where: CgroupManager.isFrozen(directory:)) {
+        if let frozen = cgroups.first(where: { CgroupManager.isFrozen(directory: $0) }) {
             throw SkiffError(.invalidState, "cannot exec into the frozen cgroup \"\(frozen)\": the process would stop there until the container is resumed (resume it, or --cgroup a sub-cgroup that is not frozen)")
         }
         let listenFds = Runtime.socketActivationFds()
