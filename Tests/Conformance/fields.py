@@ -348,9 +348,11 @@ def groups(ctx) -> list[Group]:
         Field("mounts[].uidMappings/gidMappings (idmapped)",
               add_mount({"destination": "/conf-idmap", "type": "bind", "source": lambda x: x["bind_src"],
                          "options": ["bind", "idmap"],
-                         "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
-                         "gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]}),
-              lambda o, x: eq(first(o, "idmap"), "1000:1000"), "host 0 -> 1000"),
+                         # runc 1.2's reading (tests/integration/idmap.bats): an id on disk is a
+                         # containerID and shows as its hostID, so host root's file shows as 1000.
+                         "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                         "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),
+              lambda o, x: eq(first(o, "idmap"), "1000:1000"), "on-disk 0 -> 1000"),
     ], base=lambda c, x: c["mounts"].append({"destination": "/conf-rro", "type": "bind", "source": x["rro_src"],
                                               "options": ["rbind", "ro"]})))
 
