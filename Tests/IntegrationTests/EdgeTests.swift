@@ -180,7 +180,7 @@ struct EdgeTests {
             let id = sandbox.id("rodev")
             let bundle = try sandbox.bundle(args: sh("""
                 test -c /dev/null && echo null; touch /dev/x 2>&1 | grep -o 'Read-only file system'
-                grep ' /dev ' /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1
+                grep ' /dev ' /proc/self/mountinfo | tail -1 | cut -d' ' -f6 | cut -d, -f1
                 """)) { spec in
                 if kind == "tmpfs" {
                     spec.mounts = spec.mounts?.map { mount in
@@ -270,6 +270,24 @@ struct EdgeTests {
             }
             #expect(sandbox.skiff("delete", "--force", id).succeeded)
             for directory in directories { rmdir(directory + "/sub"); rmdir(directory) }
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// rootfsPropagation "unbindable" holds without masked or read-only paths too (it was
+    /// skipped with them: make conformance saw "/" left private).
+    @Test func unbindableRootWithoutMaskedPaths() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("unbindable")
+            let bundle = try sandbox.bundle(args: ["cat", "/proc/self/mountinfo"]) { spec in
+                spec.linux?.rootfsPropagation = "unbindable"
+                spec.linux?.maskedPaths = nil
+                spec.linux?.readonlyPaths = nil
+            }
+            let outcome = sandbox.skiff("run", "--bundle", bundle, id)
+            try #require(outcome.succeeded, "\(outcome)")
+            let root = MountInfo.parse(outcome.stdout).last { $0.mountPoint == "/" }
+            #expect(root?.optionalFields.contains("unbindable") == true, "\(outcome.stdout)")
             #expect(sandbox.leftovers(id: id) == [])
         }
     }

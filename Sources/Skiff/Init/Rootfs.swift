@@ -78,16 +78,17 @@ struct RootfsBuilder {
             try remountReadOnly("/", recursive: false)
         }
         let paths = spec.linux.map { ($0.readonlyPaths ?? [], $0.maskedPaths ?? []) } ?? ([], [])
-        guard !paths.0.isEmpty || !paths.1.isEmpty else { return }
-        // Resolved in the container's root (we are pivoted): a symlink in the image is
-        // followed to its target inside the container, as runc's securejoin does, so masking
-        // "/datalink" hides what it points to instead of silently doing nothing.
-        let root = try RootedPath.open("/")
-        for path in paths.0 {
-            try readonlyPath(path, in: root)
-        }
-        for path in paths.1 {
-            try maskPath(path, in: root)
+        if !paths.0.isEmpty || !paths.1.isEmpty {
+            // Resolved in the container's root (we are pivoted): a symlink in the image is
+            // followed to its target inside the container, as runc's securejoin does, so masking
+            // "/datalink" hides what it points to instead of silently doing nothing.
+            let root = try RootedPath.open("/")
+            for path in paths.0 {
+                try readonlyPath(path, in: root)
+            }
+            for path in paths.1 {
+                try maskPath(path, in: root)
+            }
         }
         // (r)unbindable last: the masked and read-only paths are bind mounts, which the kernel
         // refuses (EINVAL) from under an unbindable mount.
