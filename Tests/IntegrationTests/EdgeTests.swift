@@ -238,6 +238,11 @@ struct EdgeTests {
             let directories = try #require(record?["cgroupPaths"] as? [String])
             for directory in directories {
                 try FileManager.default.createDirectory(atPath: directory + "/sub", withIntermediateDirectories: false)
+                // A v1 cpuset cgroup takes no task until its cpus and mems are set (ENOSPC).
+                for file in ["cpuset.cpus", "cpuset.mems"] where FileManager.default.fileExists(atPath: directory + "/sub/" + file) {
+                    let value = readFile(directory + "/" + file) ?? ""
+                    try value.write(toFile: directory + "/sub/" + file, atomically: false, encoding: .utf8)
+                }
             }
             // Where a process exec'd with these flags is: the host's view of its cgroups.
             func placement(_ flags: [String]) -> [String] {
