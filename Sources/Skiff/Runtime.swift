@@ -114,7 +114,14 @@ public struct Runtime: Sendable {
         } catch {
             throw SkiffError(.invalidArgument, "bundle: \(error)")
         }
-        let (spec, configBytes) = try loadConfig(bundle: bundlePath)
+        var (spec, configBytes) = try loadConfig(bundle: bundlePath)
+        let notify = NotifySocket.host != nil
+        if notify {
+            // The container's own socket, mounted in from the state directory (NotifySocket):
+            // init is handed the config with that mount and variable, as runc rewrites its spec.
+            NotifySocket.setupSpec(&spec, stateDirectory: store.directory(id))
+            configBytes = Array(try spec.jsonData(indent: nil))
+        }
         let security = try SpawnSecurity.forCreate(spec: spec, id: id, bundle: bundlePath,
                                                    stateDirectory: store.directory(id), logger: logger)
         guard let rootPath = spec.root?.path else { throw SkiffError(.invalidArgument, "root: missing required field") }
@@ -154,6 +161,10 @@ public struct Runtime: Sendable {
             try store.save(record)
         }
         do {
+            if notify {
+                let directory = NotifySocket.directory(stateDirectory: store.directory(id))
+                _ = try sysCall("mkdir", path: directory) { mkdir(directory, 0o755) }
+            }
             if systemdCgroup {
                 // Nothing is made until stage 0 exists: systemd creates the scope's cgroup with
                 // stage 0 inside (placeStage0 below). The unit is recorded first, so that a
@@ -419,10 +430,20 @@ public struct Runtime: Sendable {
 
     /// Releases a created container's process: opens exec.fifo, which init is blocked on.
     public func start(id: String) throws {
-        try skiffErrors { try startContainer(id: id) }
+        try skiffErrors {
+            let (record, notify) = try startContainer(id: id)
+            // After the lock is released: the wait for READY may be long, and kill or delete
+            // must not wait behind it.
+            if let notify, let host = NotifySocket.host {
+                try NotifySocket.forward(notify, host: host, pid: record.pid, logger: logger,
+                                         isAlive: { Procfs.startTime(of: record.pid) == record.pidStartTime })
+            }
+        }
     }
 
-    private func startContainer(id: String) throws {
+    /// Releases the process; returns its record and, when create set one up and NOTIFY_SOCKET
+    /// is set now, the container's notify socket, bound before the process runs.
+    private func startContainer(id: String) throws -> (ContainerRecord, OwnedFD?) {
         let lock = try store.lock(id)
         let record = try store.load(id)
         let status = status(of: record)
@@ -430,6 +451,7 @@ public struct Runtime: Sendable {
             throw SkiffError(.invalidState, "cannot start a container that is \(status.rawValue)")
         }
         let pidfd = try Processes.pidfd(record.pid)
+        let notify = NotifySocket.host == nil ? nil : try NotifySocket.bind(stateDirectory: store.directory(id))
         let fifoPath = store.fifoPath(id)
         let fifo = try Files.open(fifoPath, flags: O_RDONLY | O_NONBLOCK)
         // Wait for init's byte, or for init to die (then the fifo never gets a writer).
@@ -459,6 +481,7 @@ public struct Runtime: Sendable {
         try HookRunner.run(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger,
                            failureIsWarning: true)
         withExtendedLifetime(lock) {}
+        return (record, notify)
     }
 
     /// A failed startContainer hook's message, which init writes after its "1" before it exits.

@@ -37,6 +37,7 @@ final class PrivateSystemd {
             echo $$ > \(cgroupRoot)/cgroup.procs
             exec unshare --pid --fork --mount --cgroup --propagation private sh -c '
               mount -t proc proc /proc
+              umount -l /sys/fs/cgroup
               mount -t cgroup2 cgroup2 /sys/fs/cgroup
               mount -t tmpfs tmpfs /run
               mkdir -p /run/systemd/system
@@ -47,15 +48,18 @@ final class PrivateSystemd {
                              executable: "/bin/sh")
         var found: Int32 = 0
         let root = cgroupRoot
+        let process = holder.process
         let up = poll(timeout: slow, interval: 0.1) {
+            guard process.isRunning else { return true }
             guard let procs = readFile(root + "/init.scope/cgroup.procs"),
                   let first = procs.split(separator: "\n").first.flatMap({ Int32($0) }) else { return false }
             found = first
             return FileManager.default.fileExists(atPath: "/proc/\(first)/root/run/systemd/private")
         }
         pid = found
-        if !up { stop() }
-        try #require(up, "systemd did not start: \(readFile(sandbox.path("systemd.out")) ?? "")\(readFile(sandbox.path("systemd.err")) ?? "")")
+        let started = up && process.isRunning
+        if !started { stop() }
+        try #require(started, "systemd did not start: \(readFile(sandbox.path("systemd.out")) ?? "")\(readFile(sandbox.path("systemd.err")) ?? "")")
     }
 
     /// Runs a command in systemd's namespaces, from a cgroup inside its tree: with nsdelegate
