@@ -65,7 +65,7 @@ extension Runtime {
         do {
             properties += try SystemdScope.resourceProperties(resources, unified: unified, version: placement.bus.version())
             if !rootless {
-                let rules = try DeviceRule.container(resources: resources.devices, devices: spec.linux?.devices)
+                let rules = try DeviceRule.container(resources: resources.devices)
                 let devices = try SystemdScope.deviceProperties(rules)
                 properties += devices.properties
                 for warning in devices.warnings { logger.warning(warning) }

@@ -31,18 +31,26 @@ final class PrivateSystemd {
     init(sandbox: Sandbox) throws {
         cgroupRoot = "/sys/fs/cgroup/skiff-systemd-\(UUID().uuidString.prefix(8).lowercased())"
         try #require(mkdir(cgroupRoot, 0o755) == 0, "mkdir \(cgroupRoot): \(String(cString: strerror(errno)))")
-        // The shell joins the new cgroup, then everything below is born in it; systemd boots
-        // only an empty target (no getty, no dbus), enough for transient units.
+        // The shell joins the new cgroup, so everything it starts is born there; systemd boots
+        // only an empty target (no getty, no dbus), enough for transient units. Once unshare
+        // has forked systemd, unshare and the shell leave for the root cgroup: a cgroup with
+        // processes of its own cannot enable controllers for its children (cgroup v2's "no
+        // internal processes"), and this one is systemd's root.
         let script = """
             echo $$ > \(cgroupRoot)/cgroup.procs
-            exec unshare --pid --fork --mount --cgroup --propagation private sh -c '
+            unshare --pid --fork --mount --cgroup --propagation private sh -c '
               mount -t proc proc /proc
               umount -l /sys/fs/cgroup
               mount -t cgroup2 cgroup2 /sys/fs/cgroup
               mount -t tmpfs tmpfs /run
               mkdir -p /run/systemd/system
-              printf "[Unit]\\nDescription=skiff tests\\n" > /run/systemd/system/skiff-test.target
-              exec env container=skiff-test \(Self.binary) --unit=skiff-test.target --log-target=console --log-level=notice'
+              printf "[Unit]\\nDescription=skiff tests\\n" > /run/systemd/system/boot-test.target
+              exec env container=skiff-test \(Self.binary) --unit=boot-test.target --log-target=console --log-level=notice' &
+            unshare=$!
+            while [ -z "$(cat /proc/$unshare/task/$unshare/children 2>/dev/null)" ]; do sleep 0.02; done
+            echo $unshare > /sys/fs/cgroup/cgroup.procs
+            echo $$ > /sys/fs/cgroup/cgroup.procs
+            wait $unshare
             """
         holder = try Spawned(["-c", script], stdoutPath: sandbox.path("systemd.out"), stderrPath: sandbox.path("systemd.err"),
                              executable: "/bin/sh")
@@ -172,7 +180,7 @@ struct SystemdCgroupTests {
 
             let deleted = systemd.skiff(sandbox, ["delete", "--force", id])
             #expect(deleted.succeeded, "delete: \(deleted)")
-            #expect(systemd.units("skiff-").isEmpty)
+            #expect(systemd.units("skiff-it-").isEmpty)
             #expect(systemd.show(unit, ["LoadState"])["LoadState"] == "not-found")
             #expect(!FileManager.default.fileExists(atPath: systemd.cgroupRoot + cgroup))
         }
@@ -218,7 +226,7 @@ struct SystemdCgroupTests {
                 let created = systemd.skiff(sandbox, ["create", "--bundle", bundle, id], environment: environment)
                 #expect(!created.succeeded, "\(name): \(created)")
                 #expect(created.stderrLines.count == 1 && created.stderr.contains(message), "\(name): \(created)")
-                #expect(systemd.units("skiff-").isEmpty, "\(name) left a unit")
+                #expect(systemd.units("skiff-it-").isEmpty, "\(name) left a unit")
                 #expect(!FileManager.default.fileExists(atPath: systemd.cgroupRoot + "/system.slice/skiff-\(id).scope"))
                 #expect(systemd.skiff(sandbox, ["list", "-q"]).lines.isEmpty, "\(name) left a container")
             }

@@ -88,8 +88,8 @@ import SkiffOCI
 
     /// runc's container rules as DevicePolicy=strict and one DeviceAllow entry per exception.
     @Test func deviceRulesBecomeStrictPolicyWithAllowEntries() throws {
-        let rules = try DeviceRule.container(resources: [LinuxDeviceCgroup(allow: false, access: "rwm")],
-                                             devices: [LinuxDevice(path: "/dev/fuse", type: "c", major: 10, minor: 229)])
+        let rules = try DeviceRule.container(resources: [LinuxDeviceCgroup(allow: false, access: "rwm"),
+                                                         LinuxDeviceCgroup(allow: true, type: "c", major: 10, minor: 229, access: "rw")])
         let procDevices = "Character devices:\n  1 mem\n  5 /dev/tty\n136 pts\n\nBlock devices:\n  8 sd\n"
         let (properties, warnings) = try SystemdScope.deviceProperties(rules, procDevices: procDevices)
         #expect(warnings.isEmpty)
@@ -100,7 +100,7 @@ import SkiffOCI
         }
         #expect(allow.map { "\($0.0) \($0.1)" } == [
             "block-* m", "char-* m", "/dev/char/1:3 rwm", "/dev/char/1:5 rwm", "/dev/char/1:7 rwm", "/dev/char/1:8 rwm",
-            "/dev/char/1:9 rwm", "/dev/char/5:0 rwm", "/dev/char/5:1 rwm", "/dev/char/5:2 rwm", "/dev/char/10:229 rwm",
+            "/dev/char/1:9 rwm", "/dev/char/5:0 rwm", "/dev/char/5:1 rwm", "/dev/char/5:2 rwm", "/dev/char/10:229 rw",
             "char-pts rwm",
         ])
     }
