@@ -17,6 +17,9 @@ extension Runtime {
         let bus: SystemdBus
         let cgroup: CgroupManager
         let user: Bool
+        /// linux.resources, the device rules and org.systemd.property annotations as unit
+        /// properties: made before anything exists, so that a bad value leaves nothing behind.
+        let properties: [SystemdProperty]
     }
 
     /// Parses linux.cgroupsPath and connects to the manager: bad input and a missing bus fail
@@ -47,7 +50,16 @@ extension Runtime {
         do {
             let cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(),
                                            cgroupsPath: try scope.cgroupPath(managerCgroup: managerCgroup))
-            return SystemdPlacement(scope: scope, bus: bus, cgroup: cgroup, user: rootless)
+            let resources = spec.linux?.resources ?? LinuxResources()
+            let unified = cgroup.hierarchies.allSatisfy { $0.version == .v2 }
+            var properties = try SystemdScope.resourceProperties(resources, unified: unified, version: bus.version())
+            if !rootless {
+                let devices = try SystemdScope.deviceProperties(try DeviceRule.container(resources: resources.devices))
+                properties += devices.properties
+                for warning in devices.warnings { logger.warning(warning) }
+            }
+            properties += try SystemdScope.annotationProperties(spec.annotations)
+            return SystemdPlacement(scope: scope, bus: bus, cgroup: cgroup, user: rootless, properties: properties)
         } catch {
             throw SkiffError(.invalidArgument, "\(error)")
         }
@@ -59,20 +71,7 @@ extension Runtime {
     /// the bootstrap data is sent, so every later stage is born in the scope.
     func startSystemdScope(_ placement: SystemdPlacement, spec: Spec, id: String, pid: Int32,
                            started: () -> Void) throws -> [String] {
-        let resources = spec.linux?.resources ?? LinuxResources()
-        let unified = placement.cgroup.hierarchies.allSatisfy { $0.version == .v2 }
-        var properties = placement.scope.unitProperties(id: id, pid: pid)
-        do {
-            properties += try SystemdScope.resourceProperties(resources, unified: unified, version: placement.bus.version())
-            if !rootless {
-                let rules = try DeviceRule.container(resources: resources.devices)
-                let devices = try SystemdScope.deviceProperties(rules)
-                properties += devices.properties
-                for warning in devices.warnings { logger.warning(warning) }
-            }
-        } catch {
-            throw SkiffError(.invalidArgument, "\(error)")
-        }
+        let properties = placement.scope.unitProperties(id: id, pid: pid) + placement.properties
         let unit = placement.scope.unit
         let result: String
         do {

@@ -142,11 +142,13 @@ struct SystemdCgroupTests {
                 $0.linux?.cgroupsPath = "system.slice:skiff:\(id)"
                 $0.linux?.resources = LinuxResources(memory: LinuxMemory(limit: 64 << 20), cpu: LinuxCPU(shares: 512, quota: 50_000, period: 100_000),
                                                      pids: LinuxPids(limit: 50))
+                // podman's kind of annotation: an extra unit property, passed on as runc does.
+                $0.annotations = ["org.systemd.property.TimeoutStopUSec": "uint64 7000000"]
             }
             let created = systemd.skiff(sandbox, ["create", "--bundle", bundle, id])
             try #require(created.succeeded, "create: \(created)")
             let shown = systemd.show(unit, ["ActiveState", "Slice", "Delegate", "ControlGroup", "MemoryMax", "TasksMax",
-                                            "CPUQuotaPerSecUSec", "CPUWeight"])
+                                            "CPUQuotaPerSecUSec", "CPUWeight", "TimeoutStopUSec"])
             #expect(shown["ActiveState"] == "active")
             #expect(shown["Slice"] == "system.slice")
             #expect(shown["Delegate"] == "yes")
@@ -154,6 +156,7 @@ struct SystemdCgroupTests {
             #expect(shown["TasksMax"] == "50")
             #expect(shown["CPUQuotaPerSecUSec"] == "500ms")
             #expect(shown["CPUWeight"] == "59")
+            #expect(shown["TimeoutStopUSec"] == "7s")
             let cgroup = try #require(shown["ControlGroup"])
             #expect(cgroup == "/system.slice/\(unit)")
             #expect(systemd.cgroupFile(cgroup, "memory.max") == "67108864")

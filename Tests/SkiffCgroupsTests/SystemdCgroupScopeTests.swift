@@ -104,4 +104,30 @@ import SkiffOCI
             "char-pts rwm",
         ])
     }
+
+    /// podman's annotations as runc passes them: typed or bare values, seconds as USec.
+    @Test func systemdPropertyAnnotationsBecomeUnitProperties() throws {
+        let properties = try SystemdScope.annotationProperties([
+            "org.systemd.property.KillSignal": "3",
+            "org.systemd.property.TimeoutStopUSec": "uint64 10000000",
+            "org.systemd.property.RuntimeMaxSec": "uint64 60",
+            "org.systemd.property.CollectMode": "'inactive-or-failed'",
+            "org.systemd.property.SendSIGHUP": "true",
+            "io.podman.other": "ignored",
+        ])
+        #expect(properties.map(\.description) == [
+            "CollectMode=inactive-or-failed", "KillSignal=3", "RuntimeMaxUSec=60000000", "SendSIGHUP=yes",
+            "TimeoutStopUSec=10000000",
+        ])
+        #expect(properties.first { $0.name == "KillSignal" }?.value == .int32(3))
+    }
+
+    @Test func badSystemdPropertyAnnotationNamesIt() {
+        #expect(throws: CgroupError("annotations[\"org.systemd.property.Kill-Signal\"]: \"Kill-Signal\" is not a systemd property name (letters and digits, a capital first)")) {
+            try SystemdScope.annotationProperties(["org.systemd.property.Kill-Signal": "3"])
+        }
+        #expect(throws: CgroupError("annotations[\"org.systemd.property.KillSignal\"] = \"@as []\": not a value skiff can pass (true, false, 'text', N, uint64 N, int64 N, uint32 N, int32 N)")) {
+            try SystemdScope.annotationProperties(["org.systemd.property.KillSignal": "@as []"])
+        }
+    }
 }

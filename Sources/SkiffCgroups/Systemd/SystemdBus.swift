@@ -11,6 +11,9 @@ public struct SystemdProperty: Sendable, Equatable, CustomStringConvertible {
         case string(String)
         case bool(Bool)
         case uint64(UInt64)
+        case int64(Int64)
+        case uint32(UInt32)
+        case int32(Int32)
         case uint32s([UInt32])
         case bytes([UInt8])
         /// DeviceAllow: (path or "char-NAME"/"block-NAME", "rwm").
@@ -21,6 +24,9 @@ public struct SystemdProperty: Sendable, Equatable, CustomStringConvertible {
             case let (.string(x), .string(y)): return x == y
             case let (.bool(x), .bool(y)): return x == y
             case let (.uint64(x), .uint64(y)): return x == y
+            case let (.int64(x), .int64(y)): return x == y
+            case let (.uint32(x), .uint32(y)): return x == y
+            case let (.int32(x), .int32(y)): return x == y
             case let (.uint32s(x), .uint32s(y)): return x == y
             case let (.bytes(x), .bytes(y)): return x == y
             case let (.pairs(x), .pairs(y)): return x.map(\.0) == y.map(\.0) && x.map(\.1) == y.map(\.1)
@@ -42,6 +48,9 @@ public struct SystemdProperty: Sendable, Equatable, CustomStringConvertible {
         case .string(let s): return "\(name)=\(s)"
         case .bool(let b): return "\(name)=\(b ? "yes" : "no")"
         case .uint64(let n): return "\(name)=\(n == .max ? "infinity" : String(n))"
+        case .int64(let n): return "\(name)=\(n)"
+        case .uint32(let n): return "\(name)=\(n)"
+        case .int32(let n): return "\(name)=\(n)"
         case .uint32s(let list): return "\(name)=\(list.map(String.init).joined(separator: " "))"
         case .bytes(let bytes): return "\(name)=\(bytes.map { String($0, radix: 16) }.joined(separator: ","))"
         case .pairs(let pairs): return "\(name)=\(pairs.map { "\($0.0) \($0.1)" }.joined(separator: ", "))"
@@ -318,6 +327,18 @@ public final class SystemdBus {
                     var value = n
                     try check(sd_bus_message_open_container(message, v, "t"))
                     try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "t")), &value))
+                case .int64(let n):
+                    var value = n
+                    try check(sd_bus_message_open_container(message, v, "x"))
+                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "x")), &value))
+                case .uint32(let n):
+                    var value = n
+                    try check(sd_bus_message_open_container(message, v, "u"))
+                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "u")), &value))
+                case .int32(let n):
+                    var value = n
+                    try check(sd_bus_message_open_container(message, v, "i"))
+                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "i")), &value))
                 case .uint32s(let list):
                     try check(sd_bus_message_open_container(message, v, "au"))
                     try check(list.withUnsafeBytes { sd_bus_message_append_array(message, CChar(UInt8(ascii: "u")), $0.baseAddress, $0.count) })

@@ -217,3 +217,70 @@ extension SystemdScope {
         return nil
     }
 }
+
+extension SystemdScope {
+    static let annotationPrefix = "org.systemd.property."
+
+    /// runc's `org.systemd.property.NAME` annotations (podman sets KillSignal and
+    /// TimeoutStopUSec): extra unit properties, the value in GVariant text as runc parses it.
+    /// skiff reads the forms callers write: `true`/`false`, a quoted string, an integer (int32,
+    /// as GVariant types a bare one) or a typed one (`uint64 10000000`, `int64`, `uint32`,
+    /// `int32`). A NAME ending in a lowercase letter and "Sec" takes seconds and is passed on
+    /// as NAMEUSec, as runc converts it. Anything else is an error naming the annotation.
+    public static func annotationProperties(_ annotations: [String: String]?) throws(CgroupError) -> [SystemdProperty] {
+        var properties: [SystemdProperty] = []
+        for (key, text) in (annotations ?? [:]).sorted(by: { $0.key < $1.key }) where key.hasPrefix(annotationPrefix) {
+            var name = String(key.dropFirst(annotationPrefix.count))
+            let field = "annotations[\(CgroupError.quoted(key))]"
+            guard let first = name.utf8.first, first >= 0x41, first <= 0x5a,
+                  name.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) }) else {
+                throw CgroupError("\(field): \(CgroupError.quoted(name)) is not a systemd property name (letters and digits, a capital first)")
+            }
+            guard var value = parseVariant(text) else {
+                throw CgroupError("\(field) = \(CgroupError.quoted(text)): not a value skiff can pass (true, false, 'text', N, uint64 N, int64 N, uint32 N, int32 N)")
+            }
+            if name.hasSuffix("Sec"), let before = name.dropLast(3).utf8.last, before >= 0x61, before <= 0x7a {
+                let microseconds: UInt64?
+                switch value {
+                case .uint64(let n): microseconds = n.multipliedReportingOverflow(by: 1_000_000).overflow ? nil : n * 1_000_000
+                case .int64(let n): microseconds = n < 0 ? nil : UInt64(n).multipliedReportingOverflow(by: 1_000_000).overflow ? nil : UInt64(n) * 1_000_000
+                case .uint32(let n): microseconds = UInt64(n) * 1_000_000
+                case .int32(let n): microseconds = n < 0 ? nil : UInt64(n) * 1_000_000
+                default: microseconds = nil
+                }
+                guard let microseconds else {
+                    throw CgroupError("\(field) = \(CgroupError.quoted(text)): seconds must be a non-negative integer")
+                }
+                name = String(name.dropLast(3)) + "USec"
+                value = .uint64(microseconds)
+            }
+            properties.append(SystemdProperty(name, value))
+        }
+        return properties
+    }
+
+    static func parseVariant(_ text: String) -> SystemdProperty.Value? {
+        let words = text.split(separator: " ", omittingEmptySubsequences: true)
+        let whole = words.joined(separator: " ")
+        if whole.count >= 2, let quote = whole.first, quote == "'" || quote == "\"", whole.last == quote {
+            return .string(String(whole.dropFirst().dropLast()))
+        }
+        switch words.count {
+        case 1:
+            if whole == "true" { return .bool(true) }
+            if whole == "false" { return .bool(false) }
+            return Int32(whole).map { .int32($0) }
+        case 2:
+            let number = String(words[1])
+            switch words[0] {
+            case "uint64": return UInt64(number).map { .uint64($0) }
+            case "int64": return Int64(number).map { .int64($0) }
+            case "uint32": return UInt32(number).map { .uint32($0) }
+            case "int32": return Int32(number).map { .int32($0) }
+            default: return nil
+            }
+        default:
+            return nil
+        }
+    }
+}
