@@ -235,4 +235,38 @@ struct SystemdCgroupTests {
             }
         }
     }
+
+    /// A real caller: rootful podman with `cgroup_manager = "systemd"` runs its containers
+    /// through skiff --systemd-cgroup (podman puts them in machine.slice as libpod-ID.scope,
+    /// and its conmon in a scope of its own, over D-Bus: a dbus-daemon is started from the
+    /// private systemd's units for it).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/podman")
+                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/conmon"), "needs podman and conmon"))
+    func podmanWithTheSystemdCgroupManagerRunsThroughSkiff() throws {
+        try PrivateSystemd.with { sandbox, systemd in
+            let dbus = systemd.run(["systemctl", "start", "dbus.socket", "dbus.service"])
+            try #require(dbus.succeeded, "dbus: \(dbus)")
+            let rootfs = sandbox.path("podman-rootfs")
+            try #require(host("cp", "-a", Paths.rootfs, rootfs).succeeded)
+            let conf = sandbox.path("containers.conf")
+            try "[containers]\nnetns = \"none\"\n[engine]\ncgroup_manager = \"systemd\"\nevents_logger = \"file\"\n"
+                .write(toFile: conf, atomically: true, encoding: .utf8)
+            let podman = ["env", "CONTAINERS_CONF=" + conf, "podman", "--root", sandbox.path("storage"), "--runroot",
+                          sandbox.path("runroot"), "--runtime", Paths.binary, "--cgroup-manager", "systemd"]
+            let name = "sd-\(UUID().uuidString.prefix(8).lowercased())"
+            let ran = systemd.run(podman + ["run", "-d", "--name", name, "--memory", "64m", "--rootfs", rootfs, "sleep", "1000"])
+            try #require(ran.succeeded, "podman run: \(ran)")
+            let id = ran.lines.last ?? ""
+            let shown = systemd.show("libpod-\(id).scope", ["ActiveState", "Slice", "MemoryMax", "Description"])
+            #expect(shown["ActiveState"] == "active")
+            #expect(shown["Slice"] == "machine.slice")
+            #expect(shown["MemoryMax"] == "67108864")
+            #expect(shown["Description"] == "skiff container \(id)", "the scope is skiff's")
+            let inspected = systemd.run(podman + ["inspect", "--format", "{{.OCIRuntime}} {{.State.Status}}", name])
+            #expect(inspected.lines.last == "\(Paths.binary) running")
+            let removed = systemd.run(podman + ["rm", "-f", "-t", "0", name])
+            #expect(removed.succeeded, "podman rm: \(removed)")
+            #expect(systemd.units("libpod-\(id)").isEmpty)
+        }
+    }
 }
