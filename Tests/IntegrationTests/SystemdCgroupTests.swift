@@ -32,7 +32,9 @@ final class PrivateSystemd {
         cgroupRoot = "/sys/fs/cgroup/skiff-systemd-\(UUID().uuidString.prefix(8).lowercased())"
         try #require(mkdir(cgroupRoot, 0o755) == 0, "mkdir \(cgroupRoot): \(String(cString: strerror(errno)))")
         // The shell joins the new cgroup, so everything it starts is born there; systemd boots
-        // only an empty target (no getty, no dbus), enough for transient units. Once unshare
+        // only an empty target (no getty, no dbus), enough for transient units. dbus (for the
+        // podman test) comes without its default dependencies: sysinit.target would run
+        // systemd-tmpfiles, which empties the guest's /tmp under every other test. Once unshare
         // has forked systemd, unshare and the shell leave for the root cgroup: a cgroup with
         // processes of its own cannot enable controllers for its children (cgroup v2's "no
         // internal processes"), and this one is systemd's root.
@@ -45,6 +47,10 @@ final class PrivateSystemd {
               mount -t tmpfs tmpfs /run
               mkdir -p /run/systemd/system
               printf "[Unit]\\nDescription=skiff tests\\n" > /run/systemd/system/boot-test.target
+              for unit in dbus.socket dbus.service; do
+                mkdir -p /run/systemd/system/$unit.d
+                printf "[Unit]\\nDefaultDependencies=no\\n" > /run/systemd/system/$unit.d/skiff-test.conf
+              done
               exec env container=skiff-test \(Self.binary) --unit=boot-test.target --log-target=console --log-level=notice' &
             unshare=$!
             while [ -z "$(cat /proc/$unshare/task/$unshare/children 2>/dev/null)" ]; do sleep 0.02; done
