@@ -14,6 +14,7 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 endif
 
 SWIFT       ?= swift
+CLANG       ?= $(dir $(shell command -v $(SWIFT) 2>/dev/null))clang
 SCRATCH     ?= $(CURDIR)/.build
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -26,8 +27,14 @@ BENCH_N     ?= 30
 # relocations on every exec (each command, and each container's init), and the
 # pages it wrote became private copies: 0.6 ms and 1.1 MB per process, and in
 # init that memory is charged to the container (docs/security.md, docs/benchmarks.md).
+# libstdc++ and libgcc (which the static Swift runtime needs) are linked statically too: as
+# shared libraries the loader spent ~1.8 M instructions, 13% of a `skiff state`, binding
+# libstdc++'s symbols at every exec (docs/benchmarks.md). The toolchain's static-stdlib args
+# say `-lstdc++`; STATIC_LIBS, searched before gcc's own directory, holds only the archive.
+STATIC_LIBS   := $(SCRATCH)/static-libs
 RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib \
-	-Xswiftc -Xclang-linker -Xswiftc -no-pie
+	-Xswiftc -Xclang-linker -Xswiftc -no-pie -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
+	-Xlinker -L$(STATIC_LIBS)
 BIN           := $(SCRATCH)/release/skiff
 
 BUNDLE      := $(CURDIR)/bundles/busybox
@@ -118,10 +125,13 @@ commit-header:
 	[ "$$(cat $(COMMIT_HEADER) 2>/dev/null)" = "$$line" ] || echo "$$line" > $(COMMIT_HEADER)
 
 build: deps-build commit-header
+	@mkdir -p $(STATIC_LIBS); archive=$$($(CLANG) -print-file-name=libstdc++.a); \
+	[ -f "$$archive" ] || { echo "error: libstdc++.a not found (libstdc++-12-dev)"; exit 1; }; \
+	ln -sfn "$$archive" $(STATIC_LIBS)/libstdc++.a
 	$(SWIFT) build $(RELEASE_FLAGS)
-	@if ldd $(BIN) 2>/dev/null | grep -q 'libswift'; then \
-		echo "error: $(BIN) needs the Swift runtime's shared libraries:"; \
-		ldd $(BIN) | grep libswift; exit 1; \
+	@if ldd $(BIN) 2>/dev/null | grep -qE 'libswift|libstdc\+\+|libgcc_s'; then \
+		echo "error: $(BIN) needs shared libraries it should have linked statically:"; \
+		ldd $(BIN) | grep -E 'libswift|libstdc|libgcc_s'; exit 1; \
 	fi
 
 install: build
