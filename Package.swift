@@ -40,6 +40,8 @@ let package = Package(
         // libFuzzer target over the config.json decoder + validator and the state.json loader
         // (`make fuzz` builds it with -sanitize=fuzzer); a plain build replays files given as
         // arguments, so the corpus is also checked without the sanitizer.
+        // The program docs/embedding.md shows, built and run by `make test` (EmbeddingTests).
+        .executableTarget(name: "SkiffEmbeddingExample", dependencies: ["Skiff"], path: "Tests/Embedding"),
         .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"]),
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux"]),
