@@ -26,9 +26,9 @@ let package = Package(
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",
-            dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CShims", "CNsexec", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
-        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI", "CShims"], swiftSettings: strict),
+        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI"], swiftSettings: strict),
         .target(
             name: "Skiff",
             dependencies: ["SkiffOCI", "SkiffLinux", "SkiffCgroups", "CNsexec", "CShims", "CSeccomp", "CCap"],
@@ -42,9 +42,9 @@ let package = Package(
         // arguments, so the corpus is also checked without the sanitizer.
         .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"]),
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux"]),
-        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
-        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffOCI", "CNsexec"]),
+        .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux", "CShims"]),
+        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffLinux", "SkiffOCI"]),
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"]),
     ]
 )

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffCgroups
 import SkiffLinux
 import SkiffOCI
