@@ -106,7 +106,7 @@ public struct Runtime: Sendable {
         do {
             bundlePath = try Files.realpath(bundle)
         } catch {
-            throw SkiffError(.invalidArgument, "bundle: \(error)")
+            throw SkiffError(.invalidArgument, "bundle", error)
         }
         let (spec, configBytes) = try loadConfig(bundle: bundlePath)
         let security = try SpawnSecurity.forCreate(spec: spec, id: id, bundle: bundlePath,
@@ -117,7 +117,7 @@ public struct Runtime: Sendable {
             let st = try Files.open(rootfs, flags: SKIFF_O_PATH | O_DIRECTORY).stat()
             _ = st
         } catch {
-            throw SkiffError(.invalidArgument, "root.path: \(error)")
+            throw SkiffError(.invalidArgument, "root.path", error)
         }
         let console = try Terminal.consoleSocket(terminal: spec.process?.terminal == true, path: options.consoleSocket,
                                                  foreground: options.foregroundTerminal)
@@ -154,7 +154,7 @@ public struct Runtime: Sendable {
                 do {
                     cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(), cgroupsPath: cgroupsPath)
                 } catch {
-                    throw SkiffError(.invalidArgument, "\(error)")
+                    throw SkiffError(.invalidArgument, error)
                 }
                 try recordCgroup()
                 try cgroup?.create(relative: relative)
@@ -284,7 +284,7 @@ public struct Runtime: Sendable {
         } catch let error as SkiffError {
             throw error
         } catch {
-            throw SkiffError(.invalidArgument, "\(error)")
+            throw SkiffError(.invalidArgument, error)
         }
         do {
             let spec = try Spec.decode(Data(bytes))
@@ -632,7 +632,7 @@ func skiffErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let error as SkiffError {
         throw error
     } catch {
-        throw SkiffError(.system, "\(error)")
+        throw SkiffError(.system, error)
     }
 }
 

@@ -49,7 +49,7 @@ enum Terminal {
     static func connect(_ path: String) throws -> OwnedFD {
         var st = Glibc.stat()
         if stat(path, &st) != 0 {
-            throw SkiffError(.invalidArgument, "--console-socket: \(LinuxError("stat", path: path, errno: currentErrno()))")
+            throw SkiffError(.invalidArgument, "--console-socket", LinuxError("stat", path: path, errno: currentErrno()))
         }
         if (st.st_mode & S_IFMT) != S_IFSOCK {
             throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": not a socket")
@@ -57,7 +57,7 @@ enum Terminal {
         do {
             return try Sockets.connect(path)
         } catch {
-            throw SkiffError(.invalidArgument, "--console-socket: \(error)")
+            throw SkiffError(.invalidArgument, "--console-socket", error)
         }
     }
 }

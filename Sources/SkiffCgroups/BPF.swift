@@ -14,7 +14,7 @@ enum BPF {
         do {
             cgroup = try Files.open(path, flags: O_RDONLY | O_DIRECTORY)
         } catch {
-            throw CgroupError("\(error)", errno: error.errno.rawValue)
+            throw CgroupError("\(error)", cause: error)
         }
         let prog = try load(program)
         let old = BPFDevicePrograms.attached(to: cgroup)
@@ -32,7 +32,7 @@ enum BPF {
                 }
             }
         } catch {
-            throw CgroupError("\(error)", errno: error.code)
+            throw CgroupError("\(error)", cause: error)
         }
     }
 
@@ -44,7 +44,7 @@ enum BPF {
             return try BPFDevicePrograms.load(words, license: license)
         } catch {
             let text = BPFDevicePrograms.verifierLog(words, license: license).map { ": verifier: \($0)" } ?? ""
-            throw CgroupError("\(error)\(text)", errno: error.code)
+            throw CgroupError("\(error)\(text)", cause: error)
         }
     }
 

@@ -39,7 +39,7 @@ public struct CgroupManager: Sendable {
         do {
             hierarchies = try hostHierarchies()
         } catch {
-            throw CgroupError("cgroups: \(error)", errno: error.errno.rawValue)
+            throw CgroupError("cgroups: \(error)", cause: error)
         }
         return try CgroupManager(hierarchies: hierarchies, cgroupsPath: cgroupsPath, relative: relative)
     }

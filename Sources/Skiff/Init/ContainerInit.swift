@@ -35,7 +35,7 @@ public enum ContainerInit {
         } catch {
             // Before "ready" the runtime is listening and prints this as the command's error;
             // after it (waiting for start) only the container's stderr is left.
-            if sync.fd.raw < 0 || (try? sync.send(.error("\(error)"))) == nil {
+            if sync.fd.raw < 0 || (try? sync.send(.error(InitFailure(error)))) == nil {
                 writeStderr("skiff init: \(error)\n")
             }
             exit(1)

@@ -237,7 +237,7 @@ struct RootfsBuilder {
             let openedFD = opened.map { OwnedFD($0) }
             sourceFD = try detached ?? openedFD ?? Files.open(source, flags: SKIFF_O_PATH)
         } catch {
-            throw SkiffError(.invalidArgument, "bind source: \(error)")
+            throw SkiffError(.invalidArgument, "bind source", error)
         }
         let isDirectory = (try sourceFD.stat().st_mode & S_IFMT) == S_IFDIR
         let destination = isDirectory ? try root.mkdirAll(mount.destination) : try root.createFile(mount.destination)

@@ -100,14 +100,14 @@ struct ProcfsAttrWriter: ProcAttrWriter {
         do {
             try fd.writeAll(value, path: display(attr))
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
     }
 
     private func display(_ attr: String) -> String { root + "/thread-self/attr/" + attr }
 
     func open(_ attr: String, flags: Int32) throws(SkiffError) -> OwnedFD {
-        func fail(_ error: LinuxError) -> SkiffError { SkiffError(.system, "\(error)") }
+        func fail(_ error: LinuxError) -> SkiffError { SkiffError(.system, error) }
         let proc: OwnedFD
         do {
             proc = try Files.open(root, flags: SKIFF_O_PATH | O_DIRECTORY | O_NOFOLLOW)
@@ -132,14 +132,14 @@ struct ProcfsAttrWriter: ProcAttrWriter {
         do {
             type = try fd.filesystemType(display: path)
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         var isRoot = true
         if root {
             isRoot = (try? fd.stat())?.st_ino == 1  // PROC_ROOT_INO
         }
         if type != UInt(PROC_SUPER_MAGIC) || !isRoot {
-            throw SkiffError(.system, "\(LinuxError("verify procfs", path: path, errno: EXDEV))")
+            throw SkiffError(.system, LinuxError("verify procfs", path: path, errno: EXDEV))
         }
     }
 }

@@ -46,7 +46,7 @@ final class SealedExecutable {
         do {
             binary = try Files.realpath("/proc/self/exe")
         } catch {
-            throw SkiffError(.system, "find the runtime binary: \(error)")
+            throw SkiffError(.system, "find the runtime binary", error)
         }
         if privileged, let fd = try? overlay(binary: binary, dummyLayer: dummyLayer) {
             return SealedExecutable(fd: fd, method: .overlay)
@@ -56,7 +56,7 @@ final class SealedExecutable {
             do {
                 fd = try Files.open(binary, flags: SKIFF_O_PATH)
             } catch {
-                throw SkiffError(.system, "\(error)")
+                throw SkiffError(.system, error)
             }
             return SealedExecutable(fd: fd, method: .unwritable)
         }
@@ -67,7 +67,7 @@ final class SealedExecutable {
     /// nosuid and detached (it disappears with its last fd), and the binary opened O_PATH in it.
     static func overlay(binary: String, dummyLayer: String) throws(SkiffError) -> OwnedFD {
         func fail(_ operation: String, _ err: Int32) -> SkiffError {
-            SkiffError(.system, "\(LinuxError(operation, path: binary, errno: err))")
+            SkiffError(.system, LinuxError(operation, path: binary, errno: err))
         }
         guard let slash = binary.lastIndex(of: "/") else { throw fail("split binary path", EINVAL) }
         let directory = slash == binary.startIndex ? "/" : String(binary[..<slash])
@@ -78,7 +78,7 @@ final class SealedExecutable {
         do {
             mount = try Mounts.detachedReadOnlyOverlay(lowerdir: lower, display: binary)
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         do {
             return try Files.openAt(mount, name, flags: SKIFF_O_PATH | O_NOFOLLOW, display: binary)
@@ -112,7 +112,7 @@ final class SealedExecutable {
         do {
             source = try Files.open("/proc/self/exe", flags: O_RDONLY)
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         do {
             let memfd = try SealedMemfd.create(name: "skiff-sealed-exe", executable: true)
@@ -121,7 +121,7 @@ final class SealedExecutable {
             try SealedMemfd.seal(memfd, name: "skiff-sealed-exe")
             return memfd
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
     }
 }

@@ -164,15 +164,15 @@ enum SeccompCompiler {
         do {
             memfd = try SealedMemfd.create(name: "skiff-seccomp-export", executable: false)
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         let result = seccomp_export_bpf(context, memfd.raw)
-        if result < 0 { throw SkiffError(.system, "\(LinuxError("seccomp_export_bpf", errno: -result))") }
+        if result < 0 { throw SkiffError(.system, LinuxError("seccomp_export_bpf", errno: -result)) }
         let bytes: [UInt8]
         do {
             bytes = try memfd.preadAll(operation: "read exported seccomp filter")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         guard !bytes.isEmpty, bytes.count % 8 == 0 else {
             throw SkiffError(.system, "seccomp_export_bpf: \(bytes.count) bytes is not a whole program")

@@ -40,7 +40,7 @@ enum SeccompListener {
         switch Result(catching: { () throws(LinuxError) in try Sockets.receiveFD(channel, maxNameSize: 64, operation: "receive seccomp listener fd") }) {
         case .success(let received): return received.fd
         case .failure(let error) where error.code == ECONNRESET || error.code == EBADMSG: return nil
-        case .failure(let error): throw SkiffError(.system, "\(error)")
+        case .failure(let error): throw SkiffError(.system, error)
         }
     }
 
@@ -52,17 +52,17 @@ enum SeccompListener {
         do {
             body = String(decoding: try state.jsonData(indent: nil), as: UTF8.self)
         } catch {
-            throw SkiffError(.system, "encode container process state: \(error)")
+            throw SkiffError(.system, "encode container process state", error)
         }
         do {
             try Sockets.sendFD(socket, listener, name: body, operation: "send listener fd", path: path)
         } catch {
-            throw SkiffError(.system, "linux.seccomp.listenerPath: \(error)")
+            throw SkiffError(.system, "linux.seccomp.listenerPath", error)
         }
         do {
             try channel.writeAll([1], operation: "acknowledge seccomp listener fd")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
     }
 
@@ -72,14 +72,14 @@ enum SeccompListener {
             try Sockets.sendFD(channel, listener, name: ContainerProcessState.seccompFdName,
                                operation: "send seccomp listener fd to the runtime")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         listener.close()
         let ack: [UInt8]
         do {
             ack = try channel.read(upTo: 1, operation: "wait for the seccomp agent")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         if ack != [1] { throw SkiffError(.system, "seccomp listener: the runtime did not reach the agent") }
         channel.close()
@@ -89,7 +89,7 @@ enum SeccompListener {
         do {
             return try Sockets.connect(path)
         } catch {
-            throw SkiffError(.invalidArgument, "linux.seccomp.listenerPath: \(error)")
+            throw SkiffError(.invalidArgument, "linux.seccomp.listenerPath", error)
         }
     }
 }

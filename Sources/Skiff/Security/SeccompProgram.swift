@@ -101,7 +101,7 @@ struct SeccompProgram: Equatable, Sendable {
         do {
             return try SealedMemfd.make(name: "skiff-seccomp", contents: encoded())
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
     }
 
@@ -112,7 +112,7 @@ struct SeccompProgram: Equatable, Sendable {
         do {
             bytes = try fd.preadAll(limit: (1 << 20) + 1, operation: "read seccomp program")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         if bytes.count > 1 << 20 { throw SkiffError(.system, "seccomp program: larger than 1 MiB") }
         return try SeccompProgram(decoding: bytes)
@@ -126,7 +126,7 @@ struct SeccompProgram: Equatable, Sendable {
         do {
             return try Seccomp.setFilter(flags: flags, instructions: instructions, newListener: hasListener)
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
     }
 }

@@ -194,8 +194,8 @@ struct InitSpawner {
             switch message {
             case .ready?:
                 break
-            case .error(let message)?:
-                throw SkiffError(.containerInit, message)
+            case .error(let failure)?:
+                throw SkiffError(.containerInit, failure.message, cause: failure.cause)
             case let other?:
                 throw SkiffError(.containerInit, "init: unexpected \"\(other.name)\" message, expected \"ready\"")
             case nil:
