@@ -41,10 +41,13 @@ let package = Package(
         // (`make fuzz` builds it with -sanitize=fuzzer); a plain build replays files given as
         // arguments, so the corpus is also checked without the sanitizer.
         .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"]),
+        // A program that embeds the library as docs/embedding.md describes; IntegrationTests run it
+        // to check what an embedder gets back from a failing container init.
+        .executableTarget(name: "SkiffEmbedderProbe", dependencies: ["Skiff"], path: "Tests/EmbedderProbe"),
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux", "CShims"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffLinux", "SkiffOCI"]),
-        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"]),
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"]),
     ]
 )
