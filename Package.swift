@@ -26,9 +26,9 @@ let package = Package(
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",
-            dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CShims", "CNsexec", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
-        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI", "CShims"], swiftSettings: strict),
+        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI"], swiftSettings: strict),
         .target(
             name: "Skiff",
             dependencies: ["SkiffOCI", "SkiffLinux", "SkiffCgroups", "CNsexec", "CShims", "CSeccomp", "CCap"],
@@ -43,10 +43,13 @@ let package = Package(
         // The program docs/embedding.md shows, built and run by `make test` (EmbeddingTests).
         .executableTarget(name: "SkiffEmbeddingExample", dependencies: ["Skiff"], path: "Tests/Embedding"),
         .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"]),
+        // A program that embeds the library as docs/embedding.md describes; IntegrationTests run it
+        // to check what an embedder gets back from a failing container init.
+        .executableTarget(name: "SkiffEmbedderProbe", dependencies: ["Skiff"], path: "Tests/EmbedderProbe"),
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux"]),
-        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
-        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffOCI", "CNsexec"]),
+        .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux", "CShims"]),
+        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffLinux", "SkiffOCI"]),
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"]),
     ]
 )

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffCgroups
 import SkiffLinux
 import SkiffOCI
@@ -92,7 +91,7 @@ extension Runtime {
         do {
             try options.process.validate()
         } catch {
-            throw SkiffError(.invalidArgument, "process: \(error)")
+            throw SkiffError(.invalidArgument, "process", error)
         }
         // What init would refuse (an unknown scheduler policy, a malformed CPU list) fails here.
         _ = try ProcessTuning(process: options.process, linux: nil)
@@ -188,7 +187,7 @@ extension Runtime {
             }
             let target = directory + "/" + normalized.joined(separator: "/")
             if !Files.exists(target) {
-                throw SkiffError(.invalidArgument, "--cgroup: \(LinuxError("stat", path: target, errno: ENOENT))")
+                throw SkiffError(.invalidArgument, "--cgroup", LinuxError("stat", path: target, errno: ENOENT))
             }
             result.append(target)
         }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffLinux
 
 /// Waits for a foreground container process that is our child, forwarding every catchable
@@ -26,10 +25,9 @@ struct ForegroundWaiter {
         sigfillset(&mask)
         sigdelset(&mask, SIGKILL)
         sigdelset(&mask, SIGSTOP)
-        var previous = sigset_t()
-        _ = try sysCall("sigprocmask") { sigprocmask(SIG_BLOCK, &mask, &previous) }
-        defer { sigprocmask(SIG_SETMASK, &previous, nil) }
-        let signals = OwnedFD(try sysCall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) })
+        let previous = try SignalFD.block(mask)
+        defer { SignalFD.restore(previous) }
+        let signals = try SignalFD.open(mask)
         // The pidfd tells us about the exit even when SIGCHLD goes to another thread of an
         // embedding process (a signal mask is per thread).
         let pidfd = try Processes.pidfd(pid)
@@ -48,7 +46,7 @@ struct ForegroundWaiter {
                            pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: stdinOpen ? 0 : -1, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: masterOpen ? terminal!.master.raw : -1, events: Int16(POLLIN), revents: 0)]
-            _ = try sysCall("poll") { poll(&entries, 4, -1) }
+            try Poll.wait(&entries, timeout: -1)
             if let terminal {
                 if entries[2].revents != 0, !terminal.pump(from: 0, to: terminal.master.raw) {
                     stdinOpen = false
@@ -58,12 +56,7 @@ struct ForegroundWaiter {
                 }
             }
             guard entries[0].revents & Int16(POLLIN) != 0 else { continue }
-            var info = signalfd_siginfo()
-            let (got, err) = sysCallErrno { read(signals.raw, &info, MemoryLayout<signalfd_siginfo>.size) }
-            if err == EAGAIN { continue }
-            if err != 0 { throw LinuxError("read signalfd", errno: err) }
-            guard got == MemoryLayout<signalfd_siginfo>.size else { continue }
-            let signal = Int32(info.ssi_signo)
+            guard let signal = try SignalFD.next(signals) else { continue }
             if signal == SIGWINCH, let terminal {
                 terminal.resize()
             } else if !Self.notForwarded.contains(signal) {

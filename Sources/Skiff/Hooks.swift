@@ -51,7 +51,7 @@ enum HookRunner {
             path: hook.path, arguments: arguments, environment: hook.env ?? [],
             fds: [.init(source: input.read.raw, target: 0), .init(source: output.raw, target: 1),
                   .init(source: output.raw, target: 2)],
-            closeFrom: 3)
+            closeFrom: 3).pid
         input.read.close()
         let pidfd = try Processes.pidfd(pid)
         let timeout = hook.timeout.map { Int32(clamping: $0 * 1000) } ?? -1

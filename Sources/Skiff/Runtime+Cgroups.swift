@@ -28,7 +28,7 @@ extension Runtime {
                 try cgroup.applyDevices(try DeviceRule.container(resources: resources.devices))
             }
         } catch {
-            throw SkiffError(.invalidArgument, "\(error)")
+            throw SkiffError(.invalidArgument, error)
         }
         logger.debug("resources applied to \(cgroup.path)")
     }
@@ -58,7 +58,7 @@ extension Runtime {
             do {
                 try cgroup.freeze()
             } catch {
-                throw SkiffError(.system, "pause \(id): \(error)")
+                throw SkiffError(.system, "pause \(id)", error)
             }
             withExtendedLifetime(lock) {}
         }
@@ -71,7 +71,7 @@ extension Runtime {
             do {
                 try cgroup.thaw()
             } catch {
-                throw SkiffError(.system, "resume \(id): \(error)")
+                throw SkiffError(.system, "resume \(id)", error)
             }
             withExtendedLifetime(lock) {}
         }
@@ -162,7 +162,7 @@ extension Runtime {
             do {
                 for warning in try cgroup.apply(resources) { logger.warning(warning) }
             } catch {
-                throw SkiffError(.invalidArgument, "update \(id): \(error)")
+                throw SkiffError(.invalidArgument, "update \(id)", error)
             }
             withExtendedLifetime(lock) {}
         }

@@ -38,7 +38,7 @@ extension Runtime {
         do {
             hierarchies = try CgroupManager.hostHierarchies()
         } catch {
-            throw SkiffError(.system, "cgroups: \(error)")
+            throw SkiffError(.system, "cgroups", error)
         }
         let explicit = spec.linux?.cgroupsPath.map { !$0.isEmpty } ?? false
         let reason: String
@@ -57,7 +57,7 @@ extension Runtime {
                 do {
                     manager = try CgroupManager(hierarchies: [v2], cgroupsPath: path)
                 } catch {
-                    throw SkiffError(.invalidArgument, "\(error)")
+                    throw SkiffError(.invalidArgument, error)
                 }
                 // The kernel moves a process between cgroups only for a writer of both
                 // cgroup.procs files and of their common ancestor's: check before making
@@ -92,7 +92,7 @@ extension Runtime {
                 do {
                     one = try CgroupManager(hierarchies: [hierarchy], cgroupsPath: path)
                 } catch {
-                    throw SkiffError(.invalidArgument, "\(error)")
+                    throw SkiffError(.invalidArgument, error)
                 }
                 if hierarchy.version == .v2 {
                     // Moving a process on cgroup2 needs the common ancestor's cgroup.procs too.
@@ -107,7 +107,7 @@ extension Runtime {
                     kept.append(hierarchy)
                 } catch {
                     let denied = [EACCES, EPERM, EROFS].contains(error.errno.rawValue)
-                    if !denied { throw SkiffError(.system, "linux.cgroupsPath: \(error)") }
+                    if !denied { throw SkiffError(.system, "linux.cgroupsPath", error) }
                     if failure.isEmpty { failure = "\(error)" }
                 }
             }
@@ -117,7 +117,7 @@ extension Runtime {
                 do {
                     return (try CgroupManager(hierarchies: kept, cgroupsPath: path), nil)
                 } catch {
-                    throw SkiffError(.invalidArgument, "\(error)")
+                    throw SkiffError(.invalidArgument, error)
                 }
             }
             // Limits in only some hierarchies would be limits silently not applied, and an

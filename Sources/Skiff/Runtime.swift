@@ -82,7 +82,7 @@ public struct Runtime: Sendable {
     }
 
     /// Must be referenced so the linker keeps the C stage's constructor.
-    public static var nsexecLinked: Bool { skiff_nsexec_linked() != 0 }
+    public static var nsexecLinked: Bool { CStage.isLinked }
 
     // MARK: create
 
@@ -106,7 +106,7 @@ public struct Runtime: Sendable {
         do {
             bundlePath = try Files.realpath(bundle)
         } catch {
-            throw SkiffError(.invalidArgument, "bundle: \(error)")
+            throw SkiffError(.invalidArgument, "bundle", error)
         }
         let (spec, configBytes) = try loadConfig(bundle: bundlePath)
         let security = try SpawnSecurity.forCreate(spec: spec, id: id, bundle: bundlePath,
@@ -117,7 +117,7 @@ public struct Runtime: Sendable {
             let st = try Files.open(rootfs, flags: SKIFF_O_PATH | O_DIRECTORY).stat()
             _ = st
         } catch {
-            throw SkiffError(.invalidArgument, "root.path: \(error)")
+            throw SkiffError(.invalidArgument, "root.path", error)
         }
         let console = try Terminal.consoleSocket(terminal: spec.process?.terminal == true, path: options.consoleSocket,
                                                  foreground: options.foregroundTerminal)
@@ -154,7 +154,7 @@ public struct Runtime: Sendable {
                 do {
                     cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(), cgroupsPath: cgroupsPath)
                 } catch {
-                    throw SkiffError(.invalidArgument, "\(error)")
+                    throw SkiffError(.invalidArgument, error)
                 }
                 try recordCgroup()
                 try cgroup?.create(relative: relative)
@@ -164,10 +164,9 @@ public struct Runtime: Sendable {
             logger.debug("cgroups created")
 
             let fifoPath = store.fifoPath(id)
-            _ = try sysCall("mkfifo", path: fifoPath) { mkfifo(fifoPath, 0o622) }
             // 0622 whatever the umask: the process's user (uid 100000 on the host in a user
             // namespace) must be able to open it for writing.
-            _ = try sysCall("chmod", path: fifoPath) { chmod(fifoPath, 0o622) }
+            try Files.makeFifo(fifoPath, mode: 0o622)
             let fifo = try Files.open(fifoPath, flags: SKIFF_O_PATH)
 
             let idmappedMounts = try IDMappedMountSet.prepare(spec: spec, bundle: bundlePath, rootless: rootless)
@@ -285,7 +284,7 @@ public struct Runtime: Sendable {
         } catch let error as SkiffError {
             throw error
         } catch {
-            throw SkiffError(.invalidArgument, "\(error)")
+            throw SkiffError(.invalidArgument, error)
         }
         do {
             let spec = try Spec.decode(Data(bytes))
@@ -404,8 +403,7 @@ public struct Runtime: Sendable {
         var entries = [pollfd(fd: fifo.raw, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)]
         while true {
-            let (_, err) = sysCallErrno { poll(&entries, 2, -1) }
-            if err != 0 { throw LinuxError("poll", path: fifoPath, errno: err) }
+            try Poll.wait(&entries, timeout: -1, path: fifoPath)
             if entries[0].revents & Int16(POLLIN) != 0 {
                 let byte = try fifo.read(upTo: 1, operation: "read exec.fifo")
                 if byte == [UInt8(ascii: "0")] { break }
@@ -600,7 +598,7 @@ public struct Runtime: Sendable {
         if subreaper && !detach {
             // Processes the container leaves behind are reparented to us, not to the host's
             // init, as runc does.
-            _ = skiff_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+            ProcessControl.trySetChildSubreaper()
         }
         let (state, master) = try create(id: id, bundle: bundle, options: options,
                                          foregroundTerminal: !detach && options.consoleSocket == nil)
@@ -634,7 +632,7 @@ func skiffErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let error as SkiffError {
         throw error
     } catch {
-        throw SkiffError(.system, "\(error)")
+        throw SkiffError(.system, error)
     }
 }
 
@@ -648,5 +646,5 @@ extension Runtime {
     }
 
     /// The git commit the binary was built from ("unknown" outside `make`).
-    public static var buildCommit: String { String(cString: skiff_build_commit()) }
+    public static var buildCommit: String { BuildInfo.commit }
 }

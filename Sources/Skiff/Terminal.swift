@@ -23,9 +23,7 @@ final class ConsoleConnection {
     func receiveMaster() throws {
         childEnd.close()
         guard let parentEnd else { return }
-        var name = [CChar](repeating: 0, count: 256)
-        let fd = try sysCall("receive console master") { skiff_recv_fd(parentEnd.raw, &name, name.count) }
-        master = OwnedFD(fd)
+        master = try Sockets.receiveFD(parentEnd, operation: "receive console master").fd
     }
 }
 
@@ -51,7 +49,7 @@ enum Terminal {
     static func connect(_ path: String) throws -> OwnedFD {
         var st = Glibc.stat()
         if stat(path, &st) != 0 {
-            throw SkiffError(.invalidArgument, "--console-socket: \(LinuxError("stat", path: path, errno: currentErrno()))")
+            throw SkiffError(.invalidArgument, "--console-socket", LinuxError("stat", path: path, errno: currentErrno()))
         }
         if (st.st_mode & S_IFMT) != S_IFSOCK {
             throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": not a socket")
@@ -59,7 +57,7 @@ enum Terminal {
         do {
             return try Sockets.connect(path)
         } catch {
-            throw SkiffError(.invalidArgument, "--console-socket: \(error)")
+            throw SkiffError(.invalidArgument, "--console-socket", error)
         }
     }
 }
@@ -96,9 +94,8 @@ final class TerminalProxy {
 
     /// Gives the pty the caller's window size (on start and on SIGWINCH).
     func resize() {
-        var rows: UInt16 = 0, cols: UInt16 = 0
-        if skiff_get_winsize(0, &rows, &cols) == 0 {
-            _ = skiff_set_winsize(master.raw, rows, cols)
+        if let size = Terminals.windowSize(0) {
+            try? Terminals.setWindowSize(master.raw, rows: size.rows, columns: size.columns)
         }
     }
 

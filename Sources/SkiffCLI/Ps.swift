@@ -62,7 +62,7 @@ struct Ps: ParsableCommand {
             path: path, arguments: ["ps"] + (options.isEmpty ? ["-ef"] : options), environment: environment,
             fds: [.init(source: devNull.raw, target: 0), .init(source: pipe.write.raw, target: 1),
                   .init(source: pipe.write.raw, target: 2)],
-            closeFrom: 3)
+            closeFrom: 3).pid
         pipe.write.close()
         let output = (try? pipe.read.readAll(limit: 64 << 20)) ?? []
         let exit = try Processes.wait(pid)

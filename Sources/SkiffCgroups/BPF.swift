@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffLinux
 
 /// bpf(2) for the cgroup v2 device filter: load, attach in place of what was there, query.
@@ -15,25 +14,25 @@ enum BPF {
         do {
             cgroup = try Files.open(path, flags: O_RDONLY | O_DIRECTORY)
         } catch {
-            throw CgroupError("\(error)", errno: error.errno.rawValue)
+            throw CgroupError("\(error)", cause: error)
         }
         let prog = try load(program)
-        let old = attached(cgroup)
-        let multi = UInt32(SKIFF_BPF_F_ALLOW_MULTI)
-        if old.count == 1, let oldFD = programFD(old[0]) {
-            let (_, err) = sysCallErrno {
-                skiff_bpf_attach_device_program(prog.raw, cgroup.raw, multi | UInt32(SKIFF_BPF_F_REPLACE), oldFD.raw)
-            }
-            if err == 0 { return }
+        let old = BPFDevicePrograms.attached(to: cgroup)
+        if old.count == 1, let oldFD = BPFDevicePrograms.program(id: old[0]),
+           (try? BPFDevicePrograms.attach(prog, to: cgroup, replacing: oldFD, path: path)) != nil {
+            return
         }
-        let (_, err) = sysCallErrno { skiff_bpf_attach_device_program(prog.raw, cgroup.raw, multi, -1) }
-        if err != 0 { throw CgroupError("\(LinuxError("bpf BPF_PROG_ATTACH", path: path, errno: err))", errno: err) }
-        for id in old {
-            guard let fd = programFD(id) else { continue }
-            let (_, err) = sysCallErrno { skiff_bpf_detach_device_program(fd.raw, cgroup.raw) }
-            if err != 0 && err != ENOENT {
-                throw CgroupError("\(LinuxError("bpf BPF_PROG_DETACH", path: path, errno: err))", errno: err)
+        do throws(LinuxError) {
+            try BPFDevicePrograms.attach(prog, to: cgroup, path: path)
+            for id in old {
+                guard let fd = BPFDevicePrograms.program(id: id) else { continue }
+                switch Result(catching: { () throws(LinuxError) in try BPFDevicePrograms.detach(fd, from: cgroup, path: path) }) {
+                case .success: break
+                case .failure(let error): if error.code != ENOENT { throw error }
+                }
             }
+        } catch {
+            throw CgroupError("\(error)", cause: error)
         }
     }
 
@@ -41,37 +40,17 @@ enum BPF {
     static func load(_ program: [DeviceFilter.Instruction]) throws(CgroupError) -> OwnedFD {
         let words = program.map(\.word)
         let license = "Apache"
-        let (fd, err) = sysCallErrno {
-            words.withUnsafeBufferPointer { skiff_bpf_load_device_program($0.baseAddress, UInt32($0.count), license, nil, 0) }
+        do throws(LinuxError) {
+            return try BPFDevicePrograms.load(words, license: license)
+        } catch {
+            let text = BPFDevicePrograms.verifierLog(words, license: license).map { ": verifier: \($0)" } ?? ""
+            throw CgroupError("\(error)\(text)", cause: error)
         }
-        if err == 0 { return OwnedFD(fd) }
-        var log = [CChar](repeating: 0, count: 1 << 16)
-        _ = words.withUnsafeBufferPointer { insns in
-            log.withUnsafeMutableBufferPointer {
-                skiff_bpf_load_device_program(insns.baseAddress, UInt32(insns.count), license, $0.baseAddress, UInt32($0.count - 1))
-            }
-        }
-        let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: "\n").last.map { ": verifier: \($0)" } ?? ""
-        throw CgroupError("\(LinuxError("bpf BPF_PROG_LOAD", errno: err))\(text)", errno: err)
-    }
-
-    /// The ids of the device programs attached to the cgroup itself.
-    static func attached(_ cgroup: OwnedFD) -> [UInt32] {
-        var ids = [UInt32](repeating: 0, count: 64)
-        var count = UInt32(ids.count)
-        let result = ids.withUnsafeMutableBufferPointer { skiff_bpf_query_device_programs(cgroup.raw, $0.baseAddress, &count) }
-        guard result == 0 else { return [] }
-        return Array(ids.prefix(Int(min(count, 64))))
-    }
-
-    static func programFD(_ id: UInt32) -> OwnedFD? {
-        let fd = skiff_bpf_program_fd(id)
-        return fd >= 0 ? OwnedFD(fd) : nil
     }
 
     /// The ids of the device programs attached to the cgroup at `path` (for tests and checks).
     public static func attachedPrograms(_ path: String) -> [UInt32] {
         guard let cgroup = try? Files.open(path, flags: O_RDONLY | O_DIRECTORY) else { return [] }
-        return attached(cgroup)
+        return BPFDevicePrograms.attached(to: cgroup)
     }
 }

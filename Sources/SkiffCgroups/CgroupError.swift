@@ -10,15 +10,25 @@ public struct CgroupError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
     /// The errno behind it, when a syscall failed.
     public let errno: Int32?
+    /// The failed system call itself (operation, path, errno), when there was one.
+    public let cause: LinuxError?
 
     public init(_ description: String, errno: Int32? = nil) {
         self.description = description
         self.errno = errno
+        self.cause = nil
+    }
+
+    /// `description`, caused by the system call `cause`.
+    public init(_ description: String, cause: LinuxError) {
+        self.description = description
+        self.errno = cause.code
+        self.cause = cause
     }
 
     /// A control file write that the kernel refused.
     static func write(_ field: String, value: String, _ error: LinuxError) -> CgroupError {
-        CgroupError("\(field) = \(quoted(value)): \(error)", errno: error.errno.rawValue)
+        CgroupError("\(field) = \(quoted(value)): \(error)", cause: error)
     }
 
     /// A field this host cannot apply: the file it needs is not there.
@@ -27,7 +37,7 @@ public struct CgroupError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     static func wrap(_ field: String, _ error: LinuxError) -> CgroupError {
-        CgroupError("\(field): \(error)", errno: error.errno.rawValue)
+        CgroupError("\(field): \(error)", cause: error)
     }
 
     static func quoted(_ value: String) -> String {

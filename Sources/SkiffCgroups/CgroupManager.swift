@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffLinux
 
 /// A container's cgroup in every hierarchy of the host: made, joined, limited, frozen,
@@ -40,7 +39,7 @@ public struct CgroupManager: Sendable {
         do {
             hierarchies = try hostHierarchies()
         } catch {
-            throw CgroupError("cgroups: \(error)", errno: error.errno.rawValue)
+            throw CgroupError("cgroups: \(error)", cause: error)
         }
         return try CgroupManager(hierarchies: hierarchies, cgroupsPath: cgroupsPath, relative: relative)
     }
@@ -155,7 +154,7 @@ public struct CgroupManager: Sendable {
             levels.append(level)
         }
         for level in levels {
-            _ = sysCallErrno { mkdir(level, 0o755) }
+            try? Files.mkdir(level)
             let dir = ControlDirectory(path: level, version: .v2)
             let available = Set((dir.readTrimmed("cgroup.controllers") ?? "").split(separator: " ").map(String.init))
             let enabled = Set((dir.readTrimmed("cgroup.subtree_control") ?? "").split(separator: " ").map(String.init))
@@ -278,8 +277,12 @@ public struct CgroupManager: Sendable {
     private func removeTree(_ directory: String, depth: Int) throws(LinuxError) {
         var attempt = 0
         while true {
-            let (_, err) = sysCallErrno { rmdir(directory) }
-            if err == 0 || err == ENOENT { return }
+            let err: Int32
+            switch Result(catching: { () throws(LinuxError) in try Files.rmdir(directory) }) {
+            case .success: return
+            case .failure(let error): err = error.code
+            }
+            if err == ENOENT { return }
             // About 10 s in all: a process that is freeing much memory, or a slow (emulated)
             // machine, can take seconds to leave.
             // cgroupfs says EBUSY for sub-cgroups and processes alike (a plain directory,
@@ -303,12 +306,12 @@ extension CgroupManager {
     public static func byVersion(_ directories: [String]) -> (v1: [String], v2: [String], unknown: [String]) {
         var split: (v1: [String], v2: [String], unknown: [String]) = ([], [], [])
         for directory in directories {
-            var fs = statfs()
-            if statfs(directory, &fs) != 0 {
+            let type = try? Files.filesystemType(directory)
+            if type == nil {
                 split.unknown.append(directory)
-            } else if fs.f_type == 0x0027_E0EB {
+            } else if type == 0x0027_E0EB {
                 split.v1.append(directory)
-            } else if fs.f_type == 0x6367_7270 {  // CGROUP2_SUPER_MAGIC
+            } else if type == 0x6367_7270 {  // CGROUP2_SUPER_MAGIC
                 split.v2.append(directory)
             } else {
                 split.unknown.append(directory)
@@ -321,7 +324,6 @@ extension CgroupManager {
     /// cgroup2 (checked on the fd, so a path swapped meanwhile cannot pass).
     public static func openCgroup2(_ directory: String) -> OwnedFD? {
         guard let fd = try? Files.open(directory, flags: O_RDONLY | O_DIRECTORY) else { return nil }
-        var fs = statfs()
-        return fstatfs(fd.raw, &fs) == 0 && fs.f_type == 0x6367_7270 ? fd : nil
+        return (try? fd.filesystemType()) == 0x6367_7270 ? fd : nil
     }
 }

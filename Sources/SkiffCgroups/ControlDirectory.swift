@@ -36,15 +36,21 @@ struct ControlDirectory: Sendable {
     func writeErrno(_ name: String, _ value: String) -> Int32 {
         let path = file(name)
         // O_TRUNC changes nothing on cgroupfs; on a fake one it keeps the file to the last value.
-        let (fd, err) = sysCallErrno { open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) }
-        if let log = CgroupWriteLog.current { log.append(path, value, err) }
-        if err != 0 { return err }
-        defer { close(fd) }
+        let fd: OwnedFD
+        switch Result(catching: { () throws(LinuxError) in try Files.open(path, flags: O_WRONLY | O_TRUNC) }) {
+        case .success(let opened):
+            fd = opened
+            if let log = CgroupWriteLog.current { log.append(path, value, 0) }
+        case .failure(let error):
+            if let log = CgroupWriteLog.current { log.append(path, value, error.code) }
+            return error.code
+        }
         var bytes = Array(value.utf8)
         if bytes.isEmpty { bytes = [UInt8(ascii: "\n")] }
-        let (written, writeErr) = sysCallErrno { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
-        if writeErr != 0 { return writeErr }
-        return written == bytes.count ? 0 : EIO
+        switch Result(catching: { () throws(LinuxError) in try fd.writeOnce(bytes) }) {
+        case .success(let written): return written == bytes.count ? 0 : EIO
+        case .failure(let error): return error.code
+        }
     }
 
     func read(_ name: String) throws(LinuxError) -> String {

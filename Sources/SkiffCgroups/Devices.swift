@@ -203,7 +203,8 @@ extension CgroupManager {
             do {
                 try BPF.attachDeviceFilter(program, to: dir.path)
             } catch {
-                throw CgroupError("linux.resources.devices: \(error)", errno: error.errno)
+                throw error.cause.map { CgroupError("linux.resources.devices: \(error)", cause: $0) }
+                    ?? CgroupError("linux.resources.devices: \(error)", errno: error.errno)
             }
         }
     }

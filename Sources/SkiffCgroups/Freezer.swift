@@ -55,7 +55,7 @@ extension CgroupManager {
             throw CgroupError("cgroups: no freezer on this host (neither a v1 freezer hierarchy nor cgroup2)")
         }
         guard Files.exists(dir.path) else {
-            throw CgroupError("cgroups: \(LinuxError("open", path: dir.path, errno: ENOENT))", errno: ENOENT)
+            throw CgroupError.wrap("cgroups", LinuxError("open", path: dir.path, errno: ENOENT))
         }
         return dir
     }

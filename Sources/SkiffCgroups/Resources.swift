@@ -125,7 +125,8 @@ struct ResourceApplier {
             let peak = dir.readUInt("memory.max_usage_in_bytes").map(String.init) ?? "?"
             let error = CgroupError.write("linux.resources.memory.limit", value: String(limit),
                                           LinuxError("write", path: dir.file("memory.limit_in_bytes"), errno: err))
-            throw CgroupError("\(error.description) (current usage \(usage), peak usage \(peak))", errno: err)
+            throw CgroupError("\(error.description) (current usage \(usage), peak usage \(peak))",
+                              cause: LinuxError("write", path: dir.file("memory.limit_in_bytes"), errno: err))
         }
         try dir.check(err, "memory.limit_in_bytes", String(limit), field: "linux.resources.memory.limit")
     }

@@ -45,6 +45,36 @@ public final class OwnedFD: @unchecked Sendable {
         }
     }
 
+    /// dup2 onto `target` (which loses close-on-exec, as dup2 gives it).
+    public func duplicate(onto target: Int32, operation: String = "dup2") throws(LinuxError) {
+        _ = try sysCall(operation) { dup2(raw, target) }
+    }
+
+    /// The filesystem's magic number (fstatfs f_type): procfs, cgroup2, overlayfs...
+    public func filesystemType(display: String? = nil) throws(LinuxError) -> UInt {
+        var fs = statfs()
+        _ = try sysCall("fstatfs", path: display ?? procPath) { fstatfs(raw, &fs) }
+        return UInt(bitPattern: fs.f_type)
+    }
+
+    /// flock(2): an exclusive or shared lock, waiting for it unless `wait` is false (then
+    /// EWOULDBLOCK says another holder has it).
+    public func lock(exclusive: Bool, wait: Bool = true, display: String? = nil) throws(LinuxError) {
+        let operation = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB)
+        _ = try sysCall("flock", path: display ?? procPath) { flock(raw, operation) }
+    }
+
+    /// One write(2) of `bytes` (retried on EINTR only): how many were written. For files
+    /// whose every write is a message, like cgroupfs control files, where a short write is
+    /// the kernel's answer rather than something to continue.
+    public func writeOnce(_ bytes: [UInt8], operation: String = "write", path: String? = nil) throws(LinuxError) -> Int {
+        let (written, err) = bytes.withUnsafeBytes { buffer in
+            sysCallErrno { Glibc.write(raw, buffer.baseAddress, buffer.count) }
+        }
+        if err != 0 { throw LinuxError(operation, path: path, errno: err) }
+        return written
+    }
+
     public func stat() throws(LinuxError) -> Glibc.stat {
         var st = Glibc.stat()
         _ = try sysCall("fstat", path: procPath) { fstat(raw, &st) }

@@ -135,9 +135,72 @@ public enum Files {
 
     /// The filesystem's magic number (statfs f_type): whether `path` is, say, a resctrl mount.
     public static func filesystemType(_ path: String) throws(LinuxError) -> UInt {
-        let fd = try open(path, flags: SKIFF_O_PATH)
         var fs = statfs()
-        _ = try sysCall("fstatfs", path: path) { fstatfs(fd.raw, &fs) }
+        _ = try sysCall("statfs", path: path) { statfs(path, &fs) }
         return UInt(bitPattern: fs.f_type)
+    }
+
+    /// openat2(2) of `path` under `dir` with `resolve` (RESOLVE_* flags); `display` names it
+    /// in errors.
+    public static func openAt2(_ dir: OwnedFD, _ path: String, flags: Int32, mode: mode_t = 0, resolve: UInt64,
+                               display: String) throws(LinuxError) -> OwnedFD {
+        let openFlags = UInt64(UInt32(bitPattern: flags | O_CLOEXEC))
+        return OwnedFD(try sysCall("openat2", path: display) {
+            Int32(truncatingIfNeeded: skiff_openat2(dir.raw, path, openFlags, UInt64(mode), resolve))
+        })
+    }
+
+    /// mkfifo(3), then chmod to `mode` whatever the umask.
+    public static func makeFifo(_ path: String, mode: mode_t) throws(LinuxError) {
+        _ = try sysCall("mkfifo", path: path) { mkfifo(path, mode) }
+        try chmod(path, mode: mode)
+    }
+
+    public static func chmod(_ path: String, mode: mode_t) throws(LinuxError) {
+        _ = try sysCall("chmod", path: path) { Glibc.chmod(path, mode) }
+    }
+
+    /// fchown(2) of an fd the caller does not own (stdio).
+    public static func chown(fd: Int32, uid: uid_t, gid: gid_t, display: String) throws(LinuxError) {
+        _ = try sysCall("fchown", path: display) { fchown(fd, uid, gid) }
+    }
+
+    /// mkdirat(2) of one name in `dir`.
+    public static func mkdirAt(_ dir: OwnedFD, _ name: String, mode: mode_t, display: String) throws(LinuxError) {
+        _ = try sysCall("mkdir", path: display) { mkdirat(dir.raw, name, mode) }
+    }
+
+    /// symlinkat(2): `name` in `dir` pointing at `target`.
+    public static func symlinkAt(_ target: String, _ dir: OwnedFD, _ name: String, display: String) throws(LinuxError) {
+        _ = try sysCall("symlink", path: display) { symlinkat(target, dir.raw, name) }
+    }
+
+    /// mknodat(2) of one name in `dir`.
+    public static func mknodAt(_ dir: OwnedFD, _ name: String, mode: mode_t, device: dev_t,
+                               display: String) throws(LinuxError) {
+        _ = try sysCall("mknod", path: display) { mknodat(dir.raw, name, mode, device) }
+    }
+
+    /// fchownat(2) of one name in `dir`, not following a symlink there.
+    public static func chownAt(_ dir: OwnedFD, _ name: String, uid: uid_t, gid: gid_t, display: String) throws(LinuxError) {
+        _ = try sysCall("fchownat", path: display) { fchownat(dir.raw, name, uid, gid, Int32(AT_SYMLINK_NOFOLLOW)) }
+    }
+
+    /// unlinkat(2) of a non-directory; best effort, for replacing whatever is there.
+    public static func tryUnlinkAt(_ dir: OwnedFD, _ name: String) {
+        _ = unlinkat(dir.raw, name, 0)
+    }
+
+    /// makedev(3): a device number from its major and minor.
+    public static func deviceNumber(major: UInt32, minor: UInt32) -> dev_t {
+        dev_t(skiff_makedev(major, minor))
+    }
+
+    /// Copies all of `source` from its offset to the end into `destination` with sendfile.
+    public static func copy(from source: OwnedFD, to destination: OwnedFD, operation: String) throws(LinuxError) {
+        while true {
+            let copied = try sysCall(operation) { sendfile(destination.raw, source.raw, nil, 1 << 30) }
+            if copied == 0 { break }
+        }
     }
 }

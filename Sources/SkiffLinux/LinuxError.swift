@@ -14,6 +14,9 @@ public struct LinuxError: Error, CustomStringConvertible, Sendable, Equatable {
         self.errno = Errno(rawValue: errno)
     }
 
+    /// The errno as the C constants spell it (EPERM), for comparisons with them.
+    public var code: Int32 { errno.rawValue }
+
     public var description: String {
         if let path {
             return "\(operation) \"\(path)\": \(Self.text(errno.rawValue))"

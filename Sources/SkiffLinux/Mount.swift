@@ -17,6 +17,32 @@ public enum Mounts {
         _ = try sysCall("umount2", path: target) { umount2(target, flags) }
     }
 
+    /// mount_setattr(AT_RECURSIVE): sets and clears MOUNT_ATTR_* on the whole tree under the
+    /// mount `fd` (rro, rnosuid...), which mount(2) cannot do.
+    public static func setAttributesRecursive(_ fd: OwnedFD, set: UInt64, clear: UInt64, display: String) throws(LinuxError) {
+        _ = try sysCall("mount_setattr", path: display) { skiff_mount_setattr_recursive(fd.raw, set, clear) }
+    }
+
+    /// A read-only, nodev, nosuid overlayfs over the `lowerdir` layers (already escaped and
+    /// joined with ':'), made with the new mount API and never attached anywhere: it goes away
+    /// with its last fd. `display` names what it is for in errors.
+    public static func detachedReadOnlyOverlay(lowerdir: String, display: String) throws(LinuxError) -> OwnedFD {
+        let (context, err) = sysCallErrno { skiff_fsopen("overlay") }
+        if err != 0 { throw LinuxError("fsopen overlay", path: display, errno: err) }
+        let contextFD = OwnedFD(context)
+        let (_, lowerErr) = sysCallErrno { skiff_fsconfig_string(contextFD.raw, "lowerdir", lowerdir) }
+        if lowerErr != 0 { throw LinuxError("fsconfig lowerdir=\(lowerdir)", path: display, errno: lowerErr) }
+        // xino only matters for inode numbers we never look at; off avoids kernel log noise.
+        _ = skiff_fsconfig_string(contextFD.raw, "xino", "off")
+        let (_, createErr) = sysCallErrno { skiff_fsconfig_create(contextFD.raw) }
+        if createErr != 0 { throw LinuxError("fsconfig create overlay", path: display, errno: createErr) }
+        let (mount, mountErr) = sysCallErrno {
+            skiff_fsmount(contextFD.raw, SKIFF_MOUNT_ATTR_RDONLY | SKIFF_MOUNT_ATTR_NODEV | SKIFF_MOUNT_ATTR_NOSUID)
+        }
+        if mountErr != 0 { throw LinuxError("fsmount overlay", path: display, errno: mountErr) }
+        return OwnedFD(mount)
+    }
+
     public static func pivotRoot(_ newRoot: String, _ putOld: String) throws(LinuxError) {
         _ = try sysCall("pivot_root", path: newRoot) { skiff_pivot_root(newRoot, putOld) }
     }

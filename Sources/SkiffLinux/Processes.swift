@@ -15,11 +15,35 @@ public enum Processes {
         }
     }
 
-    /// posix_spawn with explicit fd placement: every fd not in `fds` and at or above
-    /// `closeFrom` is closed in the child, so nothing of the runtime leaks into it.
+    /// A spawned child: its pid, and whether it was born inside the cgroup asked for.
+    public struct Spawned: Sendable, Equatable {
+        public let pid: pid_t
+        public let inCgroup: Bool
+    }
+
+    /// Starts `path` with explicit fd placement: every fd not in `fds` and at or above
+    /// `closeFrom` is closed in the child, so nothing of the runtime leaks into it; signals
+    /// are at their defaults and unblocked. With `intoCgroup` (a cgroup2 directory), the child
+    /// is born inside it (clone3 CLONE_INTO_CGROUP, Linux 5.7), so no cgroup.procs write has to
+    /// move it there; when the kernel cannot clone into that cgroup (an older kernel, a cgroup
+    /// that takes no processes) it is spawned as without one and `inCgroup` is false: the
+    /// caller joins it as before.
     public static func spawn(
         path: String, arguments: [String], environment: [String], fds: [FDMapping],
-        closeFrom: Int32, workingDirectory: String? = nil
+        closeFrom: Int32, workingDirectory: String? = nil, intoCgroup cgroup: OwnedFD? = nil
+    ) throws(LinuxError) -> Spawned {
+        if let cgroup, let pid = try cloneIntoCgroup(path: path, arguments: arguments, environment: environment, fds: fds,
+                                                     closeFrom: closeFrom, workingDirectory: workingDirectory, cgroup: cgroup) {
+            return Spawned(pid: pid, inCgroup: true)
+        }
+        let pid = try posixSpawn(path: path, arguments: arguments, environment: environment, fds: fds,
+                                 closeFrom: closeFrom, workingDirectory: workingDirectory)
+        return Spawned(pid: pid, inCgroup: false)
+    }
+
+    private static func posixSpawn(
+        path: String, arguments: [String], environment: [String], fds: [FDMapping],
+        closeFrom: Int32, workingDirectory: String?
     ) throws(LinuxError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -69,13 +93,12 @@ public enum Processes {
         return pid
     }
 
-    /// `spawn`, with the child born inside the cgroup2 directory `cgroup` (clone3
-    /// CLONE_INTO_CGROUP, Linux 5.7), so no cgroup.procs write has to move it there. Returns
-    /// nil, having started nothing, when the kernel cannot clone into that cgroup (an older
-    /// kernel, a cgroup that takes no processes): the caller spawns and joins as before.
-    public static func spawn(
+    /// clone3 CLONE_INTO_CGROUP, then the same fd placement as posix_spawn's actions (in C,
+    /// between clone and exec). nil, having started nothing, when the kernel refuses the
+    /// clone.
+    private static func cloneIntoCgroup(
         path: String, arguments: [String], environment: [String], fds: [FDMapping],
-        closeFrom: Int32, workingDirectory: String? = nil, intoCgroup cgroup: OwnedFD
+        closeFrom: Int32, workingDirectory: String?, cgroup: OwnedFD
     ) throws(LinuxError) -> pid_t? {
         // As in posix_spawn's actions: park every moved source above all targets first.
         let parkBase = max(closeFrom, (fds.map(\.target).max() ?? 0) + 1, 64)

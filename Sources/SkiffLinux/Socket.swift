@@ -36,6 +36,23 @@ public enum Sockets {
         return connection
     }
 
+    /// Sends `fd` with SCM_RIGHTS, with `name` as the message body (what runc's console
+    /// socket receivers and seccomp agents expect). Every fd passed between processes goes
+    /// through here or `receiveFD`.
+    public static func sendFD(_ socket: OwnedFD, _ fd: OwnedFD, name: String, operation: String,
+                              path: String? = nil) throws(LinuxError) {
+        _ = try sysCall(operation, path: path) { skiff_send_fd(socket.raw, fd.raw, name) }
+    }
+
+    /// Receives one fd sent with SCM_RIGHTS (close-on-exec) and the message's body. A peer
+    /// that closed without sending fails with ECONNRESET, a message without an fd with EBADMSG.
+    public static func receiveFD(_ socket: OwnedFD, maxNameSize: Int = 256, operation: String) throws(LinuxError) -> (fd: OwnedFD, name: String) {
+        var name = [CChar](repeating: 0, count: maxNameSize)
+        let size = name.count
+        let fd = try sysCall(operation) { skiff_recv_fd(socket.raw, &name, size) }
+        return (OwnedFD(fd), String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
     public static func pipe() throws(LinuxError) -> (read: OwnedFD, write: OwnedFD) {
         var fds: [Int32] = [-1, -1]
         _ = try sysCall("pipe2") { pipe2(&fds, O_CLOEXEC) }

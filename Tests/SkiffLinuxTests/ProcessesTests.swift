@@ -16,7 +16,7 @@ import SkiffLinux
             Processes.FDMapping(source: null.raw, target: 2),
         ] + extra
         let pid = try Processes.spawn(path: arguments[0], arguments: arguments, environment: ["PATH=/usr/bin:/bin"],
-                                      fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory)
+                                      fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory).pid
         pipe.write.close()
         let output = String(decoding: try pipe.read.readAll(), as: UTF8.self)
         return (output, try Processes.wait(pid))
@@ -123,7 +123,7 @@ import SkiffLinux
 
     @Test func pidfdSignalsAndWaits() throws {
         let pid = try Processes.spawn(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [],
-                                      fds: [], closeFrom: 3)
+                                      fds: [], closeFrom: 3).pid
         let pidfd = try Processes.pidfd(pid)
         #expect(Processes.isAlive(pid))
         #expect(try Processes.tryWait(pid) == nil)

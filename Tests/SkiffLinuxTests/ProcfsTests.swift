@@ -29,7 +29,7 @@ import SkiffLinux
         let name = "a) b ( c) 1 2"
         try temp.symlink(name, to: "/bin/sleep")
         let pid = try Processes.spawn(path: temp.file(name), arguments: [name, "30"], environment: [],
-                                      fds: [], closeFrom: 3)
+                                      fds: [], closeFrom: 3).pid
         defer {
             kill(pid, SIGKILL)
             _ = try? Processes.wait(pid)

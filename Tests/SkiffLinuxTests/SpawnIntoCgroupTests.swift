@@ -19,17 +19,22 @@ import SkiffLinux
         return nil
     }()
 
+    /// The pid when the child was born in the cgroup; nil (the fallback child reaped) when
+    /// spawn fell back to posix_spawn.
     func spawn(_ arguments: [String], into directory: String, output: OwnedFD? = nil) throws -> pid_t? {
         let cgroup = try Files.open(directory, flags: O_RDONLY | O_DIRECTORY)
         let null = try Files.open("/dev/null", flags: O_RDWR)
-        return try Processes.spawn(
+        let spawned = try Processes.spawn(
             path: arguments[0], arguments: arguments, environment: ["PATH=/usr/bin:/bin"],
             fds: [.init(source: null.raw, target: 0), .init(source: output?.raw ?? null.raw, target: 1),
                   .init(source: null.raw, target: 2)],
             closeFrom: 3, workingDirectory: "/", intoCgroup: cgroup)
+        if spawned.inCgroup { return spawned.pid }
+        _ = try Processes.wait(spawned.pid)
+        return nil
     }
 
-    @Test func aDirectoryThatIsNoCgroupStartsNothing() throws {
+    @Test func aDirectoryThatIsNoCgroupFallsBackToAPlainSpawn() throws {
         let temp = try TemporaryDirectory()
         #expect(try spawn(["/bin/true"], into: temp.path) == nil)
     }

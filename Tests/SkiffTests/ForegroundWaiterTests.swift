@@ -39,7 +39,7 @@ import SkiffLinux
 
     @Test func returnsTheExitOfTheChild() throws {
         let pid = try Processes.spawn(path: "/bin/sh", arguments: ["sh", "-c", "exit 3"], environment: [],
-                                      fds: [], closeFrom: 3)
+                                      fds: [], closeFrom: 3).pid
         usleep(100_000)  // already exited: the first tryWait reaps it
         let (_, box) = waitOnAThread(pid, seconds: 5)
         #expect(box.exit == .exited(3))
@@ -53,7 +53,7 @@ import SkiffLinux
         var stuck = 0
         for _ in 0..<3 {
             let pid = try Processes.spawn(path: "/bin/sleep", arguments: ["sleep", "0.1"], environment: [],
-                                          fds: [], closeFrom: 3)
+                                          fds: [], closeFrom: 3).pid
             let (inTime, box) = waitOnAThread(pid, seconds: 1.0)
             if !inTime { stuck += 1 }
             #expect(box.exit == .exited(0))

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Skiff
+import SkiffCgroups
 import SkiffLinux
 
 /// What an embedding program sees when a call is refused: a SkiffError whose kind it can
@@ -79,6 +80,29 @@ import SkiffLinux
 
     @Test func listOfAnEmptyRoot() throws {
         #expect(try runtime.list() == [])
+    }
+
+    /// The kernel's refusal stays a value through every layer of wrapping, while the text
+    /// grows the context a user reads.
+    @Test func wrappingKeepsTheCause() {
+        let linux = LinuxError("mkdir", path: "/run/skiff/web", errno: EACCES)
+        let wrapped = SkiffError.wrap(SkiffError.wrap(linux, "create state root"), "create web")
+        #expect(wrapped.kind == .system)
+        #expect(wrapped.description == "create web: create state root: mkdir \"/run/skiff/web\": permission denied")
+        #expect(wrapped.cause == linux)
+        #expect(wrapped.cause?.errno == .permissionDenied)
+        #expect(SkiffError(.invalidArgument, "bundle", linux).cause == linux)
+        #expect(SkiffError(.invalidArgument, "process.args: must not be empty").cause == nil)
+        let cgroup = CgroupError("linux.resources.pids.limit = \"-2\": write \"/sys/fs/cgroup/pids.max\": invalid argument",
+                                 cause: LinuxError("write", path: "/sys/fs/cgroup/pids.max", errno: EINVAL))
+        #expect(SkiffError.wrap(cgroup, "create web").cause?.path == "/sys/fs/cgroup/pids.max")
+    }
+
+    /// A failing call's errno reaches the embedder as a value, not only as text.
+    @Test func aMissingBundleCarriesENOENT() throws {
+        let error = skiffError { try runtime.create(id: "web", bundle: temp.file("no-bundle")) }
+        #expect(error?.cause?.operation == "realpath")
+        #expect(error?.cause?.code == ENOENT)
     }
 
     /// SkiffError's contract: lower layers' errors reach the caller wrapped, with a kind.

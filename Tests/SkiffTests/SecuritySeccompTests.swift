@@ -3,6 +3,7 @@ import Testing
 
 import CSeccomp
 @testable import Skiff
+import SkiffLinux
 import SkiffOCI
 
 /// linux.seccomp compiled by the runtime, checked by running the BPF program the kernel would

@@ -18,7 +18,9 @@ import SkiffLinux
         ],
         debug: true)
 
-    @Test(arguments: [SyncMessage.options(options), .ready, .error("mount \"/proc\": permission denied\nsecond line")])
+    @Test(arguments: [SyncMessage.options(options), .ready, .error(InitFailure(message: "mount \"/proc\": permission denied\nsecond line")),
+                      .error(InitFailure(message: "mounts[3] /proc: mount \"/proc\": permission denied", operation: "mount",
+                                         path: "/proc", errno: EACCES))])
     func roundTrips(message: SyncMessage) throws {
         let data = try JSONEncoder().encode(message)
         #expect(try JSONDecoder().decode(SyncMessage.self, from: data) == message)
@@ -27,12 +29,36 @@ import SkiffLinux
     @Test func wireForm() throws {
         let ready = try JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.ready)) as? [String: String]
         #expect(ready == ["type": "ready"])
-        let error = try JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.error("boom")))
+        let error = try JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.error(InitFailure(message: "boom"))))
         #expect(error as? [String: String] == ["type": "error", "message": "boom"])
+        let failure = InitFailure(message: "setrlimit RLIMIT_NOFILE: operation not permitted", operation: "setrlimit RLIMIT_NOFILE",
+                                  errno: EPERM)
+        let withCause = try #require(
+            JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.error(failure))) as? [String: Any])
+        #expect(withCause["operation"] as? String == "setrlimit RLIMIT_NOFILE")
+        #expect(withCause["errno"] as? Int == Int(EPERM))
+        #expect(withCause["path"] == nil)
         let options = try #require(
             JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.options(Self.options))) as? [String: Any])
         #expect(options["type"] as? String == "options")
         #expect((options["options"] as? [String: Any])?["containerID"] as? String == "web")
+    }
+
+    /// Init sends the failed call as values; the runtime rebuilds the LinuxError from them.
+    @Test func initFailureCarriesTheFailedCall() throws {
+        let linux = LinuxError("mount", path: "/proc", errno: EPERM)
+        let failure = InitFailure(SkiffError.wrap(SkiffError.wrap(linux, "mounts[2] /proc"), "init"))
+        #expect(failure.message == "init: mounts[2] /proc: mount \"/proc\": operation not permitted")
+        #expect(failure.operation == "mount")
+        #expect(failure.path == "/proc")
+        #expect(failure.errno == EPERM)
+        #expect(failure.cause == linux)
+        let data = try JSONEncoder().encode(SyncMessage.error(failure))
+        #expect(try JSONDecoder().decode(SyncMessage.self, from: data) == .error(failure))
+        // A bare message (an error with no system call behind it) has no cause.
+        #expect(InitFailure(SkiffError(.invalidArgument, "process.args: must not be empty")).cause == nil)
+        let old = try JSONDecoder().decode(SyncMessage.self, from: Data(#"{"type":"error","message":"boom"}"#.utf8))
+        #expect(old == .error(InitFailure(message: "boom")))
     }
 
     @Test func unknownTypeIsAnErrorNamingIt() {

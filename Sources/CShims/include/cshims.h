@@ -270,4 +270,29 @@ int skiff_userns_with_maps(const char *uid_map, const char *gid_map, const char 
 // own before this returns. -1 with errno set and *failed naming the step.
 int skiff_netdev_move(int from_ns, const char *name, int to_ns, const char *new_name, int up, const char **failed);
 
+// seccomp(2) has no glibc wrapper, and Swift cannot call the variadic syscall(2). The runtime
+// compiles profiles with libseccomp (CSeccomp) and init only loads the exported program, so
+// these are the only raw calls; SkiffLinux's `Seccomp` wraps them. The kernel's sock_fprog is
+// spelled out (a length, then a pointer to 8-byte sock_filter instructions) so that this header
+// need not include <linux/seccomp.h>, which CSeccomp's libseccomp header brings to Swift too.
+struct skiff_sock_fprog {
+    unsigned short len;
+    const void *filter;
+};
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, program): the new listener fd with
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER, 0 otherwise, -1 with errno on failure.
+static inline int skiff_seccomp_set_filter(unsigned int flags, const void *program, unsigned short count) {
+    struct skiff_sock_fprog fprog = { .len = count, .filter = program };
+    return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &fprog);
+}
+
+/// Whether the kernel knows every bit of `flags`: it validates them before it reads the
+/// program, so a NULL program fails with EFAULT exactly when the flags are accepted (the probe
+/// libseccomp uses too).
+static inline int skiff_seccomp_flags_supported(unsigned int flags) {
+    long result = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, NULL);
+    return result < 0 && errno == EFAULT;
+}
+
 #endif

@@ -57,9 +57,14 @@ struct CgroupMount {
         if cgroupNamespace {
             let fstype = source.version == "v2" ? "cgroup2" : "cgroup"
             let data = source.version == "v2" ? nil : source.controllers.joined(separator: ",")
-            let (_, err) = sysCallErrno { Glibc.mount(fstype, target.procPath, fstype, flags, data) }
-            if err == 0 { return }
-            if err != EPERM && err != EBUSY { throw LinuxError("mount", path: display, errno: err) }
+            let mounted = Result { () throws(LinuxError) in
+                try Mounts.mount(source: fstype, target: target.procPath, type: fstype, flags: flags, data: data, display: display)
+            }
+            switch mounted {
+            case .success: return
+            case .failure(let error) where error.code != EPERM && error.code != EBUSY: throw error
+            case .failure: break
+            }
             // Fall back to a bind of the container's directory (a v1 hierarchy may refuse a
             // second superblock with other options).
         }

@@ -27,19 +27,17 @@ struct Console {
 
     func setUp(bindToDevConsole: Bool) throws {
         let master = try Files.open("/dev/ptmx", flags: O_RDWR | O_NOCTTY)
-        let peer = OwnedFD(try sysCall("ioctl TIOCGPTPEER", path: "/dev/ptmx") { skiff_pty_peer(master.raw) })
+        let peer = try Terminals.openPeer(master, display: "/dev/ptmx")
         if let size {
-            _ = try sysCall("ioctl TIOCSWINSZ") {
-                skiff_set_winsize(master.raw, UInt16(clamping: size.height), UInt16(clamping: size.width))
-            }
+            try Terminals.setWindowSize(master.raw, rows: UInt16(clamping: size.height), columns: UInt16(clamping: size.width))
         }
         if bindToDevConsole { try bindDevConsole(peer) }
-        _ = try sysCall("send console master") { skiff_send_fd(socket.raw, master.raw, "/dev/ptmx") }
+        try Sockets.sendFD(socket, master, name: "/dev/ptmx", operation: "send console master")
         socket.close()
         master.close()
-        _ = try sysCall("ioctl TIOCSCTTY") { skiff_set_ctty(peer.raw) }
+        try Terminals.makeControlling(peer)
         for target in Int32(0)...2 {
-            _ = try sysCall("dup2 console") { dup2(peer.raw, target) }
+            try peer.duplicate(onto: target, operation: "dup2 console")
         }
     }
 

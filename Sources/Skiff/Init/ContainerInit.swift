@@ -35,7 +35,7 @@ public enum ContainerInit {
         } catch {
             // Before "ready" the runtime is listening and prints this as the command's error;
             // after it (waiting for start) only the container's stderr is left.
-            if sync.fd.raw < 0 || (try? sync.send(.error("\(error)"))) == nil {
+            if sync.fd.raw < 0 || (try? sync.send(.error(InitFailure(error)))) == nil {
                 writeStderr("skiff init: \(error)\n")
             }
             exit(1)
@@ -141,8 +141,8 @@ public enum ContainerInit {
             // but the process still gets root.path as its root, never the host's.
             // The host's /proc stays reachable through this fd only, for the exec.fifo below.
             procAfterChroot = try Files.open("/proc", flags: SKIFF_O_PATH | O_DIRECTORY)
-            _ = try sysCall("chroot", path: options.rootfs) { chroot(options.rootfs) }
-            _ = try sysCall("chdir", path: "/") { chdir("/") }
+            try ProcessControl.changeRoot(options.rootfs)
+            try ProcessControl.changeDirectory("/")
         }
         if !hasUTS, spec.hostname?.isEmpty == false {
             throw SkiffError(.invalidArgument, "hostname: setting the hostname needs a uts namespace")
@@ -215,20 +215,23 @@ public enum ContainerInit {
     /// in (runc's default; --no-new-keyring keeps the caller's). Kernels or user namespaces
     /// without keyring support are skipped, as runc does.
     private static func joinSessionKeyring(_ id: String) throws {
-        let (key, err) = sysCallErrno { skiff_join_session_keyring("_ses.\(id)") }
-        if err == ENOSYS || err == EACCES || err == EPERM { return }
-        if err != 0 { throw LinuxError("join session keyring", errno: err) }
+        let key: Int
+        switch Result(catching: { () throws(LinuxError) in try Keyring.joinSession(named: "_ses.\(id)") }) {
+        case .success(let joined): key = joined
+        case .failure(let error) where [ENOSYS, EACCES, EPERM].contains(error.code): return
+        case .failure(let error): throw error
+        }
         // The kernel's default for a new keyring (possessor: all; user: view, read, write,
         // search, link) with the bits runc adds (0x080d0000), so the process's uid may use it.
-        _ = skiff_keyring_setperm(key, 0x3f1f_0000 | 0x080d_0000)
+        Keyring.trySetPermissions(key, 0x3f1f_0000 | 0x080d_0000)
     }
 
     private static func setNames(_ spec: Spec) throws {
         if let hostname = spec.hostname, !hostname.isEmpty {
-            _ = try sysCall("sethostname \"\(hostname)\"") { sethostname(hostname, hostname.utf8.count) }
+            try Identity.setHostname(hostname)
         }
         if let domainname = spec.domainname, !domainname.isEmpty {
-            _ = try sysCall("setdomainname \"\(domainname)\"") { setdomainname(domainname, domainname.utf8.count) }
+            try Identity.setDomainname(domainname)
         }
     }
 

@@ -56,19 +56,16 @@ struct Devices {
         let (parentPath, name) = root.split(device.path)
         // An O_PATH fd of the directory serves as dirfd for the *at calls: one lookup.
         let dir = try root.mkdirAll(parentPath)
-        let rdev = dev_t(skiff_makedev(UInt32(truncatingIfNeeded: device.major), UInt32(truncatingIfNeeded: device.minor)))
+        let rdev = Files.deviceNumber(major: UInt32(truncatingIfNeeded: device.major), minor: UInt32(truncatingIfNeeded: device.minor))
         let mode = kind | mode_t(device.fileMode ?? 0o666) & 0o7777
-        let dirFD = dir.raw
-        var err = sysCallErrno { mknodat(dirFD, name, mode, rdev) }.errno
-        if err == EEXIST {
+        let made = Result { () throws(LinuxError) in try Files.mknodAt(dir, name, mode: mode, device: rdev, display: device.path) }
+        if case .failure(let error) = made {
+            guard error.code == EEXIST else { throw error }
             // Whatever the image had there (a file, a symlink) is replaced by the real node.
-            _ = unlinkat(dirFD, name, 0)
-            err = sysCallErrno { mknodat(dirFD, name, mode, rdev) }.errno
+            Files.tryUnlinkAt(dir, name)
+            try Files.mknodAt(dir, name, mode: mode, device: rdev, display: device.path)
         }
-        if err != 0 { throw LinuxError("mknod", path: device.path, errno: err) }
-        _ = try sysCall("fchownat", path: device.path) {
-            fchownat(dir.raw, name, device.uid ?? 0, device.gid ?? 0, Int32(AT_SYMLINK_NOFOLLOW))
-        }
+        try Files.chownAt(dir, name, uid: device.uid ?? 0, gid: device.gid ?? 0, display: device.path)
     }
 
     private func bind(_ device: LinuxDevice) throws {
@@ -89,19 +86,21 @@ struct Devices {
         // entry the image never had.
         if access("/proc/kcore", F_OK) == 0 { links.append(("/proc/kcore", "core")) }
         for (target, name) in links {
-            let (_, err) = sysCallErrno { symlinkat(target, dir.raw, name) }
-            if err != 0 && err != EEXIST { throw LinuxError("symlink", path: "/dev/\(name)", errno: err) }
+            try ignoringExisting { () throws(LinuxError) in try Files.symlinkAt(target, dir, name, display: "/dev/\(name)") }
         }
         // /dev/ptmx must point at the container's devpts instance, not the host's.
         var st = Glibc.stat()
         if fstatat(dir.raw, "pts/ptmx", &st, Int32(AT_SYMLINK_NOFOLLOW)) == 0 {
-            _ = unlinkat(dir.raw, "ptmx", 0)
-            let (_, err) = sysCallErrno { symlinkat("pts/ptmx", dir.raw, "ptmx") }
-            if err != 0 && err != EEXIST { throw LinuxError("symlink", path: "/dev/ptmx", errno: err) }
+            Files.tryUnlinkAt(dir, "ptmx")
+            try ignoringExisting { () throws(LinuxError) in try Files.symlinkAt("pts/ptmx", dir, "ptmx", display: "/dev/ptmx") }
         }
         for name in ["shm", "pts"] {
-            let (_, err) = sysCallErrno { mkdirat(dir.raw, name, 0o755) }
-            if err != 0 && err != EEXIST { throw LinuxError("mkdir", path: "/dev/\(name)", errno: err) }
+            try ignoringExisting { () throws(LinuxError) in try Files.mkdirAt(dir, name, mode: 0o755, display: "/dev/\(name)") }
         }
+    }
+
+    /// Runs `body`; what the image already has (EEXIST) is kept.
+    private static func ignoringExisting(_ body: () throws(LinuxError) -> Void) throws(LinuxError) {
+        if case .failure(let error) = Result(catching: body), error.code != EEXIST { throw error }
     }
 }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffLinux
 import SkiffOCI
 
@@ -40,7 +39,7 @@ struct ProcessLauncher {
         try setup.applyRlimits()
         try tuning.applyPrivileged()
         if process.noNewPrivileges == true {
-            _ = try sysCall("prctl PR_SET_NO_NEW_PRIVS") { skiff_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
+            try ProcessControl.setNoNewPrivileges()
         }
         try security.beforeUserSwitch()
         let enteredEarly = try setup.enterWorkingDirectoryEarly()
@@ -58,10 +57,10 @@ struct ProcessLauncher {
     func exec() -> Never {
         // Only stdio and the preserved fds reach the process (runc CVE-2024-21626): the rest
         // are close-on-exec so they stay usable if execve fails.
-        _ = skiff_close_range(UInt32(3 + preserveFds), UInt32.max, UInt32(CLOSE_RANGE_CLOEXEC))
+        ProcessControl.markCloseOnExec(from: Int32(3 + preserveFds))
         let argv = (process.args ?? []).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
-        skiff_reset_signals()
+        ProcessControl.resetSignals()
         // The seccomp filter last: nothing but execve runs under it (a profile may deny
         // rt_sigaction or the allocator's mmap).
         do {

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffLinux
 import SkiffOCI
 
@@ -23,7 +22,7 @@ struct ProcessSetup {
             guard let resource = Self.rlimitNames[limit.type] else {
                 throw SkiffError(.invalidArgument, "process.rlimits: unknown type \"\(limit.type)\"")
             }
-            _ = try sysCall("setrlimit \(limit.type)") { skiff_setrlimit(resource, limit.soft, limit.hard) }
+            try Identity.setResourceLimit(resource, name: limit.type, soft: limit.soft, hard: limit.hard)
         }
     }
 
@@ -38,10 +37,10 @@ struct ProcessSetup {
         }
         if setgroupsAllowed {
             let groups = (user.additionalGids ?? []).map { gid_t($0) }
-            _ = try sysCall("setgroups") { groups.withUnsafeBufferPointer { setgroups(groups.count, $0.baseAddress) } }
+            try Identity.setGroups(groups)
         }
-        _ = try sysCall("setresgid \(user.gid)") { setresgid(user.gid, user.gid, user.gid) }
-        _ = try sysCall("setresuid \(user.uid)") { setresuid(user.uid, user.uid, user.uid) }
+        try Identity.setGID(user.gid)
+        try Identity.setUID(user.uid)
         umask(mode_t(user.umask ?? 0o022))
     }
 
@@ -52,10 +51,10 @@ struct ProcessSetup {
     private func giveTerminalToUser(_ user: User) throws {
         var st = Glibc.stat()
         guard fstat(0, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR, st.st_uid != user.uid else { return }
-        let (_, err) = sysCallErrno { fchown(0, user.uid, st.st_gid) }
-        if err != 0, err != EINVAL, err != EPERM, err != EROFS {
-            throw LinuxError("fchown", path: "/dev/pts (the process's terminal)", errno: err)
+        let chowned = Result { () throws(LinuxError) in
+            try Files.chown(fd: 0, uid: user.uid, gid: st.st_gid, display: "/dev/pts (the process's terminal)")
         }
+        if case .failure(let error) = chowned, ![EINVAL, EPERM, EROFS].contains(error.code) { throw error }
     }
 
     /// The environment for execve: process.env, with HOME added from the container's
@@ -83,10 +82,11 @@ struct ProcessSetup {
     /// then tries again as the user.
     func enterWorkingDirectoryEarly() throws -> Bool {
         let cwd = process.cwd
-        let (_, err) = sysCallErrno { chdir(cwd) }
-        if err == EACCES || err == EPERM { return false }
-        if err != 0 { throw LinuxError("chdir", path: cwd, errno: err) }
-        return true
+        switch Result(catching: { () throws(LinuxError) in try ProcessControl.changeDirectory(cwd) }) {
+        case .success: return true
+        case .failure(let error) where error.code == EACCES || error.code == EPERM: return false
+        case .failure(let error): throw error
+        }
     }
 
     /// chdir to process.cwd (unless done early) and check the result lies inside the
@@ -94,7 +94,7 @@ struct ProcessSetup {
     /// CVE-2024-21626).
     func enterWorkingDirectory(enteredEarly: Bool) throws {
         let cwd = process.cwd
-        if !enteredEarly { _ = try sysCall("chdir", path: cwd) { chdir(cwd) } }
+        if !enteredEarly { try ProcessControl.changeDirectory(cwd) }
         let actual = try Files.currentDirectory()
         if !actual.hasPrefix("/") {
             throw SkiffError(.system, "chdir \"\(cwd)\": current working directory is outside of container mount namespace root")

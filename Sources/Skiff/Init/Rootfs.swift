@@ -237,7 +237,7 @@ struct RootfsBuilder {
             let openedFD = opened.map { OwnedFD($0) }
             sourceFD = try detached ?? openedFD ?? Files.open(source, flags: SKIFF_O_PATH)
         } catch {
-            throw SkiffError(.invalidArgument, "bind source: \(error)")
+            throw SkiffError(.invalidArgument, "bind source", error)
         }
         let isDirectory = (try sourceFD.stat().st_mode & S_IFMT) == S_IFDIR
         let destination = isDirectory ? try root.mkdirAll(mount.destination) : try root.createFile(mount.destination)
@@ -266,9 +266,8 @@ struct RootfsBuilder {
         let mounted = try root.open(destination, flags: SKIFF_O_PATH)
         if options.recursiveSet != 0 || options.recursiveClear != 0 {
             // rro, rnosuid…: the whole tree under the mount, which mount(2) cannot do.
-            _ = try sysCall("mount_setattr", path: destination) {
-                skiff_mount_setattr_recursive(mounted.raw, options.recursiveSet, options.recursiveClear)
-            }
+            try Mounts.setAttributesRecursive(mounted, set: options.recursiveSet, clear: options.recursiveClear,
+                                              display: destination)
         }
         for flag in options.propagation {
             try Mounts.mount(source: nil, target: mounted.procPath, type: nil, flags: flag, display: destination)
@@ -278,25 +277,25 @@ struct RootfsBuilder {
     private func pivotRoot() throws {
         let oldRoot = try Files.open("/", flags: O_DIRECTORY | O_RDONLY)
         let newRoot = try Files.open(rootfs, flags: O_DIRECTORY | O_RDONLY)
-        _ = try sysCall("fchdir", path: rootfs) { fchdir(newRoot.raw) }
+        try ProcessControl.changeDirectory(to: newRoot, display: rootfs)
         // pivot_root(".", ".") stacks the old root on top of the new one; it is then
         // detached without needing a directory for it inside the container (runc's trick).
         try Mounts.pivotRoot(".", ".")
-        _ = try sysCall("fchdir", path: "old root") { fchdir(oldRoot.raw) }
+        try ProcessControl.changeDirectory(to: oldRoot, display: "old root")
         // Make the old root a slave first so unmounting it does not propagate to the host.
         try Mounts.mount(source: nil, target: ".", type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: "old root")
         try Mounts.unmount(".", flags: Int32(MNT_DETACH))
-        _ = try sysCall("chdir", path: "/") { chdir("/") }
+        try ProcessControl.changeDirectory("/")
     }
 
     /// --no-pivot: move the rootfs over "/" and chroot into it (for ramfs roots where
     /// pivot_root is impossible).
     private func moveRoot() throws {
         try hideHostProcAndSysfs()
-        _ = try sysCall("chdir", path: rootfs) { chdir(rootfs) }
+        try ProcessControl.changeDirectory(rootfs)
         try Mounts.mount(source: rootfs, target: "/", type: nil, flags: UInt(MS_MOVE), display: rootfs)
-        _ = try sysCall("chroot", path: ".") { chroot(".") }
-        _ = try sysCall("chdir", path: "/") { chdir("/") }
+        try ProcessControl.changeRoot(".")
+        try ProcessControl.changeDirectory("/")
     }
 
     /// Without pivot_root the host's mounts stay in the namespace, under the chroot. The kernel
@@ -398,7 +397,7 @@ struct RootfsBuilder {
         }
         let null = try Files.open("/dev/null", flags: SKIFF_O_PATH | O_NOFOLLOW)
         let nullStat = try null.stat()
-        guard (nullStat.st_mode & S_IFMT) == S_IFCHR, nullStat.st_rdev == UInt(skiff_makedev(1, 3)) else {
+        guard (nullStat.st_mode & S_IFMT) == S_IFCHR, nullStat.st_rdev == Files.deviceNumber(major: 1, minor: 3) else {
             throw SkiffError(.system, "mask \"\(path)\": /dev/null is not the null device")
         }
         try Mounts.mount(source: null.procPath, target: target.procPath, type: nil, flags: UInt(MS_BIND), display: path)

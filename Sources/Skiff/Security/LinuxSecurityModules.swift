@@ -100,14 +100,14 @@ struct ProcfsAttrWriter: ProcAttrWriter {
         do {
             try fd.writeAll(value, path: display(attr))
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
     }
 
     private func display(_ attr: String) -> String { root + "/thread-self/attr/" + attr }
 
     func open(_ attr: String, flags: Int32) throws(SkiffError) -> OwnedFD {
-        func fail(_ error: LinuxError) -> SkiffError { SkiffError(.system, "\(error)") }
+        func fail(_ error: LinuxError) -> SkiffError { SkiffError(.system, error) }
         let proc: OwnedFD
         do {
             proc = try Files.open(root, flags: SKIFF_O_PATH | O_DIRECTORY | O_NOFOLLOW)
@@ -117,25 +117,29 @@ struct ProcfsAttrWriter: ProcAttrWriter {
         try Self.verify(proc, path: root, root: true)
         let path = "thread-self/attr/" + attr
         let resolve = UInt64(RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH)
-        let openFlags = UInt64(UInt32(bitPattern: flags | O_CLOEXEC | O_NOFOLLOW))
-        let (fd, err) = sysCallErrno { Int32(truncatingIfNeeded: skiff_openat2(proc.raw, path, openFlags, 0, resolve)) }
-        if err != 0 { throw fail(LinuxError("openat2", path: display(attr), errno: err)) }
-        let file = OwnedFD(fd)
+        let file: OwnedFD
+        do {
+            file = try Files.openAt2(proc, path, flags: flags | O_NOFOLLOW, resolve: resolve, display: display(attr))
+        } catch {
+            throw fail(error)
+        }
         try Self.verify(file, path: display(attr), root: false)
         return file
     }
 
     static func verify(_ fd: OwnedFD, path: String, root: Bool) throws(SkiffError) {
-        var fs = statfs()
-        let (_, err) = sysCallErrno { fstatfs(fd.raw, &fs) }
-        if err != 0 { throw SkiffError(.system, "\(LinuxError("fstatfs", path: path, errno: err))") }
+        let type: UInt
+        do {
+            type = try fd.filesystemType(display: path)
+        } catch {
+            throw SkiffError(.system, error)
+        }
         var isRoot = true
         if root {
-            var st = Glibc.stat()
-            isRoot = fstat(fd.raw, &st) == 0 && st.st_ino == 1  // PROC_ROOT_INO
+            isRoot = (try? fd.stat())?.st_ino == 1  // PROC_ROOT_INO
         }
-        if fs.f_type != PROC_SUPER_MAGIC || !isRoot {
-            throw SkiffError(.system, "\(LinuxError("verify procfs", path: path, errno: EXDEV))")
+        if type != UInt(PROC_SUPER_MAGIC) || !isRoot {
+            throw SkiffError(.system, LinuxError("verify procfs", path: path, errno: EXDEV))
         }
     }
 }

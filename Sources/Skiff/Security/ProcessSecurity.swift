@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CCap
-import CShims
 import SkiffLinux
 import SkiffOCI
 
@@ -72,7 +71,7 @@ struct ProcessSecurity {
     func beforeUserSwitch() throws {
         // CVE-2016-9962: until execve, init holds the runtime's fds; a process of the
         // container must not ptrace it or open its /proc/<pid>/fd. execve resets it.
-        _ = try sysCall("prctl PR_SET_DUMPABLE") { skiff_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) }
+        try ProcessControl.setNotDumpable()
         try labels.apply(attrWriter)
         try ProcessCapabilities.dropBounding(keep: capabilities.bounding)
         if seccompMoment == .beforeUserSwitch { try loadSeccomp() }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSeccomp
+import SkiffLinux
 import SkiffOCI
 
 extension Runtime {
@@ -49,7 +50,7 @@ enum SeccompFeatures {
         let supported = known.filter { name in
             var bit = SeccompCompiler.flags[name]!
             if bit == UInt32(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) { bit |= UInt32(SECCOMP_FILTER_FLAG_NEW_LISTENER) }
-            return skiff_seccomp_flags_supported(bit) != 0
+            return Seccomp.flagsSupported(bit)
         }
         return Features.Seccomp(enabled: true, actions: actions, operators: operators, archs: archs,
                                 knownFlags: known, supportedFlags: supported)

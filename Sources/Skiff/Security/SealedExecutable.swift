@@ -46,7 +46,7 @@ final class SealedExecutable {
         do {
             binary = try Files.realpath("/proc/self/exe")
         } catch {
-            throw SkiffError(.system, "find the runtime binary: \(error)")
+            throw SkiffError(.system, "find the runtime binary", error)
         }
         if privileged, let fd = try? overlay(binary: binary, dummyLayer: dummyLayer) {
             return SealedExecutable(fd: fd, method: .overlay)
@@ -56,7 +56,7 @@ final class SealedExecutable {
             do {
                 fd = try Files.open(binary, flags: SKIFF_O_PATH)
             } catch {
-                throw SkiffError(.system, "\(error)")
+                throw SkiffError(.system, error)
             }
             return SealedExecutable(fd: fd, method: .unwritable)
         }
@@ -67,30 +67,24 @@ final class SealedExecutable {
     /// nosuid and detached (it disappears with its last fd), and the binary opened O_PATH in it.
     static func overlay(binary: String, dummyLayer: String) throws(SkiffError) -> OwnedFD {
         func fail(_ operation: String, _ err: Int32) -> SkiffError {
-            SkiffError(.system, "\(LinuxError(operation, path: binary, errno: err))")
+            SkiffError(.system, LinuxError(operation, path: binary, errno: err))
         }
         guard let slash = binary.lastIndex(of: "/") else { throw fail("split binary path", EINVAL) }
         let directory = slash == binary.startIndex ? "/" : String(binary[..<slash])
         let name = String(binary[binary.index(after: slash)...])
-        let (context, err) = sysCallErrno { skiff_fsopen("overlay") }
-        if err != 0 { throw fail("fsopen overlay", err) }
-        let contextFD = OwnedFD(context)
         // The binary's layer on top, so a file of the same name in the dummy never shows.
         let lower = escape(directory) + ":" + escape(dummyLayer)
-        let (_, lowerErr) = sysCallErrno { skiff_fsconfig_string(contextFD.raw, "lowerdir", lower) }
-        if lowerErr != 0 { throw fail("fsconfig lowerdir=\(lower)", lowerErr) }
-        // xino only matters for inode numbers we never look at; off avoids kernel log noise.
-        _ = skiff_fsconfig_string(contextFD.raw, "xino", "off")
-        let (_, createErr) = sysCallErrno { skiff_fsconfig_create(contextFD.raw) }
-        if createErr != 0 { throw fail("fsconfig create overlay", createErr) }
-        let (mount, mountErr) = sysCallErrno {
-            skiff_fsmount(contextFD.raw, SKIFF_MOUNT_ATTR_RDONLY | SKIFF_MOUNT_ATTR_NODEV | SKIFF_MOUNT_ATTR_NOSUID)
+        let mount: OwnedFD
+        do {
+            mount = try Mounts.detachedReadOnlyOverlay(lowerdir: lower, display: binary)
+        } catch {
+            throw SkiffError(.system, error)
         }
-        if mountErr != 0 { throw fail("fsmount overlay", mountErr) }
-        let mountFD = OwnedFD(mount)
-        let (exe, openErr) = sysCallErrno { openat(mountFD.raw, name, SKIFF_O_PATH | O_NOFOLLOW | O_CLOEXEC) }
-        if openErr != 0 { throw fail("open in overlay", openErr) }
-        return OwnedFD(exe)
+        do {
+            return try Files.openAt(mount, name, flags: SKIFF_O_PATH | O_NOFOLLOW, display: binary)
+        } catch {
+            throw fail("open in overlay", error.code)
+        }
     }
 
     /// overlayfs separates layers with ':' and escapes with '\'.
@@ -118,16 +112,16 @@ final class SealedExecutable {
         do {
             source = try Files.open("/proc/self/exe", flags: O_RDONLY)
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
-        let memfd = try SealedMemfd.create(name: "skiff-sealed-exe", executable: true)
-        while true {
-            let (copied, err) = sysCallErrno { sendfile(memfd.raw, source.raw, nil, 1 << 30) }
-            if err != 0 { throw SkiffError(.system, "\(LinuxError("copy the runtime binary to a memfd", errno: err))") }
-            if copied == 0 { break }
+        do {
+            let memfd = try SealedMemfd.create(name: "skiff-sealed-exe", executable: true)
+            try Files.copy(from: source, to: memfd, operation: "copy the runtime binary to a memfd")
+            SealedMemfd.trySealExec(memfd)  // Linux 6.3: no chmod either
+            try SealedMemfd.seal(memfd, name: "skiff-sealed-exe")
+            return memfd
+        } catch {
+            throw SkiffError(.system, error)
         }
-        _ = fcntl(memfd.raw, SKIFF_F_ADD_SEALS, Int32(SKIFF_F_SEAL_EXEC))  // Linux 6.3: no chmod either
-        try SealedMemfd.seal(memfd, name: "skiff-sealed-exe")
-        return memfd
     }
 }

@@ -119,7 +119,7 @@ enum SeccompCompiler {
                 guard notifies else { continue }
                 bit |= UInt32(SECCOMP_FILTER_FLAG_NEW_LISTENER)
             }
-            if skiff_seccomp_flags_supported(bit) == 0 {
+            if !Seccomp.flagsSupported(bit) {
                 throw fail(path, "\(name) is not supported by this kernel")
             }
             flags |= bit
@@ -160,18 +160,19 @@ enum SeccompCompiler {
 
     /// The filter as libseccomp generates it, read back from a memfd.
     private static func export(_ context: scmp_filter_ctx) throws(SkiffError) -> [SeccompProgram.Instruction] {
-        let memfd = try SealedMemfd.create(name: "skiff-seccomp-export", executable: false)
+        let memfd: OwnedFD
+        do {
+            memfd = try SealedMemfd.create(name: "skiff-seccomp-export", executable: false)
+        } catch {
+            throw SkiffError(.system, error)
+        }
         let result = seccomp_export_bpf(context, memfd.raw)
-        if result < 0 { throw SkiffError(.system, "\(LinuxError("seccomp_export_bpf", errno: -result))") }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let (got, err) = buffer.withUnsafeMutableBytes { raw in
-                sysCallErrno { pread(memfd.raw, raw.baseAddress, raw.count, off_t(bytes.count)) }
-            }
-            if err != 0 { throw SkiffError(.system, "\(LinuxError("read exported seccomp filter", errno: err))") }
-            if got == 0 { break }
-            bytes += buffer[0..<got]
+        if result < 0 { throw SkiffError(.system, LinuxError("seccomp_export_bpf", errno: -result)) }
+        let bytes: [UInt8]
+        do {
+            bytes = try memfd.preadAll(operation: "read exported seccomp filter")
+        } catch {
+            throw SkiffError(.system, error)
         }
         guard !bytes.isEmpty, bytes.count % 8 == 0 else {
             throw SkiffError(.system, "seccomp_export_bpf: \(bytes.count) bytes is not a whole program")
@@ -215,14 +216,14 @@ enum SeccompCompiler {
         // AUDIT_ARCH value → (highest syscall, highest x32 syscall).
         var sections: [(arch: UInt32, last: UInt32?, lastX32: UInt32?)] = []
         for token in architectures {
-            let audit = token == skiff_scmp_arch_x32 ? skiff_scmp_arch_x86_64 : token
+            let audit = token == SKIFF_SCMP_ARCH_X32 ? SKIFF_SCMP_ARCH_X86_64 : token
             let numbers = names.map { seccomp_syscall_resolve_name_arch(token, $0) }.filter { $0 >= 0 }
             guard let last = numbers.max().map(UInt32.init) else { continue }
             let index = sections.firstIndex { $0.arch == audit } ?? {
                 sections.append((audit, nil, nil))
                 return sections.count - 1
             }()
-            if token == skiff_scmp_arch_x32 {
+            if token == SKIFF_SCMP_ARCH_X32 {
                 sections[index].lastX32 = max(sections[index].lastX32 ?? 0, last)
             } else {
                 sections[index].last = max(sections[index].last ?? 0, last)
@@ -249,7 +250,7 @@ enum SeccompCompiler {
             if let last = section.last {
                 prepend(Insn(code: jumpGreater, jt: toEnosys(), jf: toFilter(), k: last))
             }
-            if section.arch == skiff_scmp_arch_x86_64 {
+            if section.arch == SKIFF_SCMP_ARCH_X86_64 {
                 // An x32 number goes to the x32 check (right after the native one), or, when
                 // the filter has no x32, straight to libseccomp's program, which refuses it.
                 let x32Jump: UInt8 = section.lastX32 == nil ? toFilter() : (section.last == nil ? 0 : 1)

@@ -6,7 +6,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import SkiffLinux
 import SkiffOCI
 
@@ -38,11 +37,11 @@ enum SeccompListener {
     /// Runtime side: waits for init's listener fd. nil when init closed the socket without
     /// one (it failed earlier; the sync socket carries the reason).
     static func receive(_ channel: OwnedFD) throws(SkiffError) -> OwnedFD? {
-        var name = [CChar](repeating: 0, count: 64)
-        let (fd, err) = sysCallErrno { skiff_recv_fd(channel.raw, &name, name.count) }
-        if err == ECONNRESET || err == EBADMSG { return nil }
-        if err != 0 { throw SkiffError(.system, "\(LinuxError("receive seccomp listener fd", errno: err))") }
-        return OwnedFD(fd)
+        switch Result(catching: { () throws(LinuxError) in try Sockets.receiveFD(channel, maxNameSize: 64, operation: "receive seccomp listener fd") }) {
+        case .success(let received): return received.fd
+        case .failure(let error) where error.code == ECONNRESET || error.code == EBADMSG: return nil
+        case .failure(let error): throw SkiffError(.system, error)
+        }
     }
 
     /// Runtime side: sends the state and the fd to the agent, then lets init go on.
@@ -53,29 +52,34 @@ enum SeccompListener {
         do {
             body = String(decoding: try state.jsonData(indent: nil), as: UTF8.self)
         } catch {
-            throw SkiffError(.system, "encode container process state: \(error)")
+            throw SkiffError(.system, "encode container process state", error)
         }
-        let (_, err) = sysCallErrno { skiff_send_fd(socket.raw, listener.raw, body) }
-        if err != 0 {
-            throw SkiffError(.system, "linux.seccomp.listenerPath: \(LinuxError("send listener fd", path: path, errno: err))")
+        do {
+            try Sockets.sendFD(socket, listener, name: body, operation: "send listener fd", path: path)
+        } catch {
+            throw SkiffError(.system, "linux.seccomp.listenerPath", error)
         }
         do {
             try channel.writeAll([1], operation: "acknowledge seccomp listener fd")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
     }
 
     /// Init side: hands the fd over and waits until the agent has it.
     static func handOver(_ listener: OwnedFD, channel: OwnedFD) throws(SkiffError) {
-        let (_, err) = sysCallErrno { skiff_send_fd(channel.raw, listener.raw, ContainerProcessState.seccompFdName) }
-        if err != 0 { throw SkiffError(.system, "\(LinuxError("send seccomp listener fd to the runtime", errno: err))") }
+        do {
+            try Sockets.sendFD(channel, listener, name: ContainerProcessState.seccompFdName,
+                               operation: "send seccomp listener fd to the runtime")
+        } catch {
+            throw SkiffError(.system, error)
+        }
         listener.close()
         let ack: [UInt8]
         do {
             ack = try channel.read(upTo: 1, operation: "wait for the seccomp agent")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         if ack != [1] { throw SkiffError(.system, "seccomp listener: the runtime did not reach the agent") }
         channel.close()
@@ -85,7 +89,7 @@ enum SeccompListener {
         do {
             return try Sockets.connect(path)
         } catch {
-            throw SkiffError(.invalidArgument, "linux.seccomp.listenerPath: \(error)")
+            throw SkiffError(.invalidArgument, "linux.seccomp.listenerPath", error)
         }
     }
 }

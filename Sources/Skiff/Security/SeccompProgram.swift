@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CSeccomp
-import CShims
 import SkiffLinux
 
 /// A compiled seccomp filter: what the runtime hands to init, and all init needs to load it.
@@ -27,12 +26,7 @@ struct SeccompProgram: Equatable, Sendable {
     static let maxInstructions = 4096
 
     /// `struct sock_filter` fields, one per instruction.
-    struct Instruction: Equatable, Sendable {
-        var code: UInt16
-        var jt: UInt8
-        var jf: UInt8
-        var k: UInt32
-    }
+    typealias Instruction = Seccomp.Instruction
 
     var instructions: [Instruction]
     /// SECCOMP_FILTER_FLAG_*, NEW_LISTENER included when a rule notifies.
@@ -104,7 +98,11 @@ struct SeccompProgram: Equatable, Sendable {
     /// The program in a sealed memfd: init gets an fd whose content nobody can change after
     /// the runtime checked it, and that names no host file.
     func sealedMemfd() throws(SkiffError) -> OwnedFD {
-        try SealedMemfd.make(name: "skiff-seccomp", contents: encoded())
+        do {
+            return try SealedMemfd.make(name: "skiff-seccomp", contents: encoded())
+        } catch {
+            throw SkiffError(.system, error)
+        }
     }
 
     /// Reads a program from an fd (a memfd from the runtime, or the state dir's file).
@@ -114,7 +112,7 @@ struct SeccompProgram: Equatable, Sendable {
         do {
             bytes = try fd.preadAll(limit: (1 << 20) + 1, operation: "read seccomp program")
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
         if bytes.count > 1 << 20 { throw SkiffError(.system, "seccomp program: larger than 1 MiB") }
         return try SeccompProgram(decoding: bytes)
@@ -125,48 +123,10 @@ struct SeccompProgram: Equatable, Sendable {
     /// seccomp(SECCOMP_SET_MODE_FILTER). Returns the listener fd when the filter notifies.
     /// Needs no_new_privs or CAP_SYS_ADMIN, which is why ProcessSecurity picks the moment.
     func load() throws(SkiffError) -> OwnedFD? {
-        let filters = instructions.map { sock_filter(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
-        let (result, err) = filters.withUnsafeBufferPointer { buffer in
-            sysCallErrno { skiff_seccomp_set_filter(flags, buffer.baseAddress, UInt16(buffer.count)) }
-        }
-        if err != 0 { throw SkiffError(.system, "\(LinuxError("load seccomp filter", errno: err))") }
-        return hasListener ? OwnedFD(result) : nil
-    }
-}
-
-/// A memfd written once and sealed against every change.
-enum SealedMemfd {
-    static func make(name: String, contents: [UInt8], executable: Bool = false) throws(SkiffError) -> OwnedFD {
-        let fd = try create(name: name, executable: executable)
         do {
-            try fd.writeAll(contents, operation: "write memfd", path: name)
+            return try Seccomp.setFilter(flags: flags, instructions: instructions, newListener: hasListener)
         } catch {
-            throw SkiffError(.system, "\(error)")
+            throw SkiffError(.system, error)
         }
-        try seal(fd, name: name)
-        return fd
-    }
-
-    static func create(name: String, executable: Bool) throws(SkiffError) -> OwnedFD {
-        let base = SKIFF_MFD_CLOEXEC | SKIFF_MFD_ALLOW_SEALING
-        // Say whether the memfd is executable (Linux 6.3 logs a warning otherwise); older
-        // kernels reject the flag with EINVAL.
-        var (fd, err) = sysCallErrno { skiff_memfd_create(name, base | (executable ? SKIFF_MFD_EXEC : SKIFF_MFD_NOEXEC_SEAL)) }
-        if err == EINVAL { (fd, err) = sysCallErrno { skiff_memfd_create(name, base) } }
-        if err != 0 { throw SkiffError(.system, "\(LinuxError("memfd_create", path: name, errno: err))") }
-        return OwnedFD(fd)
-    }
-
-    static func seal(_ fd: OwnedFD, name: String) throws(SkiffError) {
-        let seals = SKIFF_F_SEAL_SEAL | SKIFF_F_SEAL_SHRINK | SKIFF_F_SEAL_GROW | SKIFF_F_SEAL_WRITE
-        let (_, err) = sysCallErrno { fcntl(fd.raw, SKIFF_F_ADD_SEALS, Int32(seals)) }
-        if err != 0 { throw SkiffError(.system, "\(LinuxError("seal memfd", path: name, errno: err))") }
-    }
-
-    /// Whether `fd` carries every seal `seal` adds.
-    static func isSealed(_ fd: OwnedFD) -> Bool {
-        let seals = SKIFF_F_SEAL_SEAL | SKIFF_F_SEAL_SHRINK | SKIFF_F_SEAL_GROW | SKIFF_F_SEAL_WRITE
-        let current = fcntl(fd.raw, SKIFF_F_GET_SEALS)
-        return current >= 0 && current & Int32(seals) == Int32(seals)
     }
 }

@@ -74,7 +74,7 @@ final class SpawnSecurity {
             } catch let error as SkiffError {
                 throw error
             } catch {
-                throw SkiffError(.system, "\(error)")
+                throw SkiffError(.system, error)
             }
         }
         return SpawnSecurity(capabilities: capabilities, seccomp: seccomp, host: host, stateDirectory: stateDirectory,
@@ -117,7 +117,7 @@ final class SpawnSecurity {
             do {
                 try Files.writeAtomically(stateDirectory + "/" + Self.programFileName, seccomp.encoded(), mode: 0o600)
             } catch {
-                throw SkiffError(.system, "save the seccomp filter: \(error)")
+                throw SkiffError(.system, "save the seccomp filter", error)
             }
         }
         let program = try seccomp.sealedMemfd()
@@ -130,7 +130,7 @@ final class SpawnSecurity {
             do {
                 pair = try Sockets.pair(type: Int32(SOCK_SEQPACKET.rawValue))
             } catch {
-                throw SkiffError(.system, "\(error)")
+                throw SkiffError(.system, error)
             }
             listenerChannel = (pair.0, pair.1)
             fds.append(Processes.FDMapping(source: pair.1.raw, target: next))

@@ -2,7 +2,7 @@ import CNsexec
 
 /// The one message the runtime writes to the init socket for the C stage (docs/nsexec.md):
 /// a 16-byte header and type-length-value attributes, native-endian, each padded to 4 bytes.
-/// `skiff_bootstrap_parse` in Sources/CNsexec/bootstrap.c is the reader; keep both in step.
+/// The C stage's parser in Sources/CNsexec/bootstrap.c is the reader; keep both in step.
 struct BootstrapMessage: Equatable, Sendable {
     /// A namespace for stage 1 to join with setns, as `type:path` on the wire.
     struct NamespacePath: Equatable, Sendable {
@@ -38,14 +38,15 @@ struct BootstrapMessage: Equatable, Sendable {
 
     func encoded() -> [UInt8] {
         var body: [UInt8] = []
-        func attribute(_ type: skiff_attr_type, _ payload: [UInt8]) {
-            append16(UInt16(type.rawValue), to: &body)
+        // `type` is one of nsexec.h's SKIFF_ATTR_* values.
+        func attribute<Attribute: RawRepresentable>(_ type: Attribute, _ payload: [UInt8]) where Attribute.RawValue: BinaryInteger {
+            append16(UInt16(truncatingIfNeeded: type.rawValue), to: &body)
             append16(0, to: &body)
             append32(UInt32(payload.count), to: &body)
             body += payload
             body += repeatElement(0, count: (4 - payload.count % 4) % 4)
         }
-        func string(_ type: skiff_attr_type, _ value: String?) {
+        func string<Attribute: RawRepresentable>(_ type: Attribute, _ value: String?) where Attribute.RawValue: BinaryInteger {
             guard let value else { return }
             attribute(type, Array(value.utf8) + [0])
         }

@@ -132,17 +132,11 @@ struct InitSpawner {
             }
         }
         defer { if let savedCPUs { try? ProcessAttributes.setAffinity(savedCPUs) } }
-        let stage0: pid_t
-        if let first = cgroups.v2.first, let fd = CgroupManager.openCgroup2(first), let pid = try Processes.spawn(
+        let spawned = try Processes.spawn(
             path: executable, arguments: ["skiff", "init"], environment: environment, fds: fds, closeFrom: closeFrom,
-            workingDirectory: workingDirectory, intoCgroup: fd) {
-            stage0 = pid
-            byProcsWrite.removeFirst()
-        } else {
-            stage0 = try Processes.spawn(
-                path: executable, arguments: ["skiff", "init"], environment: environment,
-                fds: fds, closeFrom: closeFrom, workingDirectory: workingDirectory)
-        }
+            workingDirectory: workingDirectory, intoCgroup: cgroups.v2.first.flatMap(CgroupManager.openCgroup2))
+        let stage0 = spawned.pid
+        if spawned.inCgroup { byProcsWrite.removeFirst() }
         // The runtime itself goes back to where it ran (the defer covers a failed spawn).
         if let savedCPUs { try? ProcessAttributes.setAffinity(savedCPUs) }
         initChild.close()
@@ -200,8 +194,8 @@ struct InitSpawner {
             switch message {
             case .ready?:
                 break
-            case .error(let message)?:
-                throw SkiffError(.containerInit, message)
+            case .error(let failure)?:
+                throw SkiffError(.containerInit, failure.message, cause: failure.cause)
             case let other?:
                 throw SkiffError(.containerInit, "init: unexpected \"\(other.name)\" message, expected \"ready\"")
             case nil:

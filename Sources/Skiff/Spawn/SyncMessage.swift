@@ -40,6 +40,35 @@ public struct CgroupMountSource: Codable, Sendable, Equatable {
     public var directory: String
 }
 
+/// Why init failed, as it crosses the sync socket: the one-line message, and the failed
+/// system call behind it as values (operation, path, errno), so that the runtime rebuilds a
+/// `SkiffError` whose `cause` is that `LinuxError` rather than text to parse.
+public struct InitFailure: Codable, Sendable, Equatable {
+    public var message: String
+    public var operation: String?
+    public var path: String?
+    public var errno: Int32?
+
+    public init(message: String, operation: String? = nil, path: String? = nil, errno: Int32? = nil) {
+        self.message = message
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    /// `error` as init reports it.
+    public init(_ error: any Error) {
+        let cause = SkiffError.cause(of: error)
+        self.init(message: "\(error)", operation: cause?.operation, path: cause?.path, errno: cause?.code)
+    }
+
+    /// The system call that failed, when init named one.
+    public var cause: LinuxError? {
+        guard let operation, let errno else { return nil }
+        return LinuxError(operation, path: path, errno: errno)
+    }
+}
+
 /// Messages on the sync socket (SOCK_SEQPACKET, one JSON object per packet), the only channel
 /// between the runtime and the Swift init. docs/nsexec.md lists them.
 public enum SyncMessage: Codable, Sendable, Equatable {
@@ -49,9 +78,9 @@ public enum SyncMessage: Codable, Sendable, Equatable {
     case hooksDone              // runtime → init: they ran; go on
     case ready                  // init → runtime: container prepared; waits for "committed"
     case committed              // runtime → init: state.json and the pid file are written: go on (exec.fifo, or execve)
-    case error(String)          // init → runtime: preparation failed, with the one-line reason
+    case error(InitFailure)     // init → runtime: preparation failed: the one-line reason, and the failed call's operation, path and errno
 
-    private enum CodingKeys: String, CodingKey { case type, options, exec, message }
+    private enum CodingKeys: String, CodingKey { case type, options, exec, message, operation, path, errno }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -62,7 +91,11 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         case "hooksDone": self = .hooksDone
         case "ready": self = .ready
         case "committed": self = .committed
-        case "error": self = .error(try container.decode(String.self, forKey: .message))
+        case "error":
+            self = .error(InitFailure(message: try container.decode(String.self, forKey: .message),
+                                      operation: try container.decodeIfPresent(String.self, forKey: .operation),
+                                      path: try container.decodeIfPresent(String.self, forKey: .path),
+                                      errno: try container.decodeIfPresent(Int32.self, forKey: .errno)))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown sync message \"\(other)\"")
         }
@@ -85,9 +118,12 @@ public enum SyncMessage: Codable, Sendable, Equatable {
             try container.encode("ready", forKey: .type)
         case .committed:
             try container.encode("committed", forKey: .type)
-        case .error(let message):
+        case .error(let failure):
             try container.encode("error", forKey: .type)
-            try container.encode(message, forKey: .message)
+            try container.encode(failure.message, forKey: .message)
+            try container.encodeIfPresent(failure.operation, forKey: .operation)
+            try container.encodeIfPresent(failure.path, forKey: .path)
+            try container.encodeIfPresent(failure.errno, forKey: .errno)
         }
     }
 
@@ -121,7 +157,7 @@ public struct SyncChannel: Sendable {
         do {
             return try SkiffJSON.decode(SyncMessage.self, from: bytes, document: "sync message")
         } catch {
-            throw SkiffError(.system, "malformed sync message: \(error)")
+            throw SkiffError(.system, "malformed sync message", error)
         }
     }
 }

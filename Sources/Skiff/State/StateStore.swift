@@ -31,11 +31,10 @@ public struct StateStore: Sendable {
             let denied = [EACCES, EPERM, EROFS].contains(error.errno.rawValue)
             throw SkiffError(.system, "create state root: \(error)" + (denied ? advice : ""))
         }
-        let (_, err) = sysCallErrno { mkdir(directory(id), 0o711) }
-        if err == EEXIST { throw SkiffError(.exists, "container with id exists: \(id)") }
-        if err != 0 {
-            let denied = [EACCES, EPERM, EROFS].contains(err)
-            throw SkiffError(.system, "\(LinuxError("mkdir", path: directory(id), errno: err))" + (denied ? advice : ""))
+        if case .failure(let error) = Result(catching: { () throws(LinuxError) in try Files.mkdir(directory(id), mode: 0o711) }) {
+            if error.code == EEXIST { throw SkiffError(.exists, "container with id exists: \(id)") }
+            let denied = [EACCES, EPERM, EROFS].contains(error.code)
+            throw SkiffError(.system, "\(error)" + (denied ? advice : ""))
         }
         return try ContainerLock(directory: directory(id))
     }
@@ -104,8 +103,10 @@ public struct StateStore: Sendable {
     /// Whether a command holds the container's lock now (a create still in progress).
     public func isLocked(_ id: String) -> Bool {
         guard let fd = try? Files.open(directory(id), flags: O_RDONLY | O_DIRECTORY) else { return false }
-        let (_, err) = sysCallErrno { flock(fd.raw, LOCK_SH | LOCK_NB) }
-        return err == EWOULDBLOCK
+        if case .failure(let error) = Result(catching: { () throws(LinuxError) in try fd.lock(exclusive: false, wait: false) }) {
+            return error.code == EWOULDBLOCK
+        }
+        return false
     }
 
     public func save(_ record: ContainerRecord) throws {
@@ -128,6 +129,6 @@ public final class ContainerLock: @unchecked Sendable {
 
     init(directory: String) throws(LinuxError) {
         fd = try Files.open(directory, flags: O_RDONLY | O_DIRECTORY)
-        _ = try sysCall("flock", path: directory) { flock(fd.raw, LOCK_EX) }
+        try fd.lock(exclusive: true, display: directory)
     }
 }
