@@ -37,11 +37,11 @@ let package = Package(
             name: "SkiffCLI",
             dependencies: ["Skiff", "SkiffLinux", "SkiffOCI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        // The program docs/embedding.md shows, built and run by `make test` (EmbeddingTests).
+        .executableTarget(name: "SkiffEmbeddingExample", dependencies: ["Skiff"], path: "Tests/Embedding"),
         // libFuzzer target over the config.json decoder + validator and the state.json loader
         // (`make fuzz` builds it with -sanitize=fuzzer); a plain build replays files given as
         // arguments, so the corpus is also checked without the sanitizer.
-        // The program docs/embedding.md shows, built and run by `make test` (EmbeddingTests).
-        .executableTarget(name: "SkiffEmbeddingExample", dependencies: ["Skiff"], path: "Tests/Embedding"),
         .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"]),
         // A program that embeds the library as docs/embedding.md describes; IntegrationTests run it
         // to check what an embedder gets back from a failing container init.
