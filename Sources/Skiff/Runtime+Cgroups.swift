@@ -8,7 +8,8 @@ import SkiffOCI
 /// The runtime's cgroup side: limits at create, and the commands that read and change a
 /// container's cgroup (pause, resume, ps, events, update).
 extension Runtime {
-    /// The container's cgroup, as create made it; nil for a record without one.
+    /// The container's cgroup, as create placed it (relative or not, from the record); nil for
+    /// a record without one. The one way a saved container's manager is rebuilt.
     func cgroup(of record: ContainerRecord) -> CgroupManager? {
         guard !record.cgroupsPath.isEmpty else { return nil }
         return try? CgroupManager.host(cgroupsPath: record.cgroupsPath, relative: record.cgroupRelative)
@@ -17,8 +18,8 @@ extension Runtime {
     /// Writes linux.resources and the device rules into the new cgroup, before the init joins
     /// it, so the container never runs unlimited. An error leaves the cgroup to create's
     /// cleanup.
-    func applyResources(_ spec: Spec, cgroup: CgroupManager?, relative: Bool) throws {
-        guard let cgroup = cgroup?.with(relative: relative) else { return }
+    func applyResources(_ spec: Spec, cgroup: CgroupManager?) throws {
+        guard let cgroup else { return }
         let resources = spec.linux?.resources ?? LinuxResources()
         do {
             for warning in try cgroup.apply(resources) { logger.warning(warning) }

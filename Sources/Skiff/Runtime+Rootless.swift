@@ -69,7 +69,7 @@ extension Runtime {
                     continue
                 }
                 do throws(LinuxError) {
-                    try manager.create(relative: false)
+                    try manager.create()
                     logger.debug("rootless: cgroup \(manager.directories.first ?? path)")
                     return (manager, nil)
                 } catch {
@@ -103,7 +103,7 @@ extension Runtime {
                     }
                 }
                 do throws(LinuxError) {
-                    try one.create(relative: false)
+                    try one.create()
                     kept.append(hierarchy)
                 } catch {
                     let denied = [EACCES, EPERM, EROFS].contains(error.errno.rawValue)
@@ -122,7 +122,7 @@ extension Runtime {
             }
             // Limits in only some hierarchies would be limits silently not applied, and an
             // explicit path only partly made is not the path asked for: all or none.
-            if let made = try? CgroupManager(hierarchies: kept, cgroupsPath: path) { try? made.destroy(relative: false) }
+            if let made = try? CgroupManager(hierarchies: kept, cgroupsPath: path) { try? made.destroy() }
             reason = "no cgroup hierarchy is writable by uid \(geteuid())" + (failure.isEmpty ? "" : " (\(failure))")
             if explicit { throw SkiffError(.invalidArgument, "linux.cgroupsPath: rootless: \(reason)") }
         }

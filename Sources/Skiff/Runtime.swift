@@ -140,7 +140,7 @@ public struct Runtime: Sendable {
         /// state.json as it stands, written before each thing it names exists: a create killed at
         /// any instant leaves a record `delete --force` can follow to every cgroup and process.
         func recordCgroup() throws {
-            record.cgroupPaths = cgroup?.directories(relative: relative) ?? []
+            record.cgroupPaths = cgroup?.directories ?? []
             record.cgroupsPath = cgroup?.path ?? ""
             try store.save(record)
         }
@@ -152,15 +152,16 @@ public struct Runtime: Sendable {
             } else {
                 let cgroupsPath = spec.linux?.cgroupsPath ?? "/skiff/\(id)"
                 do {
-                    cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(), cgroupsPath: cgroupsPath)
+                    cgroup = try CgroupManager(hierarchies: try CgroupManager.hostHierarchies(), cgroupsPath: cgroupsPath,
+                                               relative: relative)
                 } catch {
                     throw SkiffError(.invalidArgument, error)
                 }
                 try recordCgroup()
-                try cgroup?.create(relative: relative)
+                try cgroup?.create()
                 cgroupCreated = true
             }
-            try applyResources(spec, cgroup: cgroup, relative: relative)
+            try applyResources(spec, cgroup: cgroup)
             logger.debug("cgroups created")
 
             let fifoPath = store.fifoPath(id)
@@ -180,11 +181,11 @@ public struct Runtime: Sendable {
             let initOptions = InitOptions(
                 containerID: id, rootfs: try Files.realpath(rootfs), noPivot: options.noPivot,
                 noNewKeyring: options.noNewKeyring, preserveFds: listenFds + options.preserveFds,
-                listenFds: listenFds, cgroups: cgroupSources(cgroup, relative: relative), debug: debug,
+                listenFds: listenFds, cgroups: cgroupSources(cgroup), debug: debug,
                 bundle: bundlePath)
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try bootstrap(spec, bundle: bundlePath), firstMessage: .options(initOptions),
-                preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories(relative: relative) ?? [],
+                preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories ?? [],
                 fifo: fifo, config: try SealedMemfd.make(name: "skiff-config", contents: configBytes),
                 consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
                 runtimeHooks: { [logger] pid in
@@ -218,7 +219,7 @@ public struct Runtime: Sendable {
                 Glibc.kill(pid, SIGKILL)
                 _ = try? Processes.wait(pid)
             }
-            if cgroupCreated { try? cgroup?.destroy(relative: relative) }
+            if cgroupCreated { try? cgroup?.destroy() }
             try? store.remove(id)
             throw error
         }
@@ -250,11 +251,11 @@ public struct Runtime: Sendable {
         return copy != LinuxResources()
     }
 
-    private func cgroupSources(_ cgroup: CgroupManager?, relative: Bool) -> [CgroupMountSource] {
+    private func cgroupSources(_ cgroup: CgroupManager?) -> [CgroupMountSource] {
         guard let cgroup else { return [] }
         return cgroup.hierarchies.map {
             CgroupMountSource(version: $0.version == .v1 ? "v1" : "v2", controllers: $0.controllers,
-                              mountPoint: $0.mountPoint, directory: cgroup.directory(in: $0, relative: relative))
+                              mountPoint: $0.mountPoint, directory: cgroup.directory(in: $0))
         }
     }
 
@@ -464,17 +465,12 @@ public struct Runtime: Sendable {
         try Processes.signal(try Processes.pidfd(record.pid), signal)
         if all {
             if let cgroup = cgroup(of: record) {
-                cgroup.signalAll(signal)
+                cgroup.signalAll(signal, except: record.pid)
             } else {
                 for pid in processesWithoutCgroup(record) where pid != record.pid { Glibc.kill(pid, signal) }
             }
         }
         withExtendedLifetime(lock) {}
-    }
-
-    private func cgroupManager(_ record: ContainerRecord) -> CgroupManager? {
-        guard !record.cgroupsPath.isEmpty, let hierarchies = try? CgroupManager.hostHierarchies() else { return nil }
-        return try? CgroupManager(hierarchies: hierarchies, cgroupsPath: record.cgroupsPath)
     }
 
     // MARK: delete
@@ -522,11 +518,11 @@ public struct Runtime: Sendable {
         case .stopped:
             break
         }
-        if let cgroup = cgroupManager(record) {
+        if let cgroup = cgroup(of: record) {
             // Without a pid namespace, children of init may outlive it: kill what remains.
-            for pid in cgroup.pids(relative: record.cgroupRelative) { Glibc.kill(pid, SIGKILL) }
+            for pid in cgroup.pids { Glibc.kill(pid, SIGKILL) }
             do {
-                try cgroup.destroy(relative: record.cgroupRelative)
+                try cgroup.destroy()
             } catch {
                 throw SkiffError.wrap(error, "delete \(id): remove cgroup")
             }
@@ -557,10 +553,11 @@ public struct Runtime: Sendable {
             candidates += Self.rootlessCgroupPaths(cgroupsPath: nil, id: id, ownPath: own).map { ($0, false) }
         }
         for candidate in candidates {
-            guard let manager = try? CgroupManager(hierarchies: hierarchies, cgroupsPath: candidate.path),
-                  manager.directories(relative: candidate.relative).contains(where: Files.exists) else { continue }
+            guard let manager = try? CgroupManager(hierarchies: hierarchies, cgroupsPath: candidate.path,
+                                                   relative: candidate.relative),
+                  manager.directories.contains(where: Files.exists) else { continue }
             do {
-                try manager.destroy(relative: candidate.relative)
+                try manager.destroy()
             } catch {
                 throw SkiffError.wrap(error, "delete \(id): remove cgroup")
             }
@@ -575,7 +572,7 @@ public struct Runtime: Sendable {
         // Init first: once the others die (and with them possibly init), it may be reaped at
         // once and pidfd_send_signal would fail with ESRCH.
         try Processes.signal(pidfd, SIGKILL)
-        cgroupManager(record)?.pids(relative: record.cgroupRelative).forEach { Glibc.kill($0, SIGKILL) }
+        cgroup(of: record)?.pids.forEach { Glibc.kill($0, SIGKILL) }
         // Our own child (run) is reaped by the caller; others are reaped by their parent.
         _ = try Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
     }

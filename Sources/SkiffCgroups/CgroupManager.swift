@@ -14,7 +14,9 @@ public struct CgroupManager: Sendable {
     public let hierarchies: [CgroupHierarchy]
     /// The container's path below each hierarchy's root, normalized, starting with "/".
     public let path: String
-    /// Whether `path` lies below the runtime's own cgroup (a relative linux.cgroupsPath).
+    /// Whether `path` lies below the runtime's own cgroup (a relative linux.cgroupsPath), as
+    /// runc takes it. Decided once, when the manager is made (from the config at create, from
+    /// the record after): every directory the manager names follows from it.
     public let relative: Bool
     /// The controllers driven through cgroup2: offered by its root's cgroup.controllers and not
     /// mounted as v1 hierarchies.
@@ -44,18 +46,6 @@ public struct CgroupManager: Sendable {
         return try CgroupManager(hierarchies: hierarchies, cgroupsPath: cgroupsPath, relative: relative)
     }
 
-    /// The same cgroup, with `relative` set as the container was created.
-    public func with(relative: Bool) -> CgroupManager {
-        CgroupManager(hierarchies: hierarchies, path: path, relative: relative, v2Controllers: v2Controllers)
-    }
-
-    private init(hierarchies: [CgroupHierarchy], path: String, relative: Bool, v2Controllers: [String]) {
-        self.hierarchies = hierarchies
-        self.path = path
-        self.relative = relative
-        self.v2Controllers = v2Controllers
-    }
-
     /// Rejects a cgroupsPath that would climb out of the hierarchy (`/../../etc`): the
     /// runtime runs as root and would otherwise create or remove directories anywhere.
     public static func normalize(_ cgroupsPath: String) throws(CgroupError) -> String {
@@ -75,25 +65,17 @@ public struct CgroupManager: Sendable {
 
     /// The directory below which the container's path starts in `hierarchy`: its root, or the
     /// runtime's own cgroup for a relative cgroupsPath, as runc takes it.
-    func base(of hierarchy: CgroupHierarchy, relative: Bool) -> String {
+    func base(of hierarchy: CgroupHierarchy) -> String {
         hierarchy.mountPoint + (relative && hierarchy.ownPath != "/" ? hierarchy.ownPath : "")
     }
 
     /// The container's directory in one hierarchy.
-    public func directory(in hierarchy: CgroupHierarchy, relative: Bool) -> String {
-        base(of: hierarchy, relative: relative) + path
-    }
-
     public func directory(in hierarchy: CgroupHierarchy) -> String {
-        directory(in: hierarchy, relative: relative)
+        base(of: hierarchy) + path
     }
 
     /// The directories of this container, one per hierarchy.
-    public func directories(relative: Bool) -> [String] {
-        hierarchies.map { directory(in: $0, relative: relative) }
-    }
-
-    public var directories: [String] { directories(relative: relative) }
+    public var directories: [String] { hierarchies.map(directory(in:)) }
 
     /// The hierarchy that drives `controller` here, nil when none does. The v2 freezer
     /// (cgroup.freeze) and device filter (eBPF) are part of cgroup2 itself, not controllers
@@ -118,13 +100,13 @@ public struct CgroupManager: Sendable {
 
     /// Creates the container's cgroup in every hierarchy (parents as needed); on cgroup2 the
     /// parents delegate the controllers it drives. On failure, removes what it created.
-    public func create(relative: Bool) throws(LinuxError) {
+    public func create() throws(LinuxError) {
         var made: [String] = []
         do {
             for hierarchy in hierarchies {
-                let directory = directory(in: hierarchy, relative: relative)
+                let directory = directory(in: hierarchy)
                 if hierarchy.version == .v2 {
-                    enableControllers(base: base(of: hierarchy, relative: relative), directory: directory)
+                    enableControllers(base: base(of: hierarchy), directory: directory)
                 }
                 try Files.mkdirAll(directory)
                 made.append(directory)
@@ -138,7 +120,6 @@ public struct CgroupManager: Sendable {
         }
     }
 
-    public func create() throws(LinuxError) { try create(relative: relative) }
 
     /// Enables the v2 controllers in cgroup.subtree_control of every level from `base` down
     /// to the container's parent, creating the levels. Errors are left to the resource
@@ -189,28 +170,24 @@ public struct CgroupManager: Sendable {
     }
 
     /// Moves `pid` (and so its later children) into the container's cgroup everywhere.
-    public func join(pid: Int32, relative: Bool) throws(LinuxError) {
-        for directory in directories(relative: relative) {
+    public func join(pid: Int32) throws(LinuxError) {
+        for directory in directories {
             try Files.write(directory + "/cgroup.procs", "\(pid)", flags: O_WRONLY)
         }
     }
-
-    public func join(pid: Int32) throws(LinuxError) { try join(pid: pid, relative: relative) }
 
     // MARK: processes
 
     /// The pids in the container's cgroup and its sub-cgroups, from the first hierarchy that
     /// has the cgroup.
-    public func pids(relative: Bool) -> [Int32] {
-        for directory in directories(relative: relative) where Files.exists(directory + "/cgroup.procs") {
+    public var pids: [Int32] {
+        for directory in directories where Files.exists(directory + "/cgroup.procs") {
             var pids: [Int32] = []
             collectPids(directory, into: &pids, depth: 0)
             return pids
         }
         return []
     }
-
-    public var pids: [Int32] { pids(relative: relative) }
 
     private func collectPids(_ directory: String, into pids: inout [Int32], depth: Int) {
         if let text = try? Files.readString(directory + "/cgroup.procs") {
@@ -229,10 +206,12 @@ public struct CgroupManager: Sendable {
     /// meanwhile, so a process forking in a loop cannot escape with a child born after the
     /// list was read (runc's signalAllProcesses). A frozen cgroup is thawed afterwards only
     /// for SIGKILL, which a frozen v1 task would otherwise never act on.
-    public func signalAll(_ signal: Int32) {
+    /// `except` is a process the caller already signalled (the init, through its pidfd): a
+    /// second signal could reach it after its handler ran for the first.
+    public func signalAll(_ signal: Int32, except: Int32? = nil) {
         let wasFrozen = isFrozen
         let froze = !wasFrozen && (try? freeze()) != nil
-        for pid in pids { kill(pid, signal) }
+        for pid in pids where pid != except { kill(pid, signal) }
         if froze || (wasFrozen && signal == SIGKILL) { try? thaw() }
     }
 
@@ -242,23 +221,20 @@ public struct CgroupManager: Sendable {
     /// hierarchy. Processes still inside are killed and waited for: a frozen cgroup is thawed
     /// first, since frozen v1 tasks never act on SIGKILL. Every hierarchy is tried; the first
     /// failure is reported.
-    public func destroy(relative: Bool) throws(LinuxError) {
-        let manager = with(relative: relative)
-        if manager.pids.count > 0 || manager.isFrozen {
-            manager.killAll()
+    public func destroy() throws(LinuxError) {
+        if pids.count > 0 || isFrozen {
+            killAll()
         }
         var failure: LinuxError?
-        for directory in directories(relative: relative) {
+        for directory in directories {
             do {
-                try manager.removeTree(directory, depth: 0)
+                try removeTree(directory, depth: 0)
             } catch {
                 if failure == nil { failure = error }
             }
         }
         if let failure { throw failure }
     }
-
-    public func destroy() throws(LinuxError) { try destroy(relative: relative) }
 
     /// SIGKILL to everything inside, through cgroup.kill where cgroup2 has it.
     func killAll() {

@@ -332,11 +332,17 @@ struct CgroupCommandTests {
             let pids = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [Int])
             #expect(pids.count == 3 && pids.contains(pid), "\(json)")
 
-            let table = sandbox.skiff("ps", id)
+            // Three pids in the cgroup can still include a forked `sh` that has not exec'd its
+            // sleep yet: ask again until both show (a loaded machine took >1 s).
+            var table = sandbox.skiff("ps", id)
+            _ = poll(timeout: slow) {
+                table = sandbox.skiff("ps", id)
+                return table.lines.contains { $0.hasSuffix("sleep 1001") } && table.lines.contains { $0.hasSuffix("sleep 1002") }
+            }
             #expect(table.succeeded, "\(table)")
             #expect(table.lines.first?.split(separator: " ").contains("PID") == true, "\(table)")
             #expect(table.lines.count == 4, "\(table)")
-            #expect(table.lines.contains { $0.hasSuffix("sleep 1001") } && table.lines.contains { $0.hasSuffix("sleep 1002") })
+            #expect(table.lines.contains { $0.hasSuffix("sleep 1001") } && table.lines.contains { $0.hasSuffix("sleep 1002") }, "\(table)")
 
             let custom = sandbox.skiff("ps", id, "-o", "pid,comm")
             #expect(custom.lines.first?.trimmingCharacters(in: .whitespaces).hasPrefix("PID") == true, "\(custom)")

@@ -62,7 +62,7 @@ final class FakeCgroupfs {
         let memory = CgroupHierarchy(version: .v1, mountPoint: "/sys/fs/cgroup/memory", controllers: ["memory"],
                                      ownPath: "/process_api/17dc")
         let manager = try CgroupManager(hierarchies: [memory], cgroupsPath: "/skiff/web")
-        #expect(manager.directory(in: memory, relative: false) == "/sys/fs/cgroup/memory/skiff/web")
+        #expect(manager.directory(in: memory) == "/sys/fs/cgroup/memory/skiff/web")
     }
 
     /// A relative cgroupsPath is below the runtime's own cgroup, as runc takes it.
@@ -70,10 +70,10 @@ final class FakeCgroupfs {
         let memory = CgroupHierarchy(version: .v1, mountPoint: "/sys/fs/cgroup/memory", controllers: ["memory"],
                                      ownPath: "/process_api/17dc")
         let cpu = CgroupHierarchy(version: .v1, mountPoint: "/sys/fs/cgroup/cpu", controllers: ["cpu"], ownPath: "/")
-        let manager = try CgroupManager(hierarchies: [memory, cpu], cgroupsPath: "skiff/web")
-        #expect(manager.directory(in: memory, relative: true) == "/sys/fs/cgroup/memory/process_api/17dc/skiff/web")
-        #expect(manager.directory(in: cpu, relative: true) == "/sys/fs/cgroup/cpu/skiff/web")
-        #expect(manager.directories(relative: true) == [
+        let manager = try CgroupManager(hierarchies: [memory, cpu], cgroupsPath: "skiff/web", relative: true)
+        #expect(manager.directory(in: memory) == "/sys/fs/cgroup/memory/process_api/17dc/skiff/web")
+        #expect(manager.directory(in: cpu) == "/sys/fs/cgroup/cpu/skiff/web")
+        #expect(manager.directories == [
             "/sys/fs/cgroup/memory/process_api/17dc/skiff/web", "/sys/fs/cgroup/cpu/skiff/web",
         ])
     }
@@ -81,7 +81,7 @@ final class FakeCgroupfs {
     @Test func createMakesTheDirectoryInEveryHierarchy() throws {
         let hierarchies = [try fs.hierarchy("cpu"), try fs.hierarchy("memory"), try fs.hierarchy("unified", .v2)]
         let manager = try CgroupManager(hierarchies: hierarchies, cgroupsPath: "/skiff/c1")
-        try manager.create(relative: false)
+        try manager.create()
         #expect(fs.isDirectory("cpu/skiff/c1"))
         #expect(fs.isDirectory("memory/skiff/c1"))
         #expect(fs.isDirectory("unified/skiff/c1"))
@@ -90,8 +90,8 @@ final class FakeCgroupfs {
     @Test func createOfARelativePathGoesBelowTheOwnCgroup() throws {
         let memory = try fs.hierarchy("memory", ownPath: "/process_api/17dc")
         try fs.mkdir("memory/process_api/17dc")
-        let manager = try CgroupManager(hierarchies: [memory], cgroupsPath: "skiff/c1")
-        try manager.create(relative: true)
+        let manager = try CgroupManager(hierarchies: [memory], cgroupsPath: "skiff/c1", relative: true)
+        try manager.create()
         #expect(fs.isDirectory("memory/process_api/17dc/skiff/c1"))
         #expect(!fs.isDirectory("memory/skiff"))
     }
@@ -105,7 +105,7 @@ final class FakeCgroupfs {
         try fs.kernelCreatesCpuset("cpuset/skiff")
         try fs.kernelCreatesCpuset("cpuset/skiff/c1")
         let manager = try CgroupManager(hierarchies: [cpuset], cgroupsPath: "/skiff/c1")
-        try manager.create(relative: false)
+        try manager.create()
         #expect(try fs.read("cpuset/skiff/cpuset.cpus") == "0-7\n")
         #expect(try fs.read("cpuset/skiff/cpuset.mems") == "0\n")
         #expect(try fs.read("cpuset/skiff/c1/cpuset.cpus") == "0-7\n")
@@ -124,7 +124,7 @@ final class FakeCgroupfs {
         try fs.write("cpuset/skiff/cpuset.mems", "1\n")
         try fs.kernelCreatesCpuset("cpuset/skiff/c1")
         let manager = try CgroupManager(hierarchies: [cpuset], cgroupsPath: "/skiff/c1")
-        try manager.create(relative: false)
+        try manager.create()
         #expect(try fs.read("cpuset/skiff/cpuset.cpus") == "2-3\n")
         #expect(try fs.read("cpuset/skiff/c1/cpuset.cpus") == "2-3\n")
         #expect(try fs.read("cpuset/skiff/c1/cpuset.mems") == "1\n")
@@ -138,7 +138,7 @@ final class FakeCgroupfs {
         try fs.write("cpuset,cpu/cpuset.mems", "0\n")
         try fs.kernelCreatesCpuset("cpuset,cpu/c1")
         let manager = try CgroupManager(hierarchies: [combined, memory], cgroupsPath: "/c1")
-        try manager.create(relative: false)
+        try manager.create()
         #expect(try fs.read("cpuset,cpu/c1/cpuset.cpus") == "0\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: fs.root + "/memory/c1") == [])
     }
@@ -150,7 +150,7 @@ final class FakeCgroupfs {
         try fs.write("memory/skiff", "a file where the parent directory should be")
         let manager = try CgroupManager(hierarchies: [cpu, memory], cgroupsPath: "/skiff/c1")
         #expect(throws: LinuxError("mkdir", path: fs.root + "/memory/skiff/c1", errno: ENOTDIR)) {
-            try manager.create(relative: false)
+            try manager.create()
         }
         #expect(!fs.isDirectory("cpu/skiff/c1"))
     }
@@ -161,7 +161,7 @@ final class FakeCgroupfs {
         try fs.kernelCreatesCpuset("cpuset/c1")
         let manager = try CgroupManager(hierarchies: [cpuset], cgroupsPath: "/c1")
         #expect(throws: LinuxError("open", path: fs.root + "/cpuset/cpuset.cpus", errno: ENOENT)) {
-            try manager.create(relative: false)
+            try manager.create()
         }
     }
 
@@ -172,24 +172,24 @@ final class FakeCgroupfs {
             try fs.write(name + "/c1/cgroup.procs", "")  // the kernel's control file
         }
         let manager = try CgroupManager(hierarchies: hierarchies, cgroupsPath: "/c1")
-        try manager.join(pid: 4242, relative: false)
+        try manager.join(pid: 4242)
         #expect(try fs.read("cpu/c1/cgroup.procs") == "4242")
         #expect(try fs.read("unified/c1/cgroup.procs") == "4242")
-        #expect(manager.pids(relative: false) == [4242])
+        #expect(manager.pids == [4242])
     }
 
     @Test func pidsOfAMissingCgroupAreEmpty() throws {
         let manager = try CgroupManager(hierarchies: [try fs.hierarchy("cpu")], cgroupsPath: "/gone")
-        #expect(manager.pids(relative: false) == [])
+        #expect(manager.pids == [])
     }
 
     @Test func destroyRemovesTheContainerDirectories() throws {
         let hierarchies = [try fs.hierarchy("cpu"), try fs.hierarchy("memory", ownPath: "/own"),
                            try fs.hierarchy("unified", .v2)]
-        let manager = try CgroupManager(hierarchies: hierarchies, cgroupsPath: "skiff/c1")
-        try manager.create(relative: true)
+        let manager = try CgroupManager(hierarchies: hierarchies, cgroupsPath: "skiff/c1", relative: true)
+        try manager.create()
         #expect(fs.isDirectory("memory/own/skiff/c1"))
-        try manager.destroy(relative: true)
+        try manager.destroy()
         #expect(!fs.isDirectory("cpu/skiff/c1"))
         #expect(!fs.isDirectory("memory/own/skiff/c1"))
         #expect(!fs.isDirectory("unified/skiff/c1"))
@@ -199,16 +199,16 @@ final class FakeCgroupfs {
 
     @Test func destroyOfAnAlreadyRemovedCgroupSucceeds() throws {
         let manager = try CgroupManager(hierarchies: [try fs.hierarchy("cpu")], cgroupsPath: "/never")
-        try manager.destroy(relative: false)
+        try manager.destroy()
     }
 
     /// Sub-cgroups made inside the container's (by `exec --cgroup`, or by a systemd in the
     /// container) go with it.
     @Test func destroyRemovesSubCgroups() throws {
         let manager = try CgroupManager(hierarchies: [try fs.hierarchy("cpu")], cgroupsPath: "/c1")
-        try manager.create(relative: false)
+        try manager.create()
         try fs.mkdir("cpu/c1/child/grandchild")
-        try manager.destroy(relative: false)
+        try manager.destroy()
         #expect(!fs.exists("cpu/c1"))
     }
 
@@ -216,10 +216,10 @@ final class FakeCgroupfs {
     @Test func destroyReportsWhatItCouldNotRemove() throws {
         let hierarchies = [try fs.hierarchy("cpu"), try fs.hierarchy("memory")]
         let manager = try CgroupManager(hierarchies: hierarchies, cgroupsPath: "/c1")
-        try manager.create(relative: false)
+        try manager.create()
         try fs.write("cpu/c1/stray", "a plain file: rmdir must fail")
         #expect(throws: LinuxError("rmdir", path: fs.root + "/cpu/c1", errno: ENOTEMPTY)) {
-            try manager.destroy(relative: false)
+            try manager.destroy()
         }
         #expect(fs.isDirectory("cpu/c1"))
         #expect(!fs.isDirectory("memory/c1"))

@@ -228,7 +228,7 @@ import SkiffOCI
     @Test func createEnablesControllersInEachParent() throws {
         let v2 = try fs.v2Host(["cpu", "memory", "pids"], container: "a/b/c1")
         let m = try CgroupManager(hierarchies: [v2], cgroupsPath: "/a/b/c1")
-        let writes = try recordingWrites(fs) { try m.create(relative: false) }
+        let writes = try recordingWrites(fs) { try m.create() }
         #expect(writes == ["unified/cgroup.subtree_control <- +cpu +memory +pids",
                            "unified/a/cgroup.subtree_control <- +cpu +memory +pids",
                            "unified/a/b/cgroup.subtree_control <- +cpu +memory +pids"])
@@ -236,6 +236,6 @@ import SkiffOCI
         try fs.write("unified/cgroup.subtree_control", "cpu memory pids\n")
         try fs.write("unified/a/cgroup.subtree_control", "cpu memory pids\n")
         try fs.write("unified/a/b/cgroup.subtree_control", "cpu memory\n")
-        #expect(try recordingWrites(fs) { try m.create(relative: false) } == ["unified/a/b/cgroup.subtree_control <- +pids"])
+        #expect(try recordingWrites(fs) { try m.create() } == ["unified/a/b/cgroup.subtree_control <- +pids"])
     }
 }
