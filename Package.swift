@@ -1,11 +1,12 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
 
 // Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → C targets, with SkiffOCI
 // beside SkiffLinux (neither imports the other). Each target lists exactly what it imports.
-// No unsafeFlags here, so other packages can depend on the Skiff library; the Makefile builds
-// with warnings as errors (-Xswiftc -warnings-as-errors).
-let strict: [SwiftSetting] = []
+// No unsafeFlags here, so other packages can depend on the Skiff library. Swift 6 language mode
+// checks concurrency completely; every target of ours, tests included, treats warnings as errors
+// (SwiftPM applies that to this package only, never to a package that depends on it).
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "skiff",
@@ -38,18 +39,19 @@ let package = Package(
             dependencies: ["Skiff", "SkiffLinux", "SkiffOCI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // The program docs/embedding.md shows, built and run by `make test` (EmbeddingTests).
-        .executableTarget(name: "SkiffEmbeddingExample", dependencies: ["Skiff"], path: "Tests/Embedding"),
+        .executableTarget(name: "SkiffEmbeddingExample", dependencies: ["Skiff"], path: "Tests/Embedding", swiftSettings: strict),
         // libFuzzer target over the config.json decoder + validator and the state.json loader
         // (`make fuzz` builds it with -sanitize=fuzzer); a plain build replays files given as
         // arguments, so the corpus is also checked without the sanitizer.
-        .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"]),
+        .executableTarget(name: "SkiffFuzz", dependencies: ["Skiff", "SkiffOCI"], path: "Tests/Fuzz", exclude: ["corpus"],
+                          swiftSettings: strict),
         // A program that embeds the library as docs/embedding.md describes; IntegrationTests run it
         // to check what an embedder gets back from a failing container init.
-        .executableTarget(name: "SkiffEmbedderProbe", dependencies: ["Skiff"], path: "Tests/EmbedderProbe"),
-        .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux", "CShims"]),
-        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffLinux", "SkiffOCI"]),
-        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"]),
+        .executableTarget(name: "SkiffEmbedderProbe", dependencies: ["Skiff"], path: "Tests/EmbedderProbe", swiftSettings: strict),
+        .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux", "CShims"], swiftSettings: strict),
+        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffLinux", "SkiffOCI"], swiftSettings: strict),
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"], swiftSettings: strict),
     ]
 )

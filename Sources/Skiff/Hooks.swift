@@ -19,7 +19,7 @@ enum HookRunner {
     /// kind, its index and path, and its output. With `failureIsWarning` (poststart and
     /// poststop, as the spec says) it is logged and the rest still run; otherwise it stops the
     /// rest and is thrown. The state is only worked out when there is a hook to run.
-    static func run(_ hooks: [Hook]?, kind: String, state: @autoclosure () -> State, logger: Logger,
+    static func run(_ hooks: [Hook]?, kind: String, state: @autoclosure () -> State, logger: SkiffLogger,
                     failureIsWarning: Bool = false) throws {
         guard let hooks, !hooks.isEmpty else { return }
         let stdin = Array(try state().jsonData(indent: nil))

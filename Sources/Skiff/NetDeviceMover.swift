@@ -43,7 +43,7 @@ struct NetDeviceMover {
     /// Moves the devices of a container whose init `pid` still lives back to the host's
     /// network namespace under their host names, left down. Failures are warnings: delete goes
     /// on (the kernel returns physical devices when the namespace ends).
-    static func moveBack(_ devices: [String: String], pid: Int32, logger: Logger?) {
+    static func moveBack(_ devices: [String: String], pid: Int32, logger: SkiffLogger?) {
         guard !devices.isEmpty else { return }
         let from: OwnedFD, host: OwnedFD
         do {

@@ -50,14 +50,14 @@ public struct ContainerSummary: Sendable, Codable, Equatable {
 /// over this type.
 public struct Runtime: Sendable {
     public let store: StateStore
-    public let logger: Logger
+    public let logger: SkiffLogger
     public let debug: Bool
 
     /// Running without privilege on the host: user-namespace maps through our own ids or
     /// newuidmap/newgidmap, cgroups only where delegated or writable.
     public let rootless: Bool
 
-    public init(root: String = "/run/skiff", logger: Logger = Logger(), debug: Bool = false, rootless: Bool? = nil) {
+    public init(root: String = "/run/skiff", logger: SkiffLogger = SkiffLogger(), debug: Bool = false, rootless: Bool? = nil) {
         self.store = StateStore(root: root)
         self.logger = logger
         self.debug = debug
@@ -132,7 +132,7 @@ public struct Runtime: Sendable {
         let relative = !rootless && !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
         var record = ContainerRecord(
             ociVersion: spec.ociVersion, id: id, pid: 0, pidStartTime: 0,
-            bundle: bundlePath, rootfs: rootfs, created: Logger.timestamp(),
+            bundle: bundlePath, rootfs: rootfs, created: SkiffLogger.timestamp(),
             owner: String(getuid()), annotations: spec.annotations,
             cgroupPaths: [], cgroupsPath: "", cgroupRelative: relative,
             namespaces: (spec.linux?.namespaces ?? []).compactMap { BootstrapMessage.nsNames[$0.type] },

@@ -24,7 +24,7 @@ struct GlobalOptions: ParsableArguments {
     var systemdCgroup = false
 
     func validate() throws {
-        guard Logger.Format(rawValue: logFormat) != nil else {
+        guard SkiffLogger.Format(rawValue: logFormat) != nil else {
             throw ValidationError("invalid log-format: \(logFormat)")
         }
     }
@@ -57,14 +57,14 @@ struct GlobalOptions: ParsableArguments {
         return "/run/skiff"
     }
 
-    func makeLogger() throws -> Logger {
-        let format = Logger.Format(rawValue: logFormat) ?? .text
+    func makeLogger() throws -> SkiffLogger {
+        let format = SkiffLogger.Format(rawValue: logFormat) ?? .text
         var fd: Int32 = 2
         if let log {
             fd = Glibc.open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             if fd < 0 { throw SkiffError(.system, "\(LinuxError("open log file", path: log, errno: currentErrno()))") }
         }
-        return Logger(fd: fd, format: format, minimum: debug ? .debug : .info)
+        return SkiffLogger(fd: fd, format: format, minimum: debug ? .debug : .info)
     }
 }
 
@@ -75,6 +75,6 @@ func fail(_ error: any Error, global: GlobalOptions) -> ExitCode {
     if global.log != nil, let logger = try? global.makeLogger() {
         logger.error(message)
     }
-    Logger(fd: 2, format: .text).writeRaw(message + "\n")
+    SkiffLogger(fd: 2, format: .text).writeRaw(message + "\n")
     return ExitCode(1)
 }

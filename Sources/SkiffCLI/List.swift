@@ -19,7 +19,7 @@ struct List: ParsableCommand {
         do {
             // As runc: a container whose state cannot be read is named on stderr, not dropped
             // without a word.
-            let stderr = Logger(fd: 2, format: .text)
+            let stderr = SkiffLogger(fd: 2, format: .text)
             let containers = try global.runtime().list { id, error in
                 stderr.writeRaw("load container \(id): \(error)\n")
             }

@@ -21,7 +21,7 @@ if arguments.isEmpty || arguments == ["-h"] || arguments == ["--help"] || argume
 // `skiff nosuch -h` would print the root help and exit 0: a word that is no command is an error
 // whatever follows it (runc: "No help topic for 'nosuch'", exit 3).
 if let word = arguments.first, !word.hasPrefix("-"), word != "help", !GlobalArguments.commands.contains(word) {
-    Logger(fd: 2).writeRaw("skiff: unknown command \"\(word)\"\n")
+    SkiffLogger(fd: 2).writeRaw("skiff: unknown command \"\(word)\"\n")
     SkiffCommand.exit(withError: ExitCode(1))
 }
 // The command's own type parses its arguments: parsing from the root reflected over every
@@ -44,6 +44,6 @@ do {
         commandType.exit(withError: error)
     }
     let message = commandType.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-    Logger(fd: 2).writeRaw("skiff: " + message + "\n")
+    SkiffLogger(fd: 2).writeRaw("skiff: " + message + "\n")
     SkiffCommand.exit(withError: ExitCode(1))
 }

@@ -17,7 +17,7 @@ guard arguments.count == 4 else {
     print("usage: \(arguments[0]) ROOT BUNDLE ID")
     exit(2)
 }
-let runtime = Runtime(root: arguments[1], logger: Logger(fd: 2))
+let runtime = Runtime(root: arguments[1], logger: SkiffLogger(fd: 2))
 do {
     let state = try runtime.create(id: arguments[3], bundle: arguments[2])
     print("status=\(state.status.rawValue)")

@@ -18,7 +18,7 @@ guard CommandLine.arguments.count == 3 else {
 }
 /// Creates a container from the bundle, starts it, waits for its process and deletes it.
 func runOnce(root: String, bundle: String) async throws(SkiffError) {
-    let runtime = Runtime(root: root, logger: Logger(fd: 2, format: .text))
+    let runtime = Runtime(root: root, logger: SkiffLogger(fd: 2, format: .text))
     let created = try await runtime.create(id: "example", bundle: bundle)
     print("created: \(created.status) pid \(created.pid ?? 0)")
     fflush(nil)  // the container writes to the same stdout

@@ -231,7 +231,7 @@ struct LifecycleTests {
             #expect(byID[running]?["bundle"] as? String == bundle)
             // runc's fields: the spec version, the rootfs, and the owner by name.
             #expect(byID[running]?["ociVersion"] as? String != nil)
-            #expect((byID[running]?["rootfs"] as? String ?? "").hasSuffix("rootfs"))
+            #expect((byID[running]?["rootfs"] as? String)?.hasSuffix("rootfs") == true)
             #expect(byID[running]?["owner"] as? String == "root")
             let firstKey = json.stdout.drop { $0 != "{" }.dropFirst().prefix { $0 != ":" }
             #expect(firstKey == "\"ociVersion\"", "\(json.stdout)")

@@ -14,7 +14,7 @@ import SkiffLinux
 
     init() throws {
         temp = try TemporaryDirectory("skiff-runtime")
-        runtime = Runtime(root: temp.file("state"), logger: Logger(fd: -1))
+        runtime = Runtime(root: temp.file("state"), logger: SkiffLogger(fd: -1))
     }
 
     /// A bundle with `config` as config.json and an empty rootfs directory.

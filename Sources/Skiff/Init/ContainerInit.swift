@@ -80,7 +80,7 @@ public enum ContainerInit {
                   annotations: spec.annotations)
         }
         // Nothing to log to once the runtime is gone: these hooks' failures are errors, not warnings.
-        let hookLogger = Logger(fd: 2, minimum: .error)
+        let hookLogger = SkiffLogger(fd: 2, minimum: .error)
         let namespaces = spec.linux?.namespaces ?? []
         let inUserNamespace = namespaces.contains { $0.type == .user }
         let hasUTS = namespaces.contains { $0.type == .uts }

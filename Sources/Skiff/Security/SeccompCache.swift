@@ -23,7 +23,7 @@ struct SeccompCache {
         directory = stateRoot + "/" + Self.directoryName
     }
 
-    func program(for seccomp: LinuxSeccomp, logger: Logger? = nil) throws(SkiffError) -> SeccompProgram {
+    func program(for seccomp: LinuxSeccomp, logger: SkiffLogger? = nil) throws(SkiffError) -> SeccompProgram {
         guard let key = Self.key(for: seccomp) else { return try SeccompCompiler.compile(seccomp) }
         let path = directory + "/" + Self.fileName(for: key)
         if let bytes = try? Files.read(path, limit: 4 << 20), let program = Self.decode(bytes, key: key) {

@@ -26,13 +26,13 @@ final class SpawnSecurity {
     /// The state the seccomp agent gets, without the pid (known at the pid report).
     let state: State
     private let saveProgram: Bool
-    private let logger: Logger
+    private let logger: SkiffLogger
     private var listenerChannel: (runtime: OwnedFD, child: OwnedFD)?
     private var programFD: OwnedFD?
     private var executable: SealedExecutable?
 
     private init(capabilities: CapabilitySets, seccomp: SeccompProgram?, host: HostLSMs, stateDirectory: String,
-                 state: State, saveProgram: Bool, logger: Logger) {
+                 state: State, saveProgram: Bool, logger: SkiffLogger) {
         self.capabilities = capabilities
         self.seccomp = seccomp
         self.host = host
@@ -44,7 +44,7 @@ final class SpawnSecurity {
 
     /// `create`: everything config.json asks for, checked and compiled.
     static func forCreate(spec: Spec, id: String, bundle: String, stateDirectory: String,
-                          logger: Logger) throws(SkiffError) -> SpawnSecurity {
+                          logger: SkiffLogger) throws(SkiffError) -> SpawnSecurity {
         let process = spec.process ?? Process()
         let host = HostLSMs.detect()
         try LSMLabels.validate(process: process, mountLabel: spec.linux?.mountLabel, host: host)
@@ -62,7 +62,7 @@ final class SpawnSecurity {
 
     /// `exec`: the process's own capabilities and LSM settings, the container's filter.
     static func forExec(process: Process, state: State, stateDirectory: String,
-                        logger: Logger) throws(SkiffError) -> SpawnSecurity {
+                        logger: SkiffLogger) throws(SkiffError) -> SpawnSecurity {
         let host = HostLSMs.detect()
         try LSMLabels.validate(process: process, mountLabel: nil, host: host)
         let capabilities = try checkedCapabilities(process, base: "process", logger: logger)
@@ -81,7 +81,7 @@ final class SpawnSecurity {
                              state: state, saveProgram: false, logger: logger)
     }
 
-    private static func checkedCapabilities(_ process: Process, base: String, logger: Logger) throws(SkiffError) -> CapabilitySets {
+    private static func checkedCapabilities(_ process: Process, base: String, logger: SkiffLogger) throws(SkiffError) -> CapabilitySets {
         let path = base + ".capabilities"
         let sets = try CapabilitySets(process.capabilities, path: path)
         let available = ProcessCapabilities.bounding()

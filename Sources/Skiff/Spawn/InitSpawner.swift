@@ -29,7 +29,7 @@ struct InitSpawner {
     /// A connected console socket for process.terminal.
     let consoleSocket: OwnedFD?
     let debug: Bool
-    let logger: Logger
+    let logger: SkiffLogger
     /// Capabilities, LSM and seccomp checked by the runtime, the sealed binary (Security/).
     var security: SpawnSecurity? = nil
     /// Runs the prestart and createRuntime hooks when init asks (before its pivot_root),

@@ -6,8 +6,9 @@ import SkiffOCI
 
 /// Log lines as runc writes them: logrus text (`time="…" level=error msg="…"`) or JSON lines
 /// (`{"level":"error","msg":"…","time":"…"}`), which containerd's shim and conmon read back
-/// from `--log` to show why a command failed.
-public struct Logger: Sendable {
+/// from `--log` to show why a command failed. Named `SkiffLogger` so that an embedder that also
+/// imports swift-log (`Logging.Logger`) can name both without qualifying either.
+public struct SkiffLogger: Sendable {
     public enum Format: String, Sendable { case text, json }
     public enum Level: Int, Sendable, Comparable {
         case debug = 0, info, warning, error

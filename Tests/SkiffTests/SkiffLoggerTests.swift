@@ -9,9 +9,9 @@ import SkiffLinux
 /// must be what logrus writes.
 @Suite struct LoggerTests {
     /// Logs through a pipe and returns the bytes written.
-    func capture(format: Logger.Format, minimum: Logger.Level = .info, _ body: (Logger) -> Void) throws -> String {
+    func capture(format: SkiffLogger.Format, minimum: SkiffLogger.Level = .info, _ body: (SkiffLogger) -> Void) throws -> String {
         let pipe = try Sockets.pipe()
-        body(Logger(fd: pipe.write.raw, format: format, minimum: minimum))
+        body(SkiffLogger(fd: pipe.write.raw, format: format, minimum: minimum))
         pipe.write.close()
         return String(decoding: try pipe.read.readAll(), as: UTF8.self)
     }
@@ -71,7 +71,7 @@ import SkiffLinux
     }
 
     @Test func timestampIsUTCWithNanoseconds() {
-        let stamp = Logger.timestamp()
+        let stamp = SkiffLogger.timestamp()
         #expect(stamp.wholeMatch(of: Self.rfc3339Nano) != nil, "\(stamp)")
     }
 }
