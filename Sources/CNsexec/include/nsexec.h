@@ -15,6 +15,13 @@
 #define SKIFF_ENV_LOGLEVEL "_SKIFF_LOGLEVEL"   // "debug" enables debug lines from the C stage
 #define SKIFF_ENV_MOUNTFDS "_SKIFF_MOUNTFDS"   // decimal: where the MOUNT_SOURCE fds land, the
                                                // i-th at this number + i (with MOUNT_SOURCE)
+// Read only by the Swift init (the C stage passes them through): the other fds it inherits.
+#define SKIFF_ENV_CONFIGFD    "_SKIFF_CONFIGFD"    // fd: sealed memfd, the validated config.json (create)
+#define SKIFF_ENV_CONSOLEFD   "_SKIFF_CONSOLEFD"   // fd: connected console socket (process.terminal)
+#define SKIFF_ENV_SECCOMPFD   "_SKIFF_SECCOMPFD"   // fd: sealed memfd, the compiled seccomp program
+#define SKIFF_ENV_SECCOMPSOCK "_SKIFF_SECCOMPSOCK" // fd: socket for the seccomp notify fd (listenerPath)
+#define SKIFF_ENV_SELINUX     "_SKIFF_SELINUX"     // "1": the host has SELinux; apply the labels
+#define SKIFF_ENV_IDMAPFDS    "_SKIFF_IDMAPFDS"    // "index:fd,...": idmapped mount trees by mounts[] index
 
 // Bootstrap message: a 16-byte header then attributes, every field native-endian.
 //   header:    u32 magic (SKIFF_BOOTSTRAP_MAGIC), u32 version (1), u32 total length

@@ -2,12 +2,9 @@
 import Glibc
 #endif
 import CShims
+import CNsexec
 import SkiffLinux
 import SkiffOCI
-
-/// The environment variable naming the fd of a connected console socket, set by the runtime
-/// when process.terminal is true.
-let consoleEnvironmentName = "_SKIFF_CONSOLEFD"
 
 /// process.terminal: a pty made from the container's own devpts (/dev/ptmx after pivot_root),
 /// its peer opened by fd (TIOCGPTPEER, never by a path the image could redirect), made the
@@ -19,7 +16,7 @@ struct Console {
 
     static func fromEnvironment(process: Process) throws -> Console? {
         guard process.terminal == true else { return nil }
-        guard let fd = ContainerInit.environmentFD(consoleEnvironmentName) else {
+        guard let fd = ContainerInit.environmentFD(SKIFF_ENV_CONSOLEFD) else {
             throw SkiffError(.invalidArgument, "process.terminal: no console socket was passed to init")
         }
         return Console(socket: OwnedFD(fd), size: process.consoleSize)

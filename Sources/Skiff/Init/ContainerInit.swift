@@ -56,8 +56,8 @@ public enum ContainerInit {
     private static func createContainer(_ options: InitOptions, sync: SyncChannel) throws -> Never {
         // The bytes the runtime validated, from its sealed memfd, not the bundle's file, which
         // may have been rewritten since.
-        guard let configFD = environmentFD(InitSpawner.configEnvironmentName) else {
-            throw SkiffError(.system, "init: no config.json from the runtime (\(InitSpawner.configEnvironmentName))")
+        guard let configFD = environmentFD(SKIFF_ENV_CONFIGFD) else {
+            throw SkiffError(.system, "init: no config.json from the runtime (\(SKIFF_ENV_CONFIGFD))")
         }
         let spec: Spec
         do {

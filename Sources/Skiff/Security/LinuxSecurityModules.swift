@@ -27,7 +27,6 @@ struct LSMLabels: Equatable, Sendable {
     /// Whether the runtime found SELinux enabled (init learns it from `_SKIFF_SELINUX`).
     var selinuxEnabled: Bool
 
-    static let selinuxEnvironmentName = "_SKIFF_SELINUX"
 
     init(process: Process, selinuxEnabled: Bool) {
         let profile = process.apparmorProfile ?? ""

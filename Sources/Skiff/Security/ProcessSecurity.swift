@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCap
+import CNsexec
 import SkiffLinux
 import SkiffOCI
 
@@ -48,15 +49,15 @@ struct ProcessSecurity {
         self.attrWriter = attrWriter
         // The runtime checked these; what it could not have is filtered the same way here.
         capabilities = try CapabilitySets(process.capabilities).checked(available: availableCapabilities)
-        labels = LSMLabels(process: process, selinuxEnabled: environment(LSMLabels.selinuxEnvironmentName) == "1")
-        if let fd = environment(SpawnSecurity.seccompEnvironmentName).flatMap(Int32.init) {
+        labels = LSMLabels(process: process, selinuxEnabled: environment(SKIFF_ENV_SELINUX) == "1")
+        if let fd = environment(SKIFF_ENV_SECCOMPFD).flatMap(Int32.init) {
             let owned = OwnedFD(fd)
             seccomp = try SeccompProgram.read(from: owned)
             owned.close()
         } else {
             seccomp = nil
         }
-        listenerChannel = environment(SeccompListener.environmentName).flatMap(Int32.init).map(OwnedFD.init)
+        listenerChannel = environment(SKIFF_ENV_SECCOMPSOCK).flatMap(Int32.init).map(OwnedFD.init)
         seccompMoment = Self.moment(seccomp: seccomp, noNewPrivileges: process.noNewPrivileges == true,
                                     effective: capabilities.effective)
     }

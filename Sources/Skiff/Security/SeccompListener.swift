@@ -32,7 +32,6 @@ struct ContainerProcessState: OCIDocument, Equatable {
 /// before the agent has the fd: a notified syscall made meanwhile would wait for an agent
 /// that cannot answer.
 enum SeccompListener {
-    static let environmentName = "_SKIFF_SECCOMPSOCK"
 
     /// Runtime side: waits for init's listener fd. nil when init closed the socket without
     /// one (it failed earlier; the sync socket carries the reason).

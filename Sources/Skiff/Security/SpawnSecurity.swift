@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import CNsexec
 import SkiffLinux
 import SkiffOCI
 
@@ -13,7 +14,6 @@ import SkiffOCI
 ///    filter as a sealed memfd, `_SKIFF_SECCOMPFD`; the listener channel, `_SKIFF_SECCOMPSOCK`);
 /// 3. between the pid report and "ready": the seccomp listener fd passed on to the agent.
 final class SpawnSecurity {
-    static let seccompEnvironmentName = "_SKIFF_SECCOMPFD"
     /// The compiled filter of a container, kept for its `exec`s.
     static let programFileName = "seccomp.bpf"
 
@@ -111,7 +111,7 @@ final class SpawnSecurity {
 
     /// Adds init's security fds after the others, from `next` on.
     func addChildFDs(_ fds: inout [Processes.FDMapping], _ environment: inout [String], _ next: inout Int32) throws(SkiffError) {
-        if host.selinux { environment.append("\(LSMLabels.selinuxEnvironmentName)=1") }
+        if host.selinux { environment.append("\(SKIFF_ENV_SELINUX)=1") }
         guard let seccomp else { return }
         if saveProgram {
             do {
@@ -123,7 +123,7 @@ final class SpawnSecurity {
         let program = try seccomp.sealedMemfd()
         programFD = program
         fds.append(Processes.FDMapping(source: program.raw, target: next))
-        environment.append("\(Self.seccompEnvironmentName)=\(next)")
+        environment.append("\(SKIFF_ENV_SECCOMPFD)=\(next)")
         next += 1
         if seccomp.hasListener {
             let pair: (OwnedFD, OwnedFD)
@@ -134,7 +134,7 @@ final class SpawnSecurity {
             }
             listenerChannel = (pair.0, pair.1)
             fds.append(Processes.FDMapping(source: pair.1.raw, target: next))
-            environment.append("\(SeccompListener.environmentName)=\(next)")
+            environment.append("\(SKIFF_ENV_SECCOMPSOCK)=\(next)")
             next += 1
         }
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CNsexec
 import SkiffLinux
 import SkiffOCI
 
@@ -14,7 +15,6 @@ import SkiffOCI
 struct IDMappedMountSet {
     /// The environment variable listing `index:fd` pairs, the mount's position in mounts[] and
     /// init's fd of its detached mount.
-    static let environmentName = "_SKIFF_IDMAPFDS"
 
     /// mounts[] index and the detached, idmapped mount.
     private(set) var mounts: [(index: Int, fd: OwnedFD)] = []
@@ -78,7 +78,7 @@ struct IDMappedMountSet {
 
     /// Init's side: the detached mounts the runtime passed, by mounts[] index.
     static func fromEnvironment() -> [Int: OwnedFD] {
-        guard let value = getenv(environmentName) else { return [:] }
+        guard let value = getenv(SKIFF_ENV_IDMAPFDS) else { return [:] }
         var result: [Int: OwnedFD] = [:]
         for pair in String(cString: value).split(separator: ",") {
             let parts = pair.split(separator: ":")
