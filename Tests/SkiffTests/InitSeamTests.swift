@@ -5,7 +5,7 @@ import Testing
 
 @testable import Skiff
 
-/// Init's rootfs, /dev, cgroup mounts and process setup, run against RecordingKernel: the
+/// Init's rootfs, /dev, cgroup mounts, console and process setup, run against RecordingKernel: the
 /// calls runc's order prescribes, with the flags and paths the config asks for, and no root
 /// needed. Integration tests check the same containers for real; these pin down what they
 /// cannot see (the order, and where a hostile path would have gone).
@@ -379,6 +379,39 @@ import Testing
             "mount \(d)/memory flags=0x\(String(remount | flags, radix: 16))",
             "mount \(d) flags=0x\(String(remount | flags, radix: 16))",
         ])
+    }
+
+    // MARK: The console
+
+    /// process.terminal: the pty comes from the container's /dev/ptmx, its peer is opened by fd
+    /// and bound on /dev/console before the master goes to the console socket, then becomes
+    /// the controlling terminal and stdio.
+    @Test func theConsoleIsBoundThenHandedOver() throws {
+        let kernel = RecordingKernel(rootfs: "/", pivoted: true)
+        let console = Console(socket: kernel.handle("console socket"), size: Box(height: 24, width: 80), kernel: kernel)
+        try console.setUp(bindToDevConsole: true)
+        #expect(kernel.calls.map { "\($0.operation) \($0.path)" } == [
+            "open /dev/ptmx", "ioctl TIOCGPTPEER /dev/ptmx", "ioctl TIOCSWINSZ /dev/ptmx",
+            "create /dev/console", "open /dev/console", "fstat /dev/console", "mount /dev/console",
+            "sendmsg console socket", "ioctl TIOCSCTTY /dev/pts/0", "dup2 fd 0", "dup2 fd 1", "dup2 fd 2",
+        ])
+        #expect(kernel.calls(["ioctl TIOCSWINSZ"]).first?.data == "24x80")
+        #expect(kernel.mounts.first?.source == "/dev/pts/0")
+        #expect(kernel.mounts.first?.flags == UInt(MS_BIND))
+        #expect(kernel.calls(["sendmsg"]).first?.source == "/dev/ptmx")
+        #expect(kernel.calls(["dup2"]).allSatisfy { $0.source == "/dev/pts/0" })
+    }
+
+    /// A /dev/console the image made a symlink is refused, not followed by the bind (runc
+    /// CVE-2025-52565), and nothing is sent.
+    @Test func aConsoleSymlinkIsRefused() throws {
+        let kernel = RecordingKernel(rootfs: "/", pivoted: true)
+        kernel.image["/dev/console"] = .symlink("/etc/shadow")
+        let console = Console(socket: kernel.handle("console socket"), size: nil, kernel: kernel)
+        let error = thrown(SkiffError.self) { try console.setUp(bindToDevConsole: true) }
+        #expect(error?.message == "mount /dev/console: target is not a regular file or a character device")
+        #expect(kernel.mounts.isEmpty)
+        #expect(kernel.calls(["sendmsg"]).isEmpty)
     }
 
     // MARK: Errors

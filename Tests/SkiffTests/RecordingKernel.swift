@@ -4,7 +4,7 @@ import SkiffLinux
 @testable import Skiff
 
 /// The kernel as init's unit tests see it: every call RootfsBuilder, Devices, CgroupMount,
-/// ProcessSetup and ProcessLauncher make is recorded (operation, path, source, type, flags,
+/// Console, ProcessSetup and ProcessLauncher make is recorded (operation, path, source, type, flags,
 /// data) instead of reaching the kernel, so their order, flags and paths can be checked
 /// without root and without touching the host.
 ///
@@ -388,6 +388,41 @@ final class RecordingKernel: InitKernel {
     func isMapped(_ id: UInt32, in map: String) -> Bool { mapped[map]?.contains(id) ?? false }
 
     func selinuxEnabled() -> Bool { selinux }
+
+    // MARK: Terminals
+
+    func openTerminalPeer(_ master: OwnedFD, display: String) throws(LinuxError) -> OwnedFD {
+        try record(Call(operation: "ioctl TIOCGPTPEER", path: self.path(of: master)), errorPath: display)
+        return makeFD("/dev/pts/0")
+    }
+
+    func setWindowSize(_ fd: OwnedFD, rows: UInt16, columns: UInt16) throws(LinuxError) {
+        try record(Call(operation: "ioctl TIOCSWINSZ", path: self.path(of: fd), data: "\(rows)x\(columns)"), errorPath: .some(nil))
+    }
+
+    func makeControllingTerminal(_ fd: OwnedFD) throws(LinuxError) {
+        try record(Call(operation: "ioctl TIOCSCTTY", path: self.path(of: fd)), errorPath: .some(nil))
+    }
+
+    func sendFD(_ socket: OwnedFD, _ fd: OwnedFD, name: String, operation: String) throws(LinuxError) {
+        try record(Call(operation: "sendmsg", path: self.path(of: socket), source: self.path(of: fd), data: name),
+                   operation: operation, errorPath: .some(nil))
+    }
+
+    func duplicate(_ fd: OwnedFD, onto target: Int32, operation: String) throws(LinuxError) {
+        try record(Call(operation: "dup2", path: "fd \(target)", source: self.path(of: fd)), operation: operation,
+                   errorPath: .some(nil))
+    }
+
+    func tryCreateFile(_ path: String, mode: mode_t) {
+        let resolved = normalize(path)
+        calls.append(Call(operation: "create", path: resolved, flags: UInt(mode)))
+        // O_EXCL|O_NOFOLLOW: whatever is there (a symlink too) stays as it is.
+        if explicitNode(resolved) == nil { setNode(resolved, Node(mode: S_IFREG | mode)) }
+    }
+
+    /// An fd standing for `name` (a socket the runtime would have passed).
+    func handle(_ name: String) -> OwnedFD { makeFD(name) }
 
     // MARK: The process
 

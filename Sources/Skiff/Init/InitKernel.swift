@@ -5,8 +5,8 @@ import CShims
 import SkiffLinux
 
 /// The kernel as the container's init uses it to build the rootfs, /dev and the process's
-/// identity: every call RootfsBuilder, Devices, CgroupMount, ProcessSetup and ProcessLauncher
-/// make goes through one of these, so that the unit tests can put a recorder in its place
+/// identity: every call RootfsBuilder, Devices, CgroupMount, Console, ProcessSetup and
+/// ProcessLauncher make goes through one of these, so that the unit tests can put a recorder in its place
 /// (Tests/SkiffTests/RecordingKernel.swift) and check mount order, flags and paths without
 /// root. `LinuxInitKernel` forwards each to its SkiffLinux wrapper.
 ///
@@ -84,6 +84,22 @@ protocol InitKernel {
     func isMapped(_ id: UInt32, in map: String) -> Bool
     /// Whether the host runs SELinux (a mount label then goes into the mount data).
     func selinuxEnabled() -> Bool
+
+    // MARK: Terminals
+
+    /// The peer of the pty master (TIOCGPTPEER), opened by fd.
+    func openTerminalPeer(_ master: OwnedFD, display: String) throws(LinuxError) -> OwnedFD
+    /// TIOCSWINSZ.
+    func setWindowSize(_ fd: OwnedFD, rows: UInt16, columns: UInt16) throws(LinuxError)
+    /// TIOCSCTTY: `fd` becomes init's controlling terminal.
+    func makeControllingTerminal(_ fd: OwnedFD) throws(LinuxError)
+    /// Sends `fd` over the unix socket `socket` (SCM_RIGHTS).
+    func sendFD(_ socket: OwnedFD, _ fd: OwnedFD, name: String, operation: String) throws(LinuxError)
+    /// dup2 of `fd` onto `target`.
+    func duplicate(_ fd: OwnedFD, onto target: Int32, operation: String) throws(LinuxError)
+    /// Creates `path` as an empty file when nothing is there (O_CREAT|O_EXCL|O_NOFOLLOW), best
+    /// effort: whatever is there is checked by the caller.
+    func tryCreateFile(_ path: String, mode: mode_t)
 
     // MARK: The process itself
 
@@ -215,6 +231,29 @@ struct LinuxInitKernel: InitKernel {
     func isMapped(_ id: UInt32, in map: String) -> Bool { Procfs.isMapped(id, in: map) }
 
     func selinuxEnabled() -> Bool { HostLSMs.detect().selinux }
+
+    func openTerminalPeer(_ master: OwnedFD, display: String) throws(LinuxError) -> OwnedFD {
+        try Terminals.openPeer(master, display: display)
+    }
+
+    func setWindowSize(_ fd: OwnedFD, rows: UInt16, columns: UInt16) throws(LinuxError) {
+        try Terminals.setWindowSize(fd.raw, rows: rows, columns: columns)
+    }
+
+    func makeControllingTerminal(_ fd: OwnedFD) throws(LinuxError) { try Terminals.makeControlling(fd) }
+
+    func sendFD(_ socket: OwnedFD, _ fd: OwnedFD, name: String, operation: String) throws(LinuxError) {
+        try Sockets.sendFD(socket, fd, name: name, operation: operation)
+    }
+
+    func duplicate(_ fd: OwnedFD, onto target: Int32, operation: String) throws(LinuxError) {
+        try fd.duplicate(onto: target, operation: operation)
+    }
+
+    func tryCreateFile(_ path: String, mode: mode_t) {
+        let created = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
+        if created >= 0 { _ = Glibc.close(created) }
+    }
 
     func setUmask(_ mask: mode_t) -> mode_t { umask(mask) }
 

@@ -415,7 +415,8 @@ extension RootfsBuilder where Kernel == LinuxInitKernel {
     }
 
     /// The mounts[] entries that are bind mounts of a host path: the runtime has stage 0 open
-    /// their sources, init mounts them; both sides pick them with this.
+    /// their sources, init mounts them; both sides pick them with this. (Here, where the
+    /// kernel is fixed, so that the runtime names it `RootfsBuilder.bindMountIndices`.)
     static func bindMountIndices(_ mounts: [Mount]) -> [Int] {
         mounts.indices.filter { index in
             let options = MountOptions(mounts[index].options ?? [])
