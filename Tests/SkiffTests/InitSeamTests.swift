@@ -222,6 +222,77 @@ import Testing
         ])
     }
 
+    /// tmpcopyup: the image's files under the destination, reached by an fd opened before the
+    /// mount, are copied into the new tmpfs; a read-only one is mounted writable and made
+    /// read-only after the copy.
+    @Test func tmpcopyupCopiesThenMakesReadOnly() throws {
+        let kernel = Self.kernel()
+        try Self.builder(Self.minimal([Mount(destination: "/etc/ssl", type: "tmpfs", source: "tmpfs",
+                                             options: ["tmpcopyup", "ro"])]), kernel).build()
+        let path = Self.rootfs + "/etc/ssl"
+        let steps = kernel.calls.filter { $0.path == path && ["openat", "mount", "copyTree"].contains($0.operation) }
+        #expect(steps.map(\.description) == [
+            "openat \(path) flags=0x\(String(UInt32(bitPattern: O_RDONLY | O_DIRECTORY), radix: 16))",
+            "mount \(path) source=tmpfs type=tmpfs",
+            "copyTree \(path) source=\(path)",
+            "mount \(path) flags=0x\(String(UInt(MS_REMOUNT) | UInt(MS_RDONLY), radix: 16))",
+        ])
+    }
+
+    /// An idmapped mount (made by the runtime, detached) is attached where the bind would go;
+    /// the host path is not opened again.
+    @Test func anIdmappedMountIsAttachedInPlaceOfABind() throws {
+        let kernel = Self.kernel()
+        var builder = Self.builder(Self.minimal([Mount(destination: "/data", type: "bind", source: "/host/data",
+                                                       options: ["bind", "idmap"])]), kernel)
+        builder.idmapped = [0: kernel.handle("idmapped /host/data")]
+        try builder.build()
+        let r = Self.rootfs
+        #expect(kernel.calls(["move_mount"]).map(\.description) == ["move_mount \(r)/data source=idmapped /host/data"])
+        #expect(kernel.index("open", "/host/data") == nil)
+        #expect(kernel.index("mount", r + "/data") == nil)
+    }
+
+    /// In a user namespace: devpts loses a gid= its namespace does not map (EINVAL otherwise)
+    /// and keeps one it maps; sysfs, without a network namespace of the container's own, is
+    /// the host's /sys bound.
+    @Test func aUserNamespaceAdjustsDevptsAndSysfs() throws {
+        let spec = Self.minimal([
+            Mount(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["newinstance", "gid=5", "mode=0620"]),
+            Mount(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "ro"]),
+        ])
+        let r = Self.rootfs
+        let unmapped = Self.kernel()
+        unmapped.mapped["gid_map"] = [0]
+        try Self.builder(spec, unmapped, userNamespaced: true).build()
+        #expect(unmapped.mounts.first { $0.path == r + "/dev/pts" }?.data == "newinstance,mode=0620")
+        #expect(unmapped.mounts.first { $0.path == r + "/sys" }?.description
+            == "mount \(r)/sys source=/sys flags=0x\(String(UInt(MS_BIND) | UInt(MS_REC), radix: 16))")
+        #expect(unmapped.calls(["mknod"]).isEmpty)
+
+        let mapped = Self.kernel()
+        mapped.mapped["gid_map"] = [0, 5]
+        try Self.builder(spec, mapped, userNamespaced: true).build()
+        #expect(mapped.mounts.first { $0.path == r + "/dev/pts" }?.data == "newinstance,gid=5,mode=0620")
+    }
+
+    /// With a cgroup namespace a fresh cgroup2 is tried first; a refusal (EPERM) falls back to
+    /// binding the container's directory, remounted with the entry's flags.
+    @Test func aRefusedCgroupMountFallsBackToABind() throws {
+        let kernel = Self.kernel()
+        let d = Self.rootfs + "/sys/fs/cgroup"
+        kernel.fail("mount", at: d, errno: EPERM)
+        let root = try kernel.openRoot(Self.rootfs)
+        let flags = Self.flags(["nosuid", "noexec", "nodev"])
+        try CgroupMount(options: Self.options(), root: root, inUserNamespace: true, kernel: kernel)
+            .mount(destination: "/sys/fs/cgroup", flags: flags, type: "cgroup")
+        #expect(kernel.mounts.map(\.description) == [
+            "mount \(d) source=cgroup2 type=cgroup2 flags=0x\(String(flags, radix: 16))",
+            "mount \(d) source=/sys/fs/cgroup/skiff/c1 type=bind flags=0x\(String(UInt(MS_BIND) | UInt(MS_REC), radix: 16))",
+            "mount \(d) flags=0x\(String(UInt(MS_BIND) | UInt(MS_REMOUNT) | flags, radix: 16))",
+        ])
+    }
+
     // MARK: Paths
 
     /// Destinations resolve inside the rootfs whatever they say: `..` stops at its root and a
