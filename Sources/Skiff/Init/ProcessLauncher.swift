@@ -4,26 +4,42 @@ import Glibc
 import SkiffLinux
 import SkiffOCI
 
+/// The steps of ProcessSecurity (LSM labels, capabilities, seccomp) that ProcessLauncher places
+/// around the user switch; the unit tests record them beside the kernel's calls to check the order.
+protocol ProcessSecuritySteps {
+    func beforeUserSwitch() throws
+    func afterUserSwitch() throws
+    func beforeReady() throws
+    func lastBeforeExec() throws
+}
+
+extension ProcessSecurity: ProcessSecuritySteps {}
+
 /// The process's own settings, applied in runc's order once the container around it is
-/// ready, then execve. Shared by a new container's init and by exec.
-struct ProcessLauncher {
+/// ready, then execve. Shared by a new container's init and by exec. Kernel calls up to
+/// execve go through `kernel` (InitKernel), so tests can record them.
+struct ProcessLauncher<Kernel: InitKernel, Security: ProcessSecuritySteps> {
     let process: Process
     let preserveFds: Int
-    let setup: ProcessSetup
-    let security: ProcessSecurity
+    let setup: ProcessSetup<Kernel>
+    let security: Security
     let environment: [String]
     let tuning: ProcessTuning
+    let kernel: Kernel
     private(set) var executable = ""
 
     /// `linux` is the container's (create) or nil (exec: personality and the memory policy
-    /// are the container's, set once by its init).
-    init(process: Process, linux: Linux?, preserveFds: Int, listenFds: Int) throws {
+    /// are the container's, set once by its init). `security` is made after the tuning is
+    /// checked, so a bad field is reported in the order the config lists them.
+    init(process: Process, linux: Linux?, preserveFds: Int, listenFds: Int, kernel: Kernel,
+         security: () throws -> Security) throws {
         self.process = process
         self.preserveFds = preserveFds
+        self.kernel = kernel
         self.tuning = try ProcessTuning(process: process, linux: linux)
-        let setgroupsDenied = (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("deny") == true
-        self.setup = ProcessSetup(process: process, setgroupsAllowed: !setgroupsDenied)
-        self.security = try ProcessSecurity(process: process)
+        let setgroupsDenied = (try? kernel.readFile("/proc/self/setgroups"))?.hasPrefix("deny") == true
+        self.setup = ProcessSetup(process: process, setgroupsAllowed: !setgroupsDenied, kernel: kernel)
+        self.security = try security()
         var environment = setup.environment()
         if listenFds > 0 {
             // Socket activation: the fds 3…3+N-1 are the listeners, and LISTEN_PID must be
@@ -39,7 +55,7 @@ struct ProcessLauncher {
         try setup.applyRlimits()
         try tuning.applyPrivileged()
         if process.noNewPrivileges == true {
-            try ProcessControl.setNoNewPrivileges()
+            try kernel.setNoNewPrivileges()
         }
         try security.beforeUserSwitch()
         let enteredEarly = try setup.enterWorkingDirectoryEarly()
@@ -53,7 +69,8 @@ struct ProcessLauncher {
     }
 
     /// Marks every fd but stdio and the preserved ones close-on-exec, loads what must come
-    /// last, and execs. Only returns through exit.
+    /// last, and execs. Only returns through exit. Not through `kernel`: nothing after it can
+    /// be observed in a test process that must go on running.
     func exec() -> Never {
         // Only stdio and the preserved fds reach the process (runc CVE-2024-21626): the rest
         // are close-on-exec so they stay usable if execve fails.
@@ -73,5 +90,13 @@ struct ProcessLauncher {
         let code = currentErrno()
         ContainerInit.writeStderr("skiff init: exec \"\(executable)\": \(LinuxError.text(code))\n")
         exit(code == ENOENT ? 127 : 126)
+    }
+}
+
+extension ProcessLauncher where Kernel == LinuxInitKernel, Security == ProcessSecurity {
+    /// The real kernel's launcher, as ContainerInit makes it.
+    init(process: Process, linux: Linux?, preserveFds: Int, listenFds: Int) throws {
+        try self.init(process: process, linux: linux, preserveFds: preserveFds, listenFds: listenFds,
+                      kernel: LinuxInitKernel(), security: { try ProcessSecurity(process: process) })
     }
 }

@@ -5,24 +5,29 @@ import SkiffLinux
 import SkiffOCI
 
 /// The last steps before execve, all inside the container: limits, identity, environment,
-/// working directory and the executable's path.
-struct ProcessSetup {
+/// working directory and the executable's path. Kernel calls go through `kernel` (InitKernel),
+/// so tests can record them.
+struct ProcessSetup<Kernel: InitKernel> {
     let process: Process
     let setgroupsAllowed: Bool
+    let kernel: Kernel
+}
 
-    static let rlimitNames: [String: Int32] = [
-        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
-        "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
-        "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-        "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
-    ]
+/// process.rlimits[].type → RLIMIT_* (a generic type cannot hold a static stored property).
+private let processRlimitNames: [String: Int32] = [
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+]
 
+extension ProcessSetup {
     func applyRlimits() throws {
         for limit in process.rlimits ?? [] {
-            guard let resource = Self.rlimitNames[limit.type] else {
+            guard let resource = processRlimitNames[limit.type] else {
                 throw SkiffError(.invalidArgument, "process.rlimits: unknown type \"\(limit.type)\"")
             }
-            try Identity.setResourceLimit(resource, name: limit.type, soft: limit.soft, hard: limit.hard)
+            try kernel.setResourceLimit(resource, name: limit.type, soft: limit.soft, hard: limit.hard)
         }
     }
 
@@ -37,11 +42,11 @@ struct ProcessSetup {
         }
         if setgroupsAllowed {
             let groups = (user.additionalGids ?? []).map { gid_t($0) }
-            try Identity.setGroups(groups)
+            try kernel.setGroups(groups)
         }
-        try Identity.setGID(user.gid)
-        try Identity.setUID(user.uid)
-        umask(mode_t(user.umask ?? 0o022))
+        try kernel.setGID(user.gid)
+        try kernel.setUID(user.uid)
+        _ = kernel.setUmask(mode_t(user.umask ?? 0o022))
     }
 
     /// The pty on stdio (init made it, it is the process's own) belongs to the process's uid,
@@ -49,10 +54,9 @@ struct ProcessSetup {
     /// may then chmod it or hand it to `su`. An id the user namespace does not map (EINVAL) or
     /// a read-only /dev (EROFS) leaves it as it was, as runc does.
     private func giveTerminalToUser(_ user: User) throws {
-        var st = Glibc.stat()
-        guard fstat(0, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR, st.st_uid != user.uid else { return }
+        guard let st = try? kernel.status(ofRaw: 0), (st.st_mode & S_IFMT) == S_IFCHR, st.st_uid != user.uid else { return }
         let chowned = Result { () throws(LinuxError) in
-            try Files.chown(fd: 0, uid: user.uid, gid: st.st_gid, display: "/dev/pts (the process's terminal)")
+            try kernel.chown(fd: 0, uid: user.uid, gid: st.st_gid, display: "/dev/pts (the process's terminal)")
         }
         if case .failure(let error) = chowned, ![EINVAL, EPERM, EROFS].contains(error.code) { throw error }
     }
@@ -68,7 +72,7 @@ struct ProcessSetup {
     }
 
     private func homeDirectory(uid: UInt32) -> String {
-        guard let passwd = try? Files.readString("/etc/passwd") else { return "/" }
+        guard let passwd = try? kernel.readFile("/etc/passwd") else { return "/" }
         for line in passwd.split(separator: "\n") {
             let fields = line.split(separator: ":", omittingEmptySubsequences: false)
             if fields.count >= 6, UInt32(fields[2]) == uid { return String(fields[5]) }
@@ -82,7 +86,7 @@ struct ProcessSetup {
     /// then tries again as the user.
     func enterWorkingDirectoryEarly() throws -> Bool {
         let cwd = process.cwd
-        switch Result(catching: { () throws(LinuxError) in try ProcessControl.changeDirectory(cwd) }) {
+        switch Result(catching: { () throws(LinuxError) in try kernel.changeDirectory(cwd) }) {
         case .success: return true
         case .failure(let error) where error.code == EACCES || error.code == EPERM: return false
         case .failure(let error): throw error
@@ -94,8 +98,8 @@ struct ProcessSetup {
     /// CVE-2024-21626).
     func enterWorkingDirectory(enteredEarly: Bool) throws {
         let cwd = process.cwd
-        if !enteredEarly { try ProcessControl.changeDirectory(cwd) }
-        let actual = try Files.currentDirectory()
+        if !enteredEarly { try kernel.changeDirectory(cwd) }
+        let actual = try kernel.currentDirectory()
         if !actual.hasPrefix("/") {
             throw SkiffError(.system, "chdir \"\(cwd)\": current working directory is outside of container mount namespace root")
         }
@@ -114,8 +118,8 @@ struct ProcessSetup {
         let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? ""
         for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
             let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
-            var st = Glibc.stat()
-            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+            if let st = try? kernel.status(ofPath: candidate), (st.st_mode & S_IFMT) == S_IFREG,
+               kernel.access(candidate, X_OK) == 0 {
                 return candidate
             }
         }
@@ -123,15 +127,19 @@ struct ProcessSetup {
     }
 
     private func checkExecutable(_ path: String, name: String) throws {
-        var st = Glibc.stat()
-        if stat(path, &st) != 0 {
-            throw SkiffError(.notFound, "exec: \"\(name)\": stat \(path): \(LinuxError.text(currentErrno()))")
+        let st: Glibc.stat
+        switch Result(catching: { () throws(LinuxError) in try kernel.status(ofPath: path) }) {
+        case .success(let found): st = found
+        case .failure(let error):
+            throw SkiffError(.notFound, "exec: \"\(name)\": stat \(path): \(LinuxError.text(error.code))", cause: error)
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw SkiffError(.invalidArgument, "exec: \"\(name)\": is a directory")
         }
-        if access(path, X_OK) != 0 {
-            throw SkiffError(.invalidArgument, "exec: \"\(name)\": \(LinuxError.text(currentErrno()))")
+        let denied = kernel.access(path, X_OK)
+        if denied != 0 {
+            throw SkiffError(.invalidArgument, "exec: \"\(name)\": \(LinuxError.text(denied))",
+                             cause: LinuxError("access", path: path, errno: denied))
         }
     }
 }

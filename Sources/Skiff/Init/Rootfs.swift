@@ -8,7 +8,8 @@ import SkiffOCI
 /// Builds the container's filesystem view inside its new mount namespace, in runc's order:
 /// propagation of "/", the rootfs bind, every mounts[] entry, /dev, then pivot_root. Every
 /// destination is resolved inside the rootfs through fds (RootedPath), never by joining strings.
-struct RootfsBuilder {
+/// Every kernel call goes through `kernel` (InitKernel), so tests can record them.
+struct RootfsBuilder<Kernel: InitKernel> {
     let spec: Spec
     let options: InitOptions
     /// The container has a user namespace of its own (config.json asks for one).
@@ -25,6 +26,15 @@ struct RootfsBuilder {
     /// The idmapped mounts the runtime made (detached), by mounts[] index: attached in place of
     /// a bind (IDMappedMountSet).
     var idmapped: [Int: OwnedFD] = [:]
+    let kernel: Kernel
+
+    init(spec: Spec, options: InitOptions, inUserNamespace: Bool, userNamespaced: Bool, kernel: Kernel) {
+        self.spec = spec
+        self.options = options
+        self.inUserNamespace = inUserNamespace
+        self.userNamespaced = userNamespaced
+        self.kernel = kernel
+    }
 
     var rootfs: String { options.rootfs }
 
@@ -32,8 +42,8 @@ struct RootfsBuilder {
         try makeRootPropagationPrivate()
         // Bind the rootfs onto itself so it is a mount point pivot_root can use, and so
         // mounts below it are private to this namespace.
-        try Mounts.mount(source: rootfs, target: rootfs, type: "bind", flags: UInt(MS_BIND) | UInt(MS_REC), display: rootfs)
-        let root = try RootedPath.open(rootfs)
+        try kernel.mount(source: rootfs, target: rootfs, type: "bind", flags: UInt(MS_BIND) | UInt(MS_REC), display: rootfs)
+        let root = try kernel.openRoot(rootfs)
         let mounts = spec.mounts ?? []
         for (index, mount) in mounts.enumerated() {
             do {
@@ -46,12 +56,13 @@ struct RootfsBuilder {
             normalized($0.destination) == "/dev" && MountOptions($0.options ?? []).isBind
         }
         if !devBoundFromHost {
-            try Devices(spec: spec, root: root, bindFromHost: userNamespaced).create()
-            try Devices.createSymlinks(root: root)
+            let devices = Devices(spec: spec, root: root, bindFromHost: userNamespaced, kernel: kernel)
+            try devices.create()
+            try devices.createSymlinks()
         }
         if let cwd = spec.process?.cwd {
             // The cwd is created if missing, inside the rootfs, as runc does.
-            _ = try root.mkdirAll(cwd)
+            _ = try kernel.mkdirAll(cwd, in: root)
         }
         try beforePivot()
         if options.noPivot {
@@ -60,7 +71,7 @@ struct RootfsBuilder {
             try pivotRoot()
         }
         if let flag = propagationFlag, flag & UInt(MS_UNBINDABLE) == 0 {
-            try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
+            try kernel.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
         }
     }
 
@@ -82,7 +93,7 @@ struct RootfsBuilder {
             // Resolved in the container's root (we are pivoted): a symlink in the image is
             // followed to its target inside the container, as runc's securejoin does, so masking
             // "/datalink" hides what it points to instead of silently doing nothing.
-            let root = try RootedPath.open("/")
+            let root = try kernel.openRoot("/")
             for path in paths.0 {
                 try readonlyPath(path, in: root)
             }
@@ -93,7 +104,7 @@ struct RootfsBuilder {
         // (r)unbindable last: the masked and read-only paths are bind mounts, which the kernel
         // refuses (EINVAL) from under an unbindable mount.
         if let flag = propagationFlag, flag & UInt(MS_UNBINDABLE) != 0 {
-            try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
+            try kernel.mount(source: nil, target: "/", type: nil, flags: flag, display: "/ (rootfsPropagation)")
         }
     }
 
@@ -117,36 +128,27 @@ struct RootfsBuilder {
         }
         // (u)nbindable waits for the end of build(): the rootfs could not be bound onto itself
         // under an unbindable "/" (EINVAL); it stays a slave until then.
-        try Mounts.mount(source: nil, target: "/", type: nil, flags: flag, display: "/")
+        try kernel.mount(source: nil, target: "/", type: nil, flags: flag, display: "/")
         // pivot_root refuses a new root whose parent mount is shared: make the parent private
         // when rootfsPropagation asked for shared.
         if flag & UInt(MS_SHARED) != 0 {
             let parent = "/" + rootfs.split(separator: "/").dropLast().joined(separator: "/")
-            let mountPoint = try Self.mountPoint(containing: parent)
-            try Mounts.mount(source: nil, target: mountPoint, type: nil, flags: UInt(MS_PRIVATE), display: mountPoint)
+            let mountPoint = Self.mountPoint(containing: parent, mountinfo: try kernel.readProcfs("/proc/self/mountinfo"))
+            try kernel.mount(source: nil, target: mountPoint, type: nil, flags: UInt(MS_PRIVATE), display: mountPoint)
         }
     }
 
     /// The mount point under which `path` lies, from /proc/self/mountinfo (the longest
     /// mount point that is a prefix of it), as runc's rootfsParentMountPrivate finds it.
-    static func mountPoint(containing path: String) throws -> String {
+    static func mountPoint(containing path: String, mountinfo: String) -> String {
         var best = "/"
-        for line in try Procfs.read("/proc/self/mountinfo").split(separator: "\n") {
+        for line in mountinfo.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { continue }
             let point = String(fields[4])
             if point.count > best.count, path == point || path.hasPrefix(point + "/") { best = point }
         }
         return best
-    }
-
-    /// The mounts[] entries that are bind mounts of a host path: the runtime has stage 0 open
-    /// their sources, init mounts them; both sides pick them with this.
-    static func bindMountIndices(_ mounts: [Mount]) -> [Int] {
-        mounts.indices.filter { index in
-            let options = MountOptions(mounts[index].options ?? [])
-            return (options.isBind || mounts[index].type == "bind") && !(mounts[index].source ?? "").isEmpty
-        }
     }
 
     private func mountEntry(_ mount: Mount, index: Int, in root: RootedPath) throws {
@@ -157,14 +159,14 @@ struct RootfsBuilder {
             return
         }
         if type == "cgroup" || type == "cgroup2" {
-            try CgroupMount(options: self.options, root: root, inUserNamespace: inUserNamespace)
+            try CgroupMount(options: self.options, root: root, inUserNamespace: inUserNamespace, kernel: kernel)
                 .mount(destination: mount.destination, flags: options.flags, type: type)
             return
         }
         if type == "proc" || type == "sysfs" {
             try requireOrdinaryDirectory(mount.destination, type: type, in: root)
         }
-        let destination = try root.mkdirAll(mount.destination)
+        let destination = try kernel.mkdirAll(mount.destination, in: root)
         var flags = options.flags
         var data = options.dataString
         if type == "devpts", userNamespaced {
@@ -172,40 +174,40 @@ struct RootfsBuilder {
             // runc's rootless spec and podman do, and keep it where it is mapped.
             data = options.data.filter { option in
                 guard option.hasPrefix("gid="), let gid = UInt32(option.dropFirst(4)) else { return true }
-                return Procfs.isMapped(gid, in: "gid_map")
+                return kernel.isMapped(gid, in: "gid_map")
             }.joined(separator: ",")
         }
         if type == "sysfs" && userNamespaced && !(spec.linux?.namespaces ?? []).contains(where: { $0.type == .network && $0.path == nil }) {
             // sysfs needs a network namespace owned by the user namespace; bind the host's.
-            try Mounts.mount(source: "/sys", target: destination.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: mount.destination)
+            try kernel.mount(source: "/sys", target: destination.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: mount.destination)
             return
         }
         flags &= ~UInt(MS_REMOUNT)
         if let label = spec.linux?.mountLabel, !label.isEmpty {
             // Probed only when a label is asked for: every syscall here costs every container.
-            data = MountLabel.format(data: data, type: type, label: label, selinuxEnabled: HostLSMs.detect().selinux)
+            data = MountLabel.format(data: data, type: type, label: label, selinuxEnabled: kernel.selinuxEnabled())
         }
         // tmpcopyup: what the image has there is copied into the new tmpfs (runc); the fd
         // opened before the mount still reaches the directory the tmpfs then covers.
         let below = (mount.options ?? []).contains("tmpcopyup")
-            ? try Files.openAt(destination, ".", flags: O_RDONLY | O_DIRECTORY, display: mount.destination) : nil
+            ? try kernel.openAt(destination, ".", flags: O_RDONLY | O_DIRECTORY, display: mount.destination) : nil
         // A read-only tmpfs could not be filled: read-only after the copy. A read-only /dev
         // is made read-only in finish(), once its nodes, mounts and console exist (runc).
         let readOnlyAfterCopy = below != nil && flags & UInt(MS_RDONLY) != 0
         let writable = readOnlyAfterCopy || isReadOnlyDev(mount)
-        try Mounts.mount(source: mount.source ?? type, target: destination.procPath, type: type,
+        try kernel.mount(source: mount.source ?? type, target: destination.procPath, type: type,
                          flags: writable ? flags & ~UInt(MS_RDONLY) : flags, data: data, display: mount.destination)
         if let below {
-            let tmpfs = try root.open(mount.destination, flags: O_RDONLY | O_DIRECTORY)
+            let tmpfs = try kernel.open(mount.destination, in: root, flags: O_RDONLY | O_DIRECTORY)
             do {
-                try Files.copyTree(from: below, to: tmpfs, display: mount.destination)
+                try kernel.copyTree(from: below, to: tmpfs, display: mount.destination)
             } catch {
                 throw SkiffError.wrap(error, "tmpcopyup")
             }
         }
         if readOnlyAfterCopy {
-            let mounted = try root.open(mount.destination, flags: SKIFF_O_PATH)
-            try Mounts.mount(source: nil, target: mounted.procPath, type: nil, flags: UInt(MS_REMOUNT) | flags,
+            let mounted = try kernel.open(mount.destination, in: root, flags: SKIFF_O_PATH)
+            try kernel.mount(source: nil, target: mounted.procPath, type: nil, flags: UInt(MS_REMOUNT) | flags,
                              data: data, display: mount.destination)
         }
         try applyPropagation(options, at: mount.destination, in: root)
@@ -215,10 +217,10 @@ struct RootfsBuilder {
     /// image placed there: a /proc pointing elsewhere would let LSM and procfs writes land on
     /// a fake (runc CVE-2019-19921, CVE-2019-16884; runc refuses the same way).
     private func requireOrdinaryDirectory(_ destination: String, type: String, in root: RootedPath) throws {
-        let opened = Result { () throws(LinuxError) in try root.open(destination, flags: SKIFF_O_PATH, noFollow: true) }
+        let opened = Result { () throws(LinuxError) in try kernel.open(destination, in: root, flags: SKIFF_O_PATH, noFollow: true) }
         if case .failure(let error) = opened, error.errno == .noSuchFileOrDirectory { return }
         let existing = try opened.get()
-        if (try existing.stat().st_mode & S_IFMT) != S_IFDIR {
+        if (try kernel.status(of: existing).st_mode & S_IFMT) != S_IFDIR {
             throw SkiffError(.invalidArgument, "filesystem \"\(type)\" must be mounted on an ordinary directory, not a symlink or file")
         }
     }
@@ -235,17 +237,18 @@ struct RootfsBuilder {
         let sourceFD: OwnedFD
         do {
             let openedFD = opened.map { OwnedFD($0) }
-            sourceFD = try detached ?? openedFD ?? Files.open(source, flags: SKIFF_O_PATH)
+            sourceFD = try detached ?? openedFD ?? kernel.open(source, flags: SKIFF_O_PATH)
         } catch {
             throw SkiffError(.invalidArgument, "bind source", error)
         }
-        let isDirectory = (try sourceFD.stat().st_mode & S_IFMT) == S_IFDIR
-        let destination = isDirectory ? try root.mkdirAll(mount.destination) : try root.createFile(mount.destination)
+        let isDirectory = (try kernel.status(of: sourceFD).st_mode & S_IFMT) == S_IFDIR
+        let destination = isDirectory
+            ? try kernel.mkdirAll(mount.destination, in: root) : try kernel.createFile(mount.destination, in: root, mode: 0o644)
         if let detached {
-            try IDMappedMounts.attach(detached, onto: destination, display: mount.destination)
+            try kernel.attachMount(detached, onto: destination, display: mount.destination)
             detached.close()
         } else {
-            try Mounts.mount(source: sourceFD.procPath, target: destination.procPath, type: "bind",
+            try kernel.mount(source: sourceFD.procPath, target: destination.procPath, type: "bind",
                              flags: UInt(MS_BIND) | (options.isRecursive ? UInt(MS_REC) : 0), display: mount.destination)
         }
         let extra = options.flags & ~(UInt(MS_BIND) | UInt(MS_REC) | UInt(MS_REMOUNT))
@@ -253,9 +256,9 @@ struct RootfsBuilder {
             // Flags on a bind need a remount of the new mount; keep the flags the kernel
             // locked on the source (nosuid, nodev…) or the remount fails with EPERM in a user
             // namespace.
-            let mounted = try root.open(mount.destination, flags: SKIFF_O_PATH)
-            let locked = try mountFlags(of: mounted) & (UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC) | UInt(MS_NOATIME) | UInt(MS_NODIRATIME) | UInt(MS_RELATIME))
-            try Mounts.mount(source: nil, target: mounted.procPath, type: nil,
+            let mounted = try kernel.open(mount.destination, in: root, flags: SKIFF_O_PATH)
+            let locked = try kernel.mountFlags(of: mounted) & (UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC) | UInt(MS_NOATIME) | UInt(MS_NODIRATIME) | UInt(MS_RELATIME))
+            try kernel.mount(source: nil, target: mounted.procPath, type: nil,
                              flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | extra | (locked & ~options.clearedFlags), display: mount.destination)
         }
         try applyPropagation(options, at: mount.destination, in: root)
@@ -263,39 +266,39 @@ struct RootfsBuilder {
 
     private func applyPropagation(_ options: MountOptions, at destination: String, in root: RootedPath) throws {
         guard !options.propagation.isEmpty || options.recursiveSet != 0 || options.recursiveClear != 0 else { return }
-        let mounted = try root.open(destination, flags: SKIFF_O_PATH)
+        let mounted = try kernel.open(destination, in: root, flags: SKIFF_O_PATH)
         if options.recursiveSet != 0 || options.recursiveClear != 0 {
             // rro, rnosuid…: the whole tree under the mount, which mount(2) cannot do.
-            try Mounts.setAttributesRecursive(mounted, set: options.recursiveSet, clear: options.recursiveClear,
-                                              display: destination)
+            try kernel.setMountAttributes(mounted, set: options.recursiveSet, clear: options.recursiveClear,
+                                          display: destination)
         }
         for flag in options.propagation {
-            try Mounts.mount(source: nil, target: mounted.procPath, type: nil, flags: flag, display: destination)
+            try kernel.mount(source: nil, target: mounted.procPath, type: nil, flags: flag, display: destination)
         }
     }
 
     private func pivotRoot() throws {
-        let oldRoot = try Files.open("/", flags: O_DIRECTORY | O_RDONLY)
-        let newRoot = try Files.open(rootfs, flags: O_DIRECTORY | O_RDONLY)
-        try ProcessControl.changeDirectory(to: newRoot, display: rootfs)
+        let oldRoot = try kernel.open("/", flags: O_DIRECTORY | O_RDONLY)
+        let newRoot = try kernel.open(rootfs, flags: O_DIRECTORY | O_RDONLY)
+        try kernel.changeDirectory(to: newRoot, display: rootfs)
         // pivot_root(".", ".") stacks the old root on top of the new one; it is then
         // detached without needing a directory for it inside the container (runc's trick).
-        try Mounts.pivotRoot(".", ".")
-        try ProcessControl.changeDirectory(to: oldRoot, display: "old root")
+        try kernel.pivotRoot(".", ".")
+        try kernel.changeDirectory(to: oldRoot, display: "old root")
         // Make the old root a slave first so unmounting it does not propagate to the host.
-        try Mounts.mount(source: nil, target: ".", type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: "old root")
-        try Mounts.unmount(".", flags: Int32(MNT_DETACH))
-        try ProcessControl.changeDirectory("/")
+        try kernel.mount(source: nil, target: ".", type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: "old root")
+        try kernel.unmount(".", flags: Int32(MNT_DETACH))
+        try kernel.changeDirectory("/")
     }
 
     /// --no-pivot: move the rootfs over "/" and chroot into it (for ramfs roots where
     /// pivot_root is impossible).
     private func moveRoot() throws {
         try hideHostProcAndSysfs()
-        try ProcessControl.changeDirectory(rootfs)
-        try Mounts.mount(source: rootfs, target: "/", type: nil, flags: UInt(MS_MOVE), display: rootfs)
-        try ProcessControl.changeRoot(".")
-        try ProcessControl.changeDirectory("/")
+        try kernel.changeDirectory(rootfs)
+        try kernel.mount(source: rootfs, target: "/", type: nil, flags: UInt(MS_MOVE), display: rootfs)
+        try kernel.changeRoot(".")
+        try kernel.changeDirectory("/")
     }
 
     /// Without pivot_root the host's mounts stay in the namespace, under the chroot. The kernel
@@ -306,7 +309,7 @@ struct RootfsBuilder {
     /// msMoveRoot does the same).
     private func hideHostProcAndSysfs() throws {
         var targets: [String] = []
-        for line in try Procfs.read("/proc/self/mountinfo").split(separator: "\n") {
+        for line in try kernel.readProcfs("/proc/self/mountinfo").split(separator: "\n") {
             let fields = line.split(separator: " ").map(String.init)
             guard let dash = fields.firstIndex(of: "-"), dash >= 6, fields.count > dash + 1 else { continue }
             let point = Self.unescapeMountinfo(fields[4])
@@ -317,13 +320,13 @@ struct RootfsBuilder {
         for point in targets {
             // The unmount must not reach the host through shared propagation; a mount gone
             // with a parent detached before it (ENOENT) needs nothing more.
-            let slave = Self.errno { () throws(LinuxError) in try Mounts.mount(source: nil, target: point, type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: point) }
+            let slave = Self.errno { () throws(LinuxError) in try kernel.mount(source: nil, target: point, type: nil, flags: UInt(MS_SLAVE) | UInt(MS_REC), display: point) }
             if slave == ENOENT { continue }
             if let slave { throw LinuxError("mount", path: point, errno: slave) }
-            let detach = Self.errno { () throws(LinuxError) in try Mounts.unmount(point, flags: Int32(MNT_DETACH)) }
+            let detach = Self.errno { () throws(LinuxError) in try kernel.unmount(point, flags: Int32(MNT_DETACH)) }
             if detach == EINVAL || detach == EPERM {
                 // Locked by a user namespace: cover it instead.
-                try Mounts.mount(source: "tmpfs", target: point, type: "tmpfs", flags: 0, display: point)
+                try kernel.mount(source: "tmpfs", target: point, type: "tmpfs", flags: 0, display: point)
             } else if let detach {
                 throw LinuxError("umount2", path: point, errno: detach)
             }
@@ -356,12 +359,12 @@ struct RootfsBuilder {
     }
 
     private func remountReadOnly(_ path: String, recursive: Bool) throws {
-        try remountReadOnly(try Files.open(path, flags: SKIFF_O_PATH | O_NOFOLLOW), display: path, recursive: recursive)
+        try remountReadOnly(try kernel.open(path, flags: SKIFF_O_PATH | O_NOFOLLOW), display: path, recursive: recursive)
     }
 
     private func remountReadOnly(_ fd: OwnedFD, display path: String, recursive: Bool) throws {
-        let locked = try mountFlags(of: fd) & ~UInt(MS_RDONLY)
-        try Mounts.mount(source: nil, target: fd.procPath, type: nil,
+        let locked = try kernel.mountFlags(of: fd) & ~UInt(MS_RDONLY)
+        try kernel.mount(source: nil, target: fd.procPath, type: nil,
                          flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | UInt(MS_RDONLY) | locked | (recursive ? UInt(MS_REC) : 0),
                          display: path)
     }
@@ -369,7 +372,7 @@ struct RootfsBuilder {
     /// An O_PATH fd of what `path` names inside the container (symlinks followed within its
     /// root), nil when it does not exist.
     private func openIfExists(_ path: String, in root: RootedPath) throws -> OwnedFD? {
-        switch Result(catching: { () throws(LinuxError) in try root.open(path, flags: SKIFF_O_PATH) }) {
+        switch Result(catching: { () throws(LinuxError) in try kernel.open(path, in: root, flags: SKIFF_O_PATH) }) {
         case .success(let fd): return fd
         case .failure(let error) where error.errno == .noSuchFileOrDirectory: return nil
         case .failure(let error): throw error
@@ -378,7 +381,7 @@ struct RootfsBuilder {
 
     private func readonlyPath(_ path: String, in root: RootedPath) throws {
         guard let fd = try openIfExists(path, in: root) else { return }
-        try Mounts.mount(source: fd.procPath, target: fd.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: path)
+        try kernel.mount(source: fd.procPath, target: fd.procPath, type: nil, flags: UInt(MS_BIND) | UInt(MS_REC), display: path)
         // The bind is now on top of what fd names: reopen to reach the new mount.
         guard let mounted = try openIfExists(path, in: root) else { return }
         try remountReadOnly(mounted, display: path, recursive: true)
@@ -389,17 +392,35 @@ struct RootfsBuilder {
     /// symlink cannot turn masking into a bind of something else (runc CVE-2025-31133).
     private func maskPath(_ path: String, in root: RootedPath) throws {
         guard let target = try openIfExists(path, in: root) else { return }
-        let st = try target.stat()
+        let st = try kernel.status(of: target)
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            try Mounts.mount(source: "tmpfs", target: target.procPath, type: "tmpfs", flags: UInt(MS_RDONLY),
+            try kernel.mount(source: "tmpfs", target: target.procPath, type: "tmpfs", flags: UInt(MS_RDONLY),
                              data: "size=0k,mode=755", display: path)
             return
         }
-        let null = try Files.open("/dev/null", flags: SKIFF_O_PATH | O_NOFOLLOW)
-        let nullStat = try null.stat()
+        let null = try kernel.open("/dev/null", flags: SKIFF_O_PATH | O_NOFOLLOW)
+        let nullStat = try kernel.status(of: null)
         guard (nullStat.st_mode & S_IFMT) == S_IFCHR, nullStat.st_rdev == Files.deviceNumber(major: 1, minor: 3) else {
             throw SkiffError(.system, "mask \"\(path)\": /dev/null is not the null device")
         }
-        try Mounts.mount(source: null.procPath, target: target.procPath, type: nil, flags: UInt(MS_BIND), display: path)
+        try kernel.mount(source: null.procPath, target: target.procPath, type: nil, flags: UInt(MS_BIND), display: path)
+    }
+}
+
+extension RootfsBuilder where Kernel == LinuxInitKernel {
+    /// The real kernel's builder, as ContainerInit makes it.
+    init(spec: Spec, options: InitOptions, inUserNamespace: Bool, userNamespaced: Bool) {
+        self.init(spec: spec, options: options, inUserNamespace: inUserNamespace, userNamespaced: userNamespaced,
+                  kernel: LinuxInitKernel())
+    }
+
+    /// The mounts[] entries that are bind mounts of a host path: the runtime has stage 0 open
+    /// their sources, init mounts them; both sides pick them with this. (Here, where the
+    /// kernel is fixed, so that the runtime names it `RootfsBuilder.bindMountIndices`.)
+    static func bindMountIndices(_ mounts: [Mount]) -> [Int] {
+        mounts.indices.filter { index in
+            let options = MountOptions(mounts[index].options ?? [])
+            return (options.isBind || mounts[index].type == "bind") && !(mounts[index].source ?? "").isEmpty
+        }
     }
 }
