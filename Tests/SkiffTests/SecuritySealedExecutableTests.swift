@@ -27,6 +27,28 @@ import SkiffLinux
         #expect(writable == -1 && error == EROFS)
     }
 
+    /// A state root below the binary's own directory (the test binary's: the build directory)
+    /// still gets the overlay, not the 33 MB memfd copy: overlapping layers were refused with
+    /// ELOOP and create fell back to copying.
+    @Test(.enabled(if: isRoot, "mounting an overlay needs CAP_SYS_ADMIN"))
+    func aStateRootInsideTheBinarysDirectoryStillGetsTheOverlay() throws {
+        let binaryDirectory = try Files.realpath("/proc/self/exe").split(separator: "/").dropLast().joined(separator: "/")
+        let inside = "/" + binaryDirectory + "/skiff-seal-state-\(getpid())"
+        try Files.mkdirAll(inside)
+        defer { try? Files.rmdir(inside) }
+        let sealed = try SealedExecutable.make(dummyLayer: inside)
+        #expect(sealed.method == .overlay)
+        #expect(size(sealed.path) == size("/proc/self/exe"))
+    }
+
+    @Test func theDummyLayerNeverOverlapsTheBinarysDirectory() {
+        #expect(SealedExecutable.nonOverlapping("/run/skiff", with: "/usr/bin") == "/run/skiff")
+        #expect(SealedExecutable.nonOverlapping("/nonexistent-x/tmp/r", with: "/nonexistent-x") == "/dev")
+        #expect(SealedExecutable.nonOverlapping("/nonexistent-x", with: "/nonexistent-x/bin") == "/dev")
+        #expect(SealedExecutable.nonOverlapping("/nonexistent-y", with: "/dev") == "/nonexistent-y")
+        #expect(SealedExecutable.nonOverlapping("/dev/x", with: "/dev") == "/run")
+    }
+
     /// The rootless fallback: a copy nobody can change, not even its creator.
     @Test func theMemfdCopyIsSealed() throws {
         let memfd = try SealedExecutable.memfdCopy()
