@@ -232,7 +232,9 @@ struct EdgeTests {
     @Test func execCgroupForms() throws {
         try Sandbox.with { sandbox in
             let id = sandbox.id("exec-cgroup")
-            let bundle = try sandbox.bundle(args: ["sleep", "30"])
+            // Lives until the delete at the end: in the emulated cgroup v2 guest this test takes
+            // over a minute, and a container that had exited refused the last execs for that.
+            let bundle = try sandbox.bundle(args: ["sleep", "1000"])
             #expect(sandbox.skiff("run", "-d", "--bundle", bundle, id).succeeded)
             let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sandbox.root + "/\(id)/state.json"))) as? [String: Any]
             let directories = try #require(record?["cgroupPaths"] as? [String])
