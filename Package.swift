@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → C targets, with SkiffOCI
-// beside SkiffLinux (neither imports the other). Each target lists exactly what it imports.
+// beside SkiffLinux (neither imports the other); SkiffCgroups also uses CSystemd (sd-bus). Each
+// target lists exactly what it imports.
 // No unsafeFlags here, so other packages can depend on the Skiff library; the Makefile builds
 // with warnings as errors (-Xswiftc -warnings-as-errors).
 let strict: [SwiftSetting] = []
@@ -23,12 +24,14 @@ let package = Package(
         .target(name: "CShims", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        // sd-bus, for the systemd cgroup driver (SkiffCgroups/Systemd).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",
             dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
-        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI", "CShims"], swiftSettings: strict),
+        .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI", "CShims", "CSystemd"], swiftSettings: strict),
         .target(
             name: "Skiff",
             dependencies: ["SkiffOCI", "SkiffLinux", "SkiffCgroups", "CNsexec", "CShims", "CSeccomp", "CCap"],
