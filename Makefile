@@ -125,6 +125,10 @@ build: deps-build commit-header
 		echo "error: $(BIN) needs the Swift runtime's shared libraries:"; \
 		ldd $(BIN) | grep libswift; exit 1; \
 	fi
+	@if readelf -d $(BIN) | grep -q 'NEEDED.*libsystemd'; then \
+		echo "error: $(BIN) links libsystemd: it is opened with dlopen under --systemd-cgroup only (Sources/CSystemd)"; \
+		exit 1; \
+	fi
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/skiff

@@ -24,8 +24,9 @@ let package = Package(
         .target(name: "CShims", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
-        // sd-bus, for the systemd cgroup driver (SkiffCgroups/Systemd).
-        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // sd-bus for the systemd cgroup driver (SkiffCgroups/Systemd): libsystemd-dev's header at
+        // build time, libsystemd.so.0 opened with dlopen only under --systemd-cgroup, never linked.
+        .target(name: "CSystemd", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",

@@ -106,6 +106,46 @@ extension Runtime {
         logger.debug("systemd unit \(unit) stopped")
     }
 
+    /// `delete --force` of a container whose state.json does not decode: its scope, when one
+    /// can be identified: the one state.json still names (StateStore.salvage), else, under
+    /// --systemd-cgroup, the scope described as this container's (SystemdScope.description).
+    /// Its processes are killed and the unit stopped, so systemd removes its cgroup. Without
+    /// a bus, a scope state.json names is an error (the state stays for another try); a
+    /// search is only a warning, since no scope may exist.
+    func stopUnrecordedUnit(id: String, salvaged: StateStore.Salvaged) throws {
+        guard salvaged.systemdUnit != nil || systemdCgroup else { return }
+        let user = salvaged.systemdUnit != nil ? salvaged.systemdUserBus : rootless
+        let bus: SystemdBus
+        do {
+            bus = try SystemdBus.connect(user: user)
+        } catch {
+            if let unit = salvaged.systemdUnit { throw SkiffError(.system, "systemd: stop unit \"\(unit)\": \(error)") }
+            logger.warning("delete \(id): no systemd scope looked for: \(error)")
+            return
+        }
+        var units: [String]
+        if let unit = salvaged.systemdUnit {
+            units = [unit]
+        } else {
+            do {
+                units = try bus.scopes(describedAs: SystemdScope.description(id: id))
+            } catch {
+                logger.warning("delete \(id): systemd: list scopes on \"\(bus.address)\": \(error)")
+                return
+            }
+        }
+        for unit in units {
+            // SIGKILL first: a stop alone sends SIGTERM and waits the unit's stop timeout.
+            try? bus.killUnit(unit, signal: SIGKILL)
+            do {
+                try bus.stopUnit(unit)
+            } catch {
+                throw SkiffError(.system, "systemd: stop unit \"\(unit)\": \(error)")
+            }
+            logger.debug("systemd unit \(unit) of an unreadable state.json stopped")
+        }
+    }
+
     /// `update` of a container in a scope: the unit's properties first (as runc), so that
     /// systemd does not later rewrite the files with the old values.
     func updateSystemdUnit(_ record: ContainerRecord, cgroup: CgroupManager, resources: LinuxResources) throws {

@@ -607,15 +607,21 @@ public struct Runtime: Sendable {
     }
 
     /// `delete --force` of a container whose state.json cannot be read: whatever of it still
-    /// parses (the pid, the cgroup directories), else the cgroup the id alone names
-    /// (`/skiff/<id>` in every hierarchy, the rootless default), emptied and removed, then the
-    /// state directory.
+    /// parses (the pid, the cgroup directories, the systemd scope), else the cgroup the id alone
+    /// names (`/skiff/<id>` in every hierarchy, the rootless default) and, under
+    /// --systemd-cgroup, the scope described as this container's, emptied and removed, then
+    /// the state directory.
     private func removeUnrecorded(_ id: String) throws {
         let salvage = store.salvage(id)
         if let pid = salvage.pid, let startTime = salvage.pidStartTime, Procfs.startTime(of: pid) == startTime,
            let pidfd = try? Processes.pidfd(pid) {
             try? Processes.signal(pidfd, SIGKILL)
             _ = try? Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
+        }
+        do {
+            try stopUnrecordedUnit(id: id, salvaged: salvage)
+        } catch {
+            throw SkiffError.wrap(error, "delete \(id)")
         }
         let hierarchies = (try? CgroupManager.hostHierarchies()) ?? []
         var candidates: [(path: String, relative: Bool)] = ["/skiff/\(id)"].map { ($0, false) }

@@ -242,6 +242,51 @@ struct SystemdCgroupTests {
         }
     }
 
+    /// delete --force of a container whose state.json is unreadable still stops its scope and
+    /// kills what runs in it: the scope a damaged record still names (a field of the right
+    /// type), else, when nothing parses, the one described as this container's, whatever its
+    /// name. Another container's scope is left alone.
+    @Test func deleteForceOfACorruptStateStopsTheScope() throws {
+        try PrivateSystemd.with { sandbox, systemd in
+            let named = sandbox.id("sdnamed")
+            let garbled = sandbox.id("sdgarbled")
+            let bystander = sandbox.id("sdby")
+            // The garbled one's unit does not hold its id: only the description finds it.
+            let units = [named: "custom-\(named).scope", garbled: "other-c\(UUID().uuidString.prefix(8).lowercased()).scope",
+                         bystander: "skiff-\(bystander).scope"]
+            for id in [named, garbled, bystander] {
+                let unit = try #require(units[id])
+                let name = unit.dropLast(".scope".count).split(separator: "-", maxSplits: 1)
+                let bundle = try sandbox.bundle(id, args: ["sleep", "1000"]) {
+                    $0.linux?.cgroupsPath = "system.slice:\(name[0]):\(name[1])"
+                }
+                let created = systemd.skiff(sandbox, ["create", "--bundle", bundle, id])
+                try #require(created.succeeded, "create \(id): \(created)")
+                #expect(systemd.skiff(sandbox, ["start", id]).succeeded)
+                #expect(systemd.show(unit, ["ActiveState"])["ActiveState"] == "active")
+            }
+            let state = { (id: String) in sandbox.root + "/" + id + "/state.json" }
+            // A record that no longer decodes (pid has the wrong type), its unit still readable;
+            // and one of which nothing parses.
+            try #"{"id": 7, "pid": "x", "systemdUnit": "\#(units[named]!)"}"#.write(toFile: state(named), atomically: true, encoding: .utf8)
+            try "{not json".write(toFile: state(garbled), atomically: true, encoding: .utf8)
+            for id in [named, garbled] {
+                let unit = try #require(units[id])
+                let cgroup = "/system.slice/" + unit
+                let pids = (systemd.cgroupFile(cgroup, "cgroup.procs") ?? "").split(separator: "\n").compactMap { Int($0) }
+                #expect(!pids.isEmpty, "\(id): the scope holds the container")
+                let deleted = systemd.skiff(sandbox, ["delete", "--force", id])
+                #expect(deleted.succeeded, "delete \(id): \(deleted)")
+                #expect(systemd.show(unit, ["LoadState"])["LoadState"] == "not-found", "\(id): \(unit) stopped")
+                #expect(!FileManager.default.fileExists(atPath: systemd.cgroupRoot + cgroup), "\(id): the scope's cgroup is gone")
+                #expect(poll(timeout: slow) { pids.allSatisfy { !isAlive($0) } }, "\(id): the container's processes died")
+                #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/" + id), "\(id): the state is gone")
+            }
+            #expect(systemd.show(units[bystander]!, ["ActiveState"])["ActiveState"] == "active", "another container's scope stays")
+            #expect(systemd.skiff(sandbox, ["delete", "--force", bystander]).succeeded)
+        }
+    }
+
     /// A real caller: rootful podman with `cgroup_manager = "systemd"` runs its containers
     /// through skiff --systemd-cgroup (podman puts them in machine.slice as libpod-ID.scope,
     /// and its conmon in a scope of its own, over D-Bus: a dbus-daemon is started from the

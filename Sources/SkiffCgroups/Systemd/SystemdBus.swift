@@ -76,6 +76,10 @@ public final class SystemdBus {
     /// /run/dbus/system_bus_socket). `user`: the user's manager on the session bus
     /// ($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus), as runc's rootless driver uses it.
     public static func connect(user: Bool) throws(CgroupError) -> SystemdBus {
+        // libsystemd is opened here, the first time a command needs the bus (csystemd.h).
+        if let failure = skiff_sd_bus_load() {
+            throw CgroupError("systemd: \(String(cString: failure)) (--systemd-cgroup needs libsystemd0)")
+        }
         func env(_ name: String) -> String? {
             getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         }
@@ -96,15 +100,15 @@ public final class SystemdBus {
             address = "unix:path=/run/dbus/system_bus_socket"
         }
         var bus: OpaquePointer?
-        var r = sd_bus_new(&bus)
-        if r >= 0 { r = sd_bus_set_address(bus, address) }
+        var r = skiff_sd_bus_new(&bus)
+        if r >= 0 { r = skiff_sd_bus_set_address(bus, address) }
         // A broker wants the Hello and authentication as a bus client; systemd's private
         // socket is a direct connection.
-        if r >= 0 { r = sd_bus_set_bus_client(bus, address.hasSuffix("/systemd/private") ? 0 : 1) }
-        if r >= 0 && user { r = sd_bus_set_trusted(bus, 0) }
-        if r >= 0 { r = sd_bus_start(bus) }
+        if r >= 0 { r = skiff_sd_bus_set_bus_client(bus, address.hasSuffix("/systemd/private") ? 0 : 1) }
+        if r >= 0 && user { r = skiff_sd_bus_set_trusted(bus, 0) }
+        if r >= 0 { r = skiff_sd_bus_start(bus) }
         if r < 0 {
-            sd_bus_flush_close_unref(bus)
+            skiff_sd_bus_flush_close_unref(bus)
             throw CgroupError("systemd: \(LinuxError("connect", path: address, errno: -r))", errno: -r)
         }
         return SystemdBus(bus: bus, address: address)
@@ -115,7 +119,7 @@ public final class SystemdBus {
         self.address = address
     }
 
-    deinit { sd_bus_flush_close_unref(bus) }
+    deinit { skiff_sd_bus_flush_close_unref(bus) }
 
     // MARK: calls
 
@@ -130,14 +134,14 @@ public final class SystemdBus {
     private func call(_ member: String, path: String = managerPath, interface: String = managerInterface,
                       build: (OpaquePointer?) -> Int32 = { _ in 0 }) throws(CallError) -> OpaquePointer? {
         var message: OpaquePointer?
-        var r = sd_bus_message_new_method_call(bus, &message, Self.destination, path, interface, member)
-        defer { sd_bus_message_unref(message) }
+        var r = skiff_sd_bus_message_new_method_call(bus, &message, Self.destination, path, interface, member)
+        defer { skiff_sd_bus_message_unref(message) }
         if r >= 0 { r = build(message) }
         if r < 0 { throw CallError(name: nil, message: "build \(member): \(LinuxError.text(-r))", errno: -r) }
         var error = skiff_sd_bus_error_null()
-        defer { sd_bus_error_free(&error) }
+        defer { skiff_sd_bus_error_free(&error) }
         var reply: OpaquePointer?
-        r = sd_bus_call(bus, message, Self.jobTimeoutMicroseconds, &error, &reply)
+        r = skiff_sd_bus_call(bus, message, Self.jobTimeoutMicroseconds, &error, &reply)
         if r < 0 {
             let name = error.name.map { String(cString: $0) }
             let text = error.message.map { String(cString: $0) } ?? LinuxError.text(-r)
@@ -148,9 +152,9 @@ public final class SystemdBus {
 
     /// Reads an object path (a job) from a reply and releases the reply.
     private func objectPath(_ reply: OpaquePointer?) -> String {
-        defer { sd_bus_message_unref(reply) }
+        defer { skiff_sd_bus_message_unref(reply) }
         var path: UnsafePointer<CChar>?
-        guard sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "o")), &path) >= 0, let path else { return "" }
+        guard skiff_sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "o")), &path) >= 0, let path else { return "" }
         return String(cString: path)
     }
 
@@ -167,10 +171,10 @@ public final class SystemdBus {
         var slot: OpaquePointer?
         let box = Unmanaged.passRetained(jobs)
         defer {
-            sd_bus_slot_unref(slot)
+            skiff_sd_bus_slot_unref(slot)
             box.release()
         }
-        let r = sd_bus_match_signal(
+        let r = skiff_sd_bus_match_signal(
             bus, &slot, Self.destination, Self.managerPath, Self.managerInterface, "JobRemoved",
             { message, userdata, _ in
                 guard let userdata else { return 0 }
@@ -179,28 +183,28 @@ public final class SystemdBus {
                 var job: UnsafePointer<CChar>?
                 var unit: UnsafePointer<CChar>?
                 var result: UnsafePointer<CChar>?
-                guard sd_bus_message_read_basic(message, CChar(UInt8(ascii: "u")), &id) >= 0,
-                      sd_bus_message_read_basic(message, CChar(UInt8(ascii: "o")), &job) >= 0,
-                      sd_bus_message_read_basic(message, CChar(UInt8(ascii: "s")), &unit) >= 0,
-                      sd_bus_message_read_basic(message, CChar(UInt8(ascii: "s")), &result) >= 0,
+                guard skiff_sd_bus_message_read_basic(message, CChar(UInt8(ascii: "u")), &id) >= 0,
+                      skiff_sd_bus_message_read_basic(message, CChar(UInt8(ascii: "o")), &job) >= 0,
+                      skiff_sd_bus_message_read_basic(message, CChar(UInt8(ascii: "s")), &unit) >= 0,
+                      skiff_sd_bus_message_read_basic(message, CChar(UInt8(ascii: "s")), &result) >= 0,
                       let job, let result else { return 0 }
                 jobs.results[String(cString: job)] = String(cString: result)
                 return 0
             }, box.toOpaque())
         if r < 0 { throw CallError(name: nil, message: "match JobRemoved: \(LinuxError.text(-r))", errno: -r) }
         // The API bus sends job signals only to subscribers (a direct connection gets them all).
-        if let reply = try? call("Subscribe") { sd_bus_message_unref(reply) }
+        if let reply = try? call("Subscribe") { skiff_sd_bus_message_unref(reply) }
         let job = try start()
         let deadline = Self.now() + Self.jobTimeoutMicroseconds
         while jobs.results[job] == nil {
-            let processed = sd_bus_process(bus, nil)
+            let processed = skiff_sd_bus_process(bus, nil)
             if processed < 0 {
                 throw CallError(name: nil, message: "\(what): wait for job \(job): \(LinuxError.text(-processed))", errno: -processed)
             }
             if processed > 0 { continue }
             let now = Self.now()
             if now >= deadline { throw CallError(name: nil, message: "\(what): timed out waiting for job \(job)", errno: ETIMEDOUT) }
-            _ = sd_bus_wait(bus, deadline - now)
+            _ = skiff_sd_bus_wait(bus, deadline - now)
         }
         return jobs.results[job]!
     }
@@ -215,25 +219,27 @@ public final class SystemdBus {
     /// failed unit of the same name is reset and the start tried once more (as runc does).
     /// The job's result is returned: "done" when the unit runs.
     public func startTransientUnit(_ name: String, properties: [SystemdProperty]) throws(CallError) -> String {
-        var retried = false
-        while true {
-            do {
-                return try runJob("start \(name)") { () throws(CallError) -> String in
+        func start() -> Result<String, CallError> {
+            Result { () throws(CallError) -> String in
+                try runJob("start \(name)") { () throws(CallError) -> String in
                     objectPath(try call("StartTransientUnit") { message in
-                        var r = sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), name)
-                        if r >= 0 { r = sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), "replace") }
+                        var r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), name)
+                        if r >= 0 { r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), "replace") }
                         if r >= 0 { r = Self.append(properties, to: message) }
                         // No auxiliary units: a(sa(sv)) empty.
-                        if r >= 0 { r = sd_bus_message_open_container(message, CChar(UInt8(ascii: "a")), "(sa(sv))") }
-                        if r >= 0 { r = sd_bus_message_close_container(message) }
+                        if r >= 0 { r = skiff_sd_bus_message_open_container(message, CChar(UInt8(ascii: "a")), "(sa(sv))") }
+                        if r >= 0 { r = skiff_sd_bus_message_close_container(message) }
                         return r
                     })
                 }
-            } catch where error.name == "org.freedesktop.systemd1.UnitExists" && !retried {
-                retried = true
-                resetFailed(name)
             }
         }
+        let first = start()
+        if case .failure(let error) = first, error.name == "org.freedesktop.systemd1.UnitExists" {
+            resetFailed(name)
+            return try start().get()
+        }
+        return try first.get()
     }
 
     /// SetUnitProperties(name, runtime=true, properties): runtime, as runc sets them, so they
@@ -241,35 +247,84 @@ public final class SystemdBus {
     public func setUnitProperties(_ name: String, properties: [SystemdProperty]) throws(CallError) {
         guard !properties.isEmpty else { return }
         let reply = try call("SetUnitProperties") { message in
-            var r = sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), name)
+            var r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), name)
             var runtime: Int32 = 1
-            if r >= 0 { r = sd_bus_message_append_basic(message, CChar(UInt8(ascii: "b")), &runtime) }
+            if r >= 0 { r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "b")), &runtime) }
             if r >= 0 { r = Self.append(properties, to: message) }
             return r
         }
-        sd_bus_message_unref(reply)
+        skiff_sd_bus_message_unref(reply)
     }
 
     /// StopUnit(name, "replace"), waiting for the job, then ResetFailedUnit so that a unit
     /// that failed is not kept. A unit that does not exist (it stopped when its last process
     /// exited) is not an error.
     public func stopUnit(_ name: String) throws(CallError) {
-        do {
-            _ = try runJob("stop \(name)") { () throws(CallError) -> String in
+        let stopped = Result { () throws(CallError) -> String in
+            try runJob("stop \(name)") { () throws(CallError) -> String in
                 objectPath(try call("StopUnit") { message in
-                    var r = sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), name)
-                    if r >= 0 { r = sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), "replace") }
+                    var r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), name)
+                    if r >= 0 { r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), "replace") }
                     return r
                 })
             }
-        } catch where error.name == "org.freedesktop.systemd1.NoSuchUnit" {
         }
+        if case .failure(let error) = stopped, error.name != "org.freedesktop.systemd1.NoSuchUnit" { throw error }
         resetFailed(name)
     }
 
+    /// KillUnit(name, "all", signal): every process of the unit, as systemctl kill does.
+    public func killUnit(_ name: String, signal: Int32) throws(CallError) {
+        let reply = try call("KillUnit") { message in
+            var r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), name)
+            if r >= 0 { r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), "all") }
+            var number = signal
+            if r >= 0 { r = skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "i")), &number) }
+            return r
+        }
+        skiff_sd_bus_message_unref(reply)
+    }
+
+    /// The loaded scopes whose Description is `description` (ListUnitsByPatterns over
+    /// "*.scope"): how delete finds a container's scope when its state.json is unreadable,
+    /// since skiff describes each as "skiff container <id>" (SystemdScope.description).
+    public func scopes(describedAs description: String) throws(CallError) -> [String] {
+        let a = CChar(UInt8(ascii: "a")), s = CChar(UInt8(ascii: "s")), r = CChar(UInt8(ascii: "r"))
+        let reply = try call("ListUnitsByPatterns") { message in
+            // No state filter (an empty array), one pattern.
+            var rc = skiff_sd_bus_message_open_container(message, a, "s")
+            if rc >= 0 { rc = skiff_sd_bus_message_close_container(message) }
+            if rc >= 0 { rc = skiff_sd_bus_message_open_container(message, a, "s") }
+            if rc >= 0 { rc = skiff_sd_bus_message_append_basic(message, s, "*.scope") }
+            if rc >= 0 { rc = skiff_sd_bus_message_close_container(message) }
+            return rc
+        }
+        defer { skiff_sd_bus_message_unref(reply) }
+        func check(_ rc: Int32) throws(CallError) {
+            if rc < 0 { throw CallError(name: nil, message: "read ListUnitsByPatterns reply: \(LinuxError.text(-rc))", errno: -rc) }
+        }
+        var names: [String] = []
+        // a(ssssssouso): name, description, load, active, sub, following, path, job id, type, path.
+        try check(skiff_sd_bus_message_enter_container(reply, a, "(ssssssouso)"))
+        while true {
+            let entered = skiff_sd_bus_message_enter_container(reply, r, "ssssssouso")
+            try check(entered)
+            if entered == 0 { break }
+            var name: UnsafePointer<CChar>?
+            var text: UnsafePointer<CChar>?
+            try check(skiff_sd_bus_message_read_basic(reply, s, &name))
+            try check(skiff_sd_bus_message_read_basic(reply, s, &text))
+            try check(skiff_sd_bus_message_skip(reply, "ssssouso"))
+            try check(skiff_sd_bus_message_exit_container(reply))
+            if let name, let text, String(cString: text) == description { names.append(String(cString: name)) }
+        }
+        try check(skiff_sd_bus_message_exit_container(reply))
+        return names
+    }
+
     public func resetFailed(_ name: String) {
-        if let reply = try? call("ResetFailedUnit", build: { sd_bus_message_append_basic($0, CChar(UInt8(ascii: "s")), name) }) {
-            sd_bus_message_unref(reply)
+        if let reply = try? call("ResetFailedUnit", build: { skiff_sd_bus_message_append_basic($0, CChar(UInt8(ascii: "s")), name) }) {
+            skiff_sd_bus_message_unref(reply)
         }
     }
 
@@ -279,15 +334,15 @@ public final class SystemdBus {
         var path = Self.managerPath
         if let unit {
             var encoded: UnsafeMutablePointer<CChar>?
-            let r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &encoded)
+            let r = skiff_sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &encoded)
             if r < 0 { throw CallError(name: nil, message: "encode unit path: \(LinuxError.text(-r))", errno: -r) }
             path = String(cString: encoded!)
             free(encoded)
         }
         var error = skiff_sd_bus_error_null()
-        defer { sd_bus_error_free(&error) }
+        defer { skiff_sd_bus_error_free(&error) }
         var value: UnsafeMutablePointer<CChar>?
-        let r = sd_bus_get_property_string(bus, Self.destination, path, interface, property, &error, &value)
+        let r = skiff_sd_bus_get_property_string(bus, Self.destination, path, interface, property, &error, &value)
         if r < 0 {
             let name = error.name.map { String(cString: $0) }
             throw CallError(name: name, message: error.message.map { String(cString: $0) } ?? LinuxError.text(-r), errno: -r)
@@ -311,55 +366,55 @@ public final class SystemdBus {
         }
         let a = CChar(UInt8(ascii: "a")), r = CChar(UInt8(ascii: "r")), v = CChar(UInt8(ascii: "v"))
         do throws(CallError) {
-            try check(sd_bus_message_open_container(message, a, "(sv)"))
+            try check(skiff_sd_bus_message_open_container(message, a, "(sv)"))
             for property in properties {
-                try check(sd_bus_message_open_container(message, r, "sv"))
-                try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), property.name))
+                try check(skiff_sd_bus_message_open_container(message, r, "sv"))
+                try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), property.name))
                 switch property.value {
                 case .string(let s):
-                    try check(sd_bus_message_open_container(message, v, "s"))
-                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), s))
+                    try check(skiff_sd_bus_message_open_container(message, v, "s"))
+                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), s))
                 case .bool(let b):
                     var value: Int32 = b ? 1 : 0
-                    try check(sd_bus_message_open_container(message, v, "b"))
-                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "b")), &value))
+                    try check(skiff_sd_bus_message_open_container(message, v, "b"))
+                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "b")), &value))
                 case .uint64(let n):
                     var value = n
-                    try check(sd_bus_message_open_container(message, v, "t"))
-                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "t")), &value))
+                    try check(skiff_sd_bus_message_open_container(message, v, "t"))
+                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "t")), &value))
                 case .int64(let n):
                     var value = n
-                    try check(sd_bus_message_open_container(message, v, "x"))
-                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "x")), &value))
+                    try check(skiff_sd_bus_message_open_container(message, v, "x"))
+                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "x")), &value))
                 case .uint32(let n):
                     var value = n
-                    try check(sd_bus_message_open_container(message, v, "u"))
-                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "u")), &value))
+                    try check(skiff_sd_bus_message_open_container(message, v, "u"))
+                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "u")), &value))
                 case .int32(let n):
                     var value = n
-                    try check(sd_bus_message_open_container(message, v, "i"))
-                    try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "i")), &value))
+                    try check(skiff_sd_bus_message_open_container(message, v, "i"))
+                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "i")), &value))
                 case .uint32s(let list):
-                    try check(sd_bus_message_open_container(message, v, "au"))
-                    try check(list.withUnsafeBytes { sd_bus_message_append_array(message, CChar(UInt8(ascii: "u")), $0.baseAddress, $0.count) })
+                    try check(skiff_sd_bus_message_open_container(message, v, "au"))
+                    try check(list.withUnsafeBytes { skiff_sd_bus_message_append_array(message, CChar(UInt8(ascii: "u")), $0.baseAddress, $0.count) })
                 case .bytes(let bytes):
-                    try check(sd_bus_message_open_container(message, v, "ay"))
-                    try check(bytes.withUnsafeBytes { sd_bus_message_append_array(message, CChar(UInt8(ascii: "y")), $0.baseAddress, $0.count) })
+                    try check(skiff_sd_bus_message_open_container(message, v, "ay"))
+                    try check(bytes.withUnsafeBytes { skiff_sd_bus_message_append_array(message, CChar(UInt8(ascii: "y")), $0.baseAddress, $0.count) })
                 case .pairs(let pairs):
-                    try check(sd_bus_message_open_container(message, v, "a(ss)"))
-                    try check(sd_bus_message_open_container(message, a, "(ss)"))
+                    try check(skiff_sd_bus_message_open_container(message, v, "a(ss)"))
+                    try check(skiff_sd_bus_message_open_container(message, a, "(ss)"))
                     for (first, second) in pairs {
-                        try check(sd_bus_message_open_container(message, r, "ss"))
-                        try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), first))
-                        try check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), second))
-                        try check(sd_bus_message_close_container(message))
+                        try check(skiff_sd_bus_message_open_container(message, r, "ss"))
+                        try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), first))
+                        try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), second))
+                        try check(skiff_sd_bus_message_close_container(message))
                     }
-                    try check(sd_bus_message_close_container(message))
+                    try check(skiff_sd_bus_message_close_container(message))
                 }
-                try check(sd_bus_message_close_container(message))  // v
-                try check(sd_bus_message_close_container(message))  // r
+                try check(skiff_sd_bus_message_close_container(message))  // v
+                try check(skiff_sd_bus_message_close_container(message))  // r
             }
-            try check(sd_bus_message_close_container(message))  // a
+            try check(skiff_sd_bus_message_close_container(message))  // a
         } catch {
             return -error.errno
         }

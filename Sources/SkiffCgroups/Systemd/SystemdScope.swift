@@ -78,12 +78,26 @@ public struct SystemdScope: Sendable, Equatable {
         return base + (slicePath == "/" ? "" : slicePath) + "/" + unit
     }
 
+    /// The scope's Description: how delete still finds it when state.json is unreadable.
+    public static func description(id: String) -> String { "skiff container \(id)" }
+
+    /// Whether `unit`, read from a state.json that may have been tampered with, may be
+    /// stopped as container `id`'s: a scope, named in systemd's alphabet, whose name holds
+    /// the id (skiff-<id>.scope, podman's libpod-<id>.scope), never another service.
+    public static func isScope(_ unit: String, of id: String) -> Bool {
+        unit.hasSuffix(".scope") && unit.contains(id) && !unit.contains("/") && unit.utf8.count <= 255
+            && unit.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f || c == 0x2e
+                    || c == 0x2d || c == 0x40 || c == 0x5c
+            }
+    }
+
     /// What StartTransientUnit gets besides the resources, as runc sets it: the slice,
     /// delegation (the container may make sub-cgroups), accounting on every controller (so
     /// they are enabled down to the scope), no default dependencies, and the pid of stage 0.
     public func unitProperties(id: String, pid: Int32) -> [SystemdProperty] {
         [
-            SystemdProperty("Description", .string("skiff container \(id)")),
+            SystemdProperty("Description", .string(Self.description(id: id))),
             SystemdProperty("Slice", .string(slice)),
             SystemdProperty("Delegate", .bool(true)),
             SystemdProperty("PIDs", .uint32s([UInt32(bitPattern: pid)])),
