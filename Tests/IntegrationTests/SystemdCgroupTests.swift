@@ -39,6 +39,7 @@ final class PrivateSystemd {
         // processes of its own cannot enable controllers for its children (cgroup v2's "no
         // internal processes"), and this one is systemd's root.
         let script = """
+            \(Self.closeInheritedFds)
             echo $$ > \(cgroupRoot)/cgroup.procs
             unshare --pid --fork --mount --cgroup --propagation private sh -c '
               mount -t proc proc /proc
@@ -59,7 +60,7 @@ final class PrivateSystemd {
             wait $unshare
             """
         holder = try Spawned(["-c", script], stdoutPath: sandbox.path("systemd.out"), stderrPath: sandbox.path("systemd.err"),
-                             executable: "/bin/sh")
+                             executable: "/bin/bash")
         var found: Int32 = 0
         let root = cgroupRoot
         let process = holder.process
@@ -80,12 +81,41 @@ final class PrivateSystemd {
     /// (the cgroup2 mount option of the guest) a manager in a cgroup namespace may move only
     /// processes that are inside it, so StartTransientUnit could not take a stage 0 born
     /// outside.
+    /// Each command has a cgroup of its own there: when it times out, killing nsenter would
+    /// leave its child (in systemd's pid namespace) running, so the whole cgroup is killed.
     func run(_ arguments: [String], environment: [String] = [], timeout: Double = slow) -> Outcome {
         let callers = cgroupRoot + "/skiff-test-callers"
         _ = mkdir(callers, 0o755)
-        return execute("/bin/sh", ["-c", #"echo $$ > "$1/cgroup.procs" && shift && exec "$@""#, "sh", callers,
-                                   "/usr/bin/nsenter", "-t", String(pid), "-m", "-p", "-C", "--", "/usr/bin/env"]
-                       + environment + arguments, timeout: timeout)
+        let caller = callers + "/" + UUID().uuidString.prefix(8).lowercased()
+        _ = mkdir(caller, 0o755)
+        var outcome = execute("/bin/bash", ["-c", Self.closeInheritedFds + #"echo $$ > "$1/cgroup.procs" && shift && exec "$@""#,
+                                            "bash", caller, "/usr/bin/nsenter", "-t", String(pid), "-m", "-p", "-C", "--",
+                                            "/usr/bin/env"] + environment + arguments, timeout: timeout)
+        if outcome.timedOut {
+            let killed = Self.killCgroup(caller)
+            outcome.stderr += "\n(\(arguments.joined(separator: " ")) timed out after \(Int(timeout)) s; its cgroup \(killed ? "killed" : "still holds processes"))"
+        }
+        _ = rmdir(caller)  // fails while something it started (and systemd did not move) runs
+        return outcome
+    }
+
+    /// Closes every fd above stderr the shell inherited. Foundation's Process makes the
+    /// socketpair through which it learns that a child exited without SOCK_CLOEXEC, so each
+    /// child (and every child spawned meanwhile by another test) inherits such sockets; a
+    /// daemon started from here (podman's conmon, which keeps what it inherits) held one open
+    /// after its caller exited, Process never saw the exit and waitUntilExit never returned:
+    /// `make test-cgroup2` hung after the podman test. bash, since dash closes only fds 0-9.
+    static let closeInheritedFds = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; "#
+
+    /// cgroup v2's cgroup.kill (SIGKILL to the whole subtree), then waits until it is empty;
+    /// whether it emptied.
+    static func killCgroup(_ path: String) -> Bool {
+        let fd = open(path + "/cgroup.kill", O_WRONLY | O_CLOEXEC)
+        if fd >= 0 {
+            _ = write(fd, "1", 1)
+            close(fd)
+        }
+        return poll(timeout: slow, interval: 0.05) { readFile(path + "/cgroup.events")?.contains("populated 0") ?? true }
     }
 
     /// `skiff --root <sandbox root> --systemd-cgroup arguments…` in systemd's namespaces.
@@ -115,12 +145,21 @@ final class PrivateSystemd {
         readFile(cgroupRoot + cgroup + "/" + file)?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Stops systemd by its pid (PID 1 of its namespace: the kernel kills every process of
+    /// it, dbus-daemon, conmon and the containers too), then kills whatever its cgroup tree
+    /// still holds (a systemd that started but was never found), waits for the tree to empty
+    /// and for the shell that started it, and removes the tree. Every wait is bounded; what
+    /// is left is a test failure naming it.
     func stop() {
+        if pid > 0 { kill(pid, SIGKILL) }
+        let emptied = Self.killCgroup(cgroupRoot)
         kill(holder.pid, SIGKILL)
-        if pid > 0 { kill(pid, SIGKILL) }  // pid 1 of its namespace: the kernel kills the rest
-        _ = holder.wait(timeout: slow)
-        _ = poll(timeout: slow) { readFile(self.cgroupRoot + "/cgroup.procs").map { $0.isEmpty } ?? true }
+        let holderExit = holder.wait(timeout: slow)
+        let left = emptied ? "" : host("find", cgroupRoot, "-name", "cgroup.procs", "-exec", "cat", "{}", "+").stdout
         host("find", cgroupRoot, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";")
+        #expect(emptied, "the private systemd's cgroup \(cgroupRoot) still holds \(left) \(Int(slow)) s after SIGKILL")
+        #expect(!holderExit.timedOut, "the shell that started systemd did not exit: \(holderExit)")
+        #expect(!FileManager.default.fileExists(atPath: cgroupRoot), "\(cgroupRoot) is left")
     }
 
     static func with(_ body: (Sandbox, PrivateSystemd) throws -> Void) throws {
@@ -305,7 +344,8 @@ struct SystemdCgroupTests {
             let podman = ["env", "CONTAINERS_CONF=" + conf, "podman", "--root", sandbox.path("storage"), "--runroot",
                           sandbox.path("runroot"), "--runtime", Paths.binary, "--cgroup-manager", "systemd"]
             let name = "sd-\(UUID().uuidString.prefix(8).lowercased())"
-            let ran = systemd.run(podman + ["run", "-d", "--name", name, "--memory", "64m", "--rootfs", rootfs, "sleep", "1000"])
+            let ran = systemd.run(podman + ["run", "-d", "--name", name, "--memory", "64m", "--rootfs", rootfs, "sleep", "1000"],
+                                  timeout: 3 * slow)
             try #require(ran.succeeded, "podman run: \(ran)")
             let id = ran.lines.last ?? ""
             let shown = systemd.show("libpod-\(id).scope", ["ActiveState", "Slice", "MemoryMax", "Description"])
@@ -313,9 +353,9 @@ struct SystemdCgroupTests {
             #expect(shown["Slice"] == "machine.slice")
             #expect(shown["MemoryMax"] == "67108864")
             #expect(shown["Description"] == "skiff container \(id)", "the scope is skiff's")
-            let inspected = systemd.run(podman + ["inspect", "--format", "{{.OCIRuntime}} {{.State.Status}}", name])
+            let inspected = systemd.run(podman + ["inspect", "--format", "{{.OCIRuntime}} {{.State.Status}}", name], timeout: 3 * slow)
             #expect(inspected.lines.last == "\(Paths.binary) running")
-            let removed = systemd.run(podman + ["rm", "-f", "-t", "0", name])
+            let removed = systemd.run(podman + ["rm", "-f", "-t", "0", name], timeout: 3 * slow)
             #expect(removed.succeeded, "podman rm: \(removed)")
             #expect(systemd.units("libpod-\(id)").isEmpty)
         }

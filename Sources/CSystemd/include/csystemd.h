@@ -8,7 +8,7 @@
 // sd-bus for the systemd cgroup driver (Sources/SkiffCgroups/Systemd), loaded with dlopen
 // the first time --systemd-cgroup asks for a bus: linked, libsystemd (and its own libraries)
 // would be mapped and relocated on every exec of every skiff command and of each container's
-// init, ~1.5 ms each, for a driver most runs never use. The header is libsystemd-dev's, so
+// init, for a driver most runs never use. The header is libsystemd-dev's, so
 // the types and signatures are the library's own; each call below is skiff_<sd-bus name>,
 // which forwards to the symbol dlsym found.
 
