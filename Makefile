@@ -50,12 +50,14 @@ CGROUP2_VM  := ../shared/tools/cgroup2-vm
 # Debian packages per purpose. The toolchain's own needs (linker, C library
 # headers, git for the package checkouts) are listed so a bare image fails
 # here, with a package name, rather than in the middle of a link.
-BUILD_PKGS  := libseccomp-dev libcap-dev pkg-config binutils git libc6-dev libstdc++-12-dev libgcc-12-dev zlib1g-dev
+BUILD_PKGS  := libseccomp-dev libcap-dev libsystemd-dev pkg-config binutils git libc6-dev libstdc++-12-dev libgcc-12-dev zlib1g-dev
 BUNDLE_PKGS := busybox-static
 # uidmap: newuidmap/newgidmap for the rootless tests' multi-range maps (passwd brings
 # useradd/usermod, util-linux setpriv to run skiff as the test user; runc, the reference some
 # tests run the same bundle under; iproute2 for the network namespaces they join).
-TEST_PKGS   := util-linux procps passwd uidmap runc iproute2
+# podman, conmon and dbus: SystemdCgroupTests drive rootful podman with cgroup_manager =
+# "systemd" under a private systemd in the cgroup v2 guest.
+TEST_PKGS   := util-linux procps passwd uidmap runc iproute2 podman conmon dbus
 BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap valgrind
 # make e2e: the callers (podman with conmon and catatonit for --init, containerd
 # with its runc shim and ctr, dockerd), runc as the reference, uidmap and passwd
@@ -137,6 +139,10 @@ build: deps-build commit-header
 	@if ldd $(BIN) 2>/dev/null | grep -qE 'libswift|libstdc\+\+|libgcc_s'; then \
 		echo "error: $(BIN) needs shared libraries it should have linked statically:"; \
 		ldd $(BIN) | grep -E 'libswift|libstdc|libgcc_s'; exit 1; \
+	fi
+	@if readelf -d $(BIN) | grep -q 'NEEDED.*libsystemd'; then \
+		echo "error: $(BIN) links libsystemd: it is opened with dlopen under --systemd-cgroup only (Sources/CSystemd)"; \
+		exit 1; \
 	fi
 
 install: build

@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → C targets, with SkiffOCI
-// beside SkiffLinux (neither imports the other). Each target lists exactly what it imports.
+// beside SkiffLinux (neither imports the other); SkiffLinux also wraps CSystemd (sd-bus). Each
+// target lists exactly what it imports.
 // No unsafeFlags here, so other packages can depend on the Skiff library. Swift 6 language mode
 // checks concurrency completely; every target of ours, tests included, treats warnings as errors
 // (SwiftPM applies that to this package only, never to a package that depends on it).
@@ -24,10 +25,13 @@ let package = Package(
         .target(name: "CShims", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        // sd-bus for the systemd cgroup driver (SkiffCgroups/Systemd): libsystemd-dev's header at
+        // build time, libsystemd.so.0 opened with dlopen only under --systemd-cgroup, never linked.
+        .target(name: "CSystemd", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",
-            dependencies: ["CShims", "CNsexec", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CShims", "CNsexec", "CSystemd", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI"], swiftSettings: strict),
         .target(

@@ -160,6 +160,7 @@ extension Runtime {
         try skiffErrors {
             let (lock, record, cgroup) = try loadWithCgroup(id)
             guard status(of: record) != .stopped else { throw SkiffError(.invalidState, "container not running") }
+            try updateSystemdUnit(record, cgroup: cgroup, resources: resources)
             do {
                 for warning in try cgroup.apply(resources) { logger.warning(warning) }
             } catch {

@@ -57,11 +57,17 @@ public struct Runtime: Sendable {
     /// newuidmap/newgidmap, cgroups only where delegated or writable.
     public let rootless: Bool
 
-    public init(root: String = "/run/skiff", logger: SkiffLogger = SkiffLogger(), debug: Bool = false, rootless: Bool? = nil) {
+    /// `--systemd-cgroup`: new containers get a transient systemd scope (Runtime+Systemd).
+    /// Later commands follow each container's record, whatever this says.
+    public let systemdCgroup: Bool
+
+    public init(root: String = "/run/skiff", logger: SkiffLogger = SkiffLogger(), debug: Bool = false, rootless: Bool? = nil,
+                systemdCgroup: Bool = false) {
         self.store = StateStore(root: root)
         self.logger = logger
         self.debug = debug
         self.rootless = rootless ?? Self.detectRootless()
+        self.systemdCgroup = systemdCgroup
     }
 
     /// runc's `--rootless true|false|auto`: auto (or nothing) means "not root, or root only in
@@ -108,7 +114,14 @@ public struct Runtime: Sendable {
         } catch {
             throw SkiffError(.invalidArgument, "bundle", error)
         }
-        let (spec, configBytes) = try loadConfig(bundle: bundlePath)
+        var (spec, configBytes) = try loadConfig(bundle: bundlePath)
+        let notify = NotifySocket.host != nil
+        if notify {
+            // The container's own socket, mounted in from the state directory (NotifySocket):
+            // init is handed the config with that mount and variable, as runc rewrites its spec.
+            NotifySocket.setupSpec(&spec, stateDirectory: store.directory(id))
+            configBytes = Array(try spec.jsonData(indent: nil))
+        }
         let security = try SpawnSecurity.forCreate(spec: spec, id: id, bundle: bundlePath,
                                                    stateDirectory: store.directory(id), logger: logger)
         guard let rootPath = spec.root?.path else { throw SkiffError(.invalidArgument, "root: missing required field") }
@@ -128,8 +141,11 @@ public struct Runtime: Sendable {
         var cgroupCreated = false
         var spawnedPid: Int32?
         var cgroupWarning: String?
-        // Rootless cgroups are placed by absolute path below the cgroup2 mount (Runtime+Rootless).
-        let relative = !rootless && !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
+        var systemd: SystemdPlacement?
+        var unitStarted = false
+        // Rootless cgroups are placed by absolute path below the cgroup2 mount (Runtime+Rootless),
+        // systemd scopes by their absolute path in the hierarchy.
+        let relative = !rootless && !systemdCgroup && !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
         var record = ContainerRecord(
             ociVersion: spec.ociVersion, id: id, pid: 0, pidStartTime: 0,
             bundle: bundlePath, rootfs: rootfs, created: SkiffLogger.timestamp(),
@@ -145,7 +161,21 @@ public struct Runtime: Sendable {
             try store.save(record)
         }
         do {
-            if rootless {
+            if notify {
+                let directory = NotifySocket.directory(stateDirectory: store.directory(id))
+                try Files.mkdir(directory, mode: 0o755)
+            }
+            if systemdCgroup {
+                // Nothing is made until stage 0 exists: systemd creates the scope's cgroup with
+                // stage 0 inside (placeStage0 below). The unit is recorded first, so that a
+                // create killed after the start leaves delete something to stop.
+                let placement = try prepareSystemdScope(spec: spec, id: id)
+                systemd = placement
+                cgroup = placement.cgroup
+                record.systemdUnit = placement.scope.unit
+                record.systemdUserBus = placement.user ? true : nil
+                try recordCgroup()
+            } else if rootless {
                 (cgroup, cgroupWarning) = try createRootlessCgroup(spec: spec, id: id)
                 cgroupCreated = cgroup != nil
                 try recordCgroup()
@@ -161,8 +191,10 @@ public struct Runtime: Sendable {
                 try cgroup?.create()
                 cgroupCreated = true
             }
-            try applyResources(spec, cgroup: cgroup)
-            logger.debug("cgroups created")
+            if systemd == nil {
+                try applyResources(spec, cgroup: cgroup)
+                logger.debug("cgroups created")
+            }
 
             let fifoPath = store.fifoPath(id)
             // 0622 whatever the umask: the process's user (uid 100000 on the host in a user
@@ -185,7 +217,8 @@ public struct Runtime: Sendable {
                 bundle: bundlePath)
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try bootstrap(spec, bundle: bundlePath), firstMessage: .options(initOptions),
-                preserveFds: initOptions.preserveFds, cgroupDirectories: cgroup?.directories ?? [],
+                preserveFds: initOptions.preserveFds,
+                cgroupDirectories: systemd == nil ? cgroup?.directories ?? [] : [],
                 fifo: fifo, config: try SealedMemfd.make(name: "skiff-config", contents: configBytes),
                 consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
                 runtimeHooks: { [logger] pid in
@@ -196,7 +229,10 @@ public struct Runtime: Sendable {
                 },
                 initialCPUs: try ProcessTuning.initialCPUs(spec.process),
                 idmappedMounts: idmappedMounts,
-                namespacesReady: netDevices.devices.isEmpty ? nil : { pid in try netDevices.moveIn(pid: pid) }
+                namespacesReady: netDevices.devices.isEmpty ? nil : { pid in try netDevices.moveIn(pid: pid) },
+                placeStage0: systemd.map { placement in
+                    { pid in try startSystemdScope(placement, spec: spec, id: id, pid: pid) { unitStarted = true } }
+                }
             ).spawn()
             spawnedPid = spawned.pid
             try console?.receiveMaster()
@@ -219,7 +255,14 @@ public struct Runtime: Sendable {
                 Glibc.kill(pid, SIGKILL)
                 _ = try? Processes.wait(pid)
             }
-            if cgroupCreated { try? cgroup?.destroy() }
+            if unitStarted {
+                do {
+                    try stopSystemdUnit(record)
+                } catch {
+                    logger.warning("\(error)")
+                }
+            }
+            if cgroupCreated || unitStarted { try? cgroup?.destroy() }
             try? store.remove(id)
             throw error
         }
@@ -387,10 +430,20 @@ public struct Runtime: Sendable {
 
     /// Releases a created container's process: opens exec.fifo, which init is blocked on.
     public func start(id: String) throws {
-        try skiffErrors { try startContainer(id: id) }
+        try skiffErrors {
+            let (record, notify) = try startContainer(id: id)
+            // After the lock is released: the wait for READY may be long, and kill or delete
+            // must not wait behind it.
+            if let notify, let host = NotifySocket.host {
+                try NotifySocket.forward(notify, host: host, pid: record.pid, logger: logger,
+                                         isAlive: { Procfs.startTime(of: record.pid) == record.pidStartTime })
+            }
+        }
     }
 
-    private func startContainer(id: String) throws {
+    /// Releases the process; returns its record and, when create set one up and NOTIFY_SOCKET
+    /// is set now, the container's notify socket, bound before the process runs.
+    private func startContainer(id: String) throws -> (ContainerRecord, OwnedFD?) {
         let lock = try store.lock(id)
         let record = try store.load(id)
         let status = status(of: record)
@@ -398,6 +451,7 @@ public struct Runtime: Sendable {
             throw SkiffError(.invalidState, "cannot start a container that is \(status.rawValue)")
         }
         let pidfd = try Processes.pidfd(record.pid)
+        let notify = NotifySocket.host == nil ? nil : try NotifySocket.bind(stateDirectory: store.directory(id))
         let fifoPath = store.fifoPath(id)
         let fifo = try Files.open(fifoPath, flags: O_RDONLY | O_NONBLOCK)
         // Wait for init's byte, or for init to die (then the fifo never gets a writer).
@@ -426,6 +480,7 @@ public struct Runtime: Sendable {
         try HookRunner.run(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger,
                            failureIsWarning: true)
         withExtendedLifetime(lock) {}
+        return (record, notify)
     }
 
     /// A failed startContainer hook's message, which init writes after its "1" before it exits.
@@ -518,6 +573,16 @@ public struct Runtime: Sendable {
         case .stopped:
             break
         }
+        if record.systemdUnit != nil {
+            // Without a pid namespace, children of init may outlive it: systemd kills what
+            // remains in the scope, and removes its cgroup.
+            cgroup(of: record)?.pids.forEach { Glibc.kill($0, SIGKILL) }
+            do {
+                try stopSystemdUnit(record)
+            } catch {
+                throw SkiffError.wrap(error, "delete \(id)")
+            }
+        }
         if let cgroup = cgroup(of: record) {
             // Without a pid namespace, children of init may outlive it: kill what remains.
             for pid in cgroup.pids { Glibc.kill(pid, SIGKILL) }
@@ -536,15 +601,21 @@ public struct Runtime: Sendable {
     }
 
     /// `delete --force` of a container whose state.json cannot be read: whatever of it still
-    /// parses (the pid, the cgroup directories), else the cgroup the id alone names
-    /// (`/skiff/<id>` in every hierarchy, the rootless default), emptied and removed, then the
-    /// state directory.
+    /// parses (the pid, the cgroup directories, the systemd scope), else the cgroup the id alone
+    /// names (`/skiff/<id>` in every hierarchy, the rootless default) and, under
+    /// --systemd-cgroup, the scope described as this container's, emptied and removed, then
+    /// the state directory.
     private func removeUnrecorded(_ id: String) throws {
         let salvage = store.salvage(id)
         if let pid = salvage.pid, let startTime = salvage.pidStartTime, Procfs.startTime(of: pid) == startTime,
            let pidfd = try? Processes.pidfd(pid) {
             try? Processes.signal(pidfd, SIGKILL)
             _ = try? Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
+        }
+        do {
+            try stopUnrecordedUnit(id: id, salvaged: salvage)
+        } catch {
+            throw SkiffError.wrap(error, "delete \(id)")
         }
         let hierarchies = (try? CgroupManager.hostHierarchies()) ?? []
         var candidates: [(path: String, relative: Bool)] = ["/skiff/\(id)"].map { ($0, false) }

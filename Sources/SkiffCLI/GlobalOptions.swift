@@ -20,7 +20,7 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "enable debug logging")
     var debug = false
 
-    @Flag(name: .customLong("systemd-cgroup"), help: "enable systemd cgroup support (not supported yet)")
+    @Flag(name: .customLong("systemd-cgroup"), help: "enable systemd cgroup support: linux.cgroupsPath \"slice:prefix:name\" becomes a transient scope (default system.slice:skiff:<id>)")
     var systemdCgroup = false
 
     func validate() throws {
@@ -32,9 +32,9 @@ struct GlobalOptions: ParsableArguments {
     /// The runtime with its logger. Errors also go to stderr (see `Run.fail`), as runc does.
     func runtime() throws -> Runtime {
         let logger = try makeLogger()
-        if systemdCgroup { logger.warning("--systemd-cgroup is not supported yet; using cgroupfs") }
         let rootless = try Runtime.rootlessMode(GlobalArguments.rootless)
-        return Runtime(root: try stateRoot(rootless: rootless), logger: logger, debug: debug, rootless: rootless)
+        return Runtime(root: try stateRoot(rootless: rootless), logger: logger, debug: debug, rootless: rootless,
+                       systemdCgroup: systemdCgroup)
     }
 
     /// --root, else what runc's `shouldHonorXDGRuntimeDir` picks: `$XDG_RUNTIME_DIR/skiff`

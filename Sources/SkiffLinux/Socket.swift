@@ -53,6 +53,51 @@ public enum Sockets {
         return (OwnedFD(fd), String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
+    /// An AF_UNIX datagram socket bound at `path`, mode 0777 so that any user of a container
+    /// (a user namespace maps it to another uid) can send: sd_notify's socket for the container.
+    public static func bindDatagram(_ path: String) throws(LinuxError) -> OwnedFD {
+        let fd = OwnedFD(try sysCall("socket") {
+            socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        var (address, size) = try unixAddress(path, operation: "bind")
+        _ = try sysCall("bind", path: path) {
+            withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd.raw, $0, size) } }
+        }
+        _ = try sysCall("chmod", path: path) { chmod(path, 0o777) }
+        return fd
+    }
+
+    /// An AF_UNIX datagram socket connected to `path`; "@name" is in the abstract namespace, as
+    /// systemd's NOTIFY_SOCKET may be.
+    public static func connectDatagram(_ path: String) throws(LinuxError) -> OwnedFD {
+        let fd = OwnedFD(try sysCall("socket") {
+            socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        var (address, size) = try unixAddress(path, operation: "connect")
+        _ = try sysCall("connect", path: path) {
+            withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd.raw, $0, size) } }
+        }
+        return fd
+    }
+
+    /// sockaddr_un for `path` and its length; a leading "@" means the abstract namespace.
+    static func unixAddress(_ path: String, operation: String) throws(LinuxError) -> (sockaddr_un, socklen_t) {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(path.utf8)
+        let abstract = bytes.first == UInt8(ascii: "@")
+        if abstract { bytes[0] = 0 }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw LinuxError(operation, path: path, errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let base = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+        return (address, socklen_t(abstract ? base + bytes.count : MemoryLayout<sockaddr_un>.size))
+    }
+
     public static func pipe() throws(LinuxError) -> (read: OwnedFD, write: OwnedFD) {
         var fds: [Int32] = [-1, -1]
         _ = try sysCall("pipe2") { pipe2(&fds, O_CLOEXEC) }

@@ -92,12 +92,19 @@ final class Spawned {
 
     var stdout: String { readFile(stdoutPath) ?? "" }
 
-    /// Waits for the command to exit, killing it after `timeout` seconds.
+    /// Waits for the command to exit, killing it after `timeout` seconds. Bounded also then: a
+    /// process that SIGKILL does not end within 10 s (stuck in the kernel) is reported as
+    /// such, not waited for.
     func wait(timeout: Double = 20) -> Outcome {
         let exited = poll(timeout: timeout, interval: 0.002) { !process.isRunning }
         if !exited {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            if !poll(timeout: 10, interval: 0.01, { !process.isRunning }) {
+                let state = readFile("/proc/\(pid)/stat") ?? "gone"
+                return Outcome(status: -1, signaled: false, stdout: readFile(stdoutPath) ?? "",
+                               stderr: (readFile(stderrPath) ?? "") + "\n(pid \(pid) did not exit 10 s after SIGKILL: \(state))",
+                               timedOut: true)
+            }
         }
         process.waitUntilExit()
         return Outcome(

@@ -26,7 +26,7 @@ extension Runtime {
             linux: Features.Linux(
                 namespaces: LinuxNamespaceType.allCases.map(\.rawValue).sorted(),
                 capabilities: CapabilitySets.kernelNames(),
-                cgroup: Features.Cgroup(v1: true, v2: true, systemd: false, systemdUser: false),
+                cgroup: Features.Cgroup(v1: true, v2: true, systemd: true, systemdUser: true),
                 seccomp: SeccompFeatures.probe(),
                 apparmor: Features.Apparmor(enabled: true),
                 // process.selinuxLabel and linux.mountLabel are applied where SELinux is on.

@@ -44,6 +44,10 @@ struct InitSpawner {
     /// namespaces exist (linux.netDevices are moved into its network namespace here), and
     /// nothing of the container has been set up yet.
     var namespacesReady: ((Int32) throws -> Void)? = nil
+    /// Places stage 0 where `cgroupDirectories` cannot (systemd makes the scope's cgroup only
+    /// when it is given a pid), before the bootstrap data; returns the directories stage 0
+    /// must still join. Under systemd `cgroupDirectories` is empty.
+    var placeStage0: ((Int32) throws -> [String])? = nil
 
     /// The container's init, prepared and waiting for `commit()`.
     struct Spawned {
@@ -121,7 +125,7 @@ struct InitSpawner {
         // hierarchies (a thread moving itself takes no global lock; see join_cgroups in
         // nsexec.c); the runtime moves it into any other by cgroup.procs, before the
         // bootstrap data, which is what stage 0 waits for before it clones.
-        let cgroups = CgroupManager.byVersion(cgroupDirectories)
+        var cgroups = CgroupManager.byVersion(cgroupDirectories)
         var byProcsWrite = cgroups.v2 + cgroups.unknown
         var savedCPUs: [Int]?
         if let initialCPUs {
@@ -146,12 +150,16 @@ struct InitSpawner {
         var stage1: Int32 = 0
         var pid: Int32 = 0
         do throws(any Error) {
+            if let placeStage0 {
+                cgroups = CgroupManager.byVersion(try placeStage0(stage0))
+                byProcsWrite = cgroups.v2 + cgroups.unknown
+            }
             for directory in byProcsWrite {
                 try Files.write(directory + "/cgroup.procs", "\(stage0)", flags: O_WRONLY)
             }
             var bootstrap = bootstrap
             bootstrap.cgroupTasks = cgroups.v1.map { $0 + "/tasks" }
-            logger.debug("stage-0 joins \(cgroupDirectories.count) cgroups (\(bootstrap.cgroupTasks.count) by itself)")
+            logger.debug("stage-0 joins \(byProcsWrite.count + cgroups.v1.count) cgroups (\(bootstrap.cgroupTasks.count) by itself)")
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
             func sendFirstMessage() throws {

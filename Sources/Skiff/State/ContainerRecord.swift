@@ -33,4 +33,9 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// linux.netDevices moved into the container (host name → name inside): delete moves
     /// them back to the host's network namespace while the container's still exists.
     public var netDevices: [String: String]? = nil
+    /// Under --systemd-cgroup, the container's transient unit ("skiff-web.scope"): delete stops
+    /// it, update sets its properties. Absent in records written without it (and before it).
+    public var systemdUnit: String? = nil
+    /// Whether the unit belongs to the user's manager (rootless) rather than the system's.
+    public var systemdUserBus: Bool? = nil
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SkiffCgroups
 import SkiffLinux
 import SkiffOCI
 
@@ -68,36 +69,54 @@ public struct StateStore: Sendable {
         return record
     }
 
-    /// What `delete --force` can still use from a state.json that does not decode as a record:
-    /// the fields that parse with the right type, nil for the rest.
-    public func salvage(_ id: String) -> (pid: Int32?, pidStartTime: UInt64?, cgroupsPath: String?, cgroupRelative: Bool) {
+    /// What `delete --force` can still use from a state.json that does not decode as a
+    /// record: the fields that parse with the right type, nil for the rest.
+    public struct Salvaged: Sendable, Equatable {
+        public var pid: Int32?
+        public var pidStartTime: UInt64?
+        public var cgroupsPath: String?
+        public var cgroupRelative = false
+        /// The container's scope under --systemd-cgroup (SystemdScope.isScope).
+        public var systemdUnit: String?
+        public var systemdUserBus = false
+    }
+
+    public func salvage(_ id: String) -> Salvaged {
         struct Partial: Decodable {
             var pid: Int32?
             var pidStartTime: UInt64?
             var cgroupsPath: String?
             var cgroupRelative: Bool?
+            var systemdUnit: String?
+            var systemdUserBus: Bool?
             init(from decoder: any Decoder) throws {
-                enum Key: String, CodingKey { case pid, pidStartTime, cgroupsPath, cgroupRelative }
+                enum Key: String, CodingKey { case pid, pidStartTime, cgroupsPath, cgroupRelative, systemdUnit, systemdUserBus }
                 let container = try decoder.container(keyedBy: Key.self)
                 pid = try? container.decodeIfPresent(Int32.self, forKey: .pid)
                 pidStartTime = try? container.decodeIfPresent(UInt64.self, forKey: .pidStartTime)
                 cgroupsPath = try? container.decodeIfPresent(String.self, forKey: .cgroupsPath)
                 cgroupRelative = try? container.decodeIfPresent(Bool.self, forKey: .cgroupRelative)
+                systemdUnit = try? container.decodeIfPresent(String.self, forKey: .systemdUnit)
+                systemdUserBus = try? container.decodeIfPresent(Bool.self, forKey: .systemdUserBus)
             }
         }
         guard let bytes = try? Files.read(statePath(id), limit: Self.stateSizeLimit),
               let partial = try? SkiffJSON.decode(Partial.self, from: bytes, document: "state.json") else {
-            return (nil, nil, nil, false)
+            return Salvaged()
         }
         // The cgroup is emptied with SIGKILL and removed: from a record that may have been
         // tampered with, only a path whose last component names this container is trusted
-        // (podman's libpod-<id>.scope, containerd's /k8s.io/<id>), never "/" or "..".
+        // (podman's libpod-<id>.scope, containerd's /k8s.io/<id>), never "/" or "..". The same
+        // for the unit, which is stopped: a scope whose name holds the id.
         let path = partial.cgroupsPath.flatMap { path -> String? in
             let components = path.split(separator: "/")
             guard !components.contains(".."), let last = components.last, last.contains(id) else { return nil }
             return path
         }
-        return (partial.pid.flatMap { $0 > 0 ? $0 : nil }, partial.pidStartTime, path, partial.cgroupRelative ?? false)
+        return Salvaged(pid: partial.pid.flatMap { $0 > 0 ? $0 : nil }, pidStartTime: partial.pidStartTime, cgroupsPath: path,
+                        cgroupRelative: partial.cgroupRelative ?? false,
+                        systemdUnit: partial.systemdUnit.flatMap { SystemdScope.isScope($0, of: id) ? $0 : nil },
+                        systemdUserBus: partial.systemdUserBus ?? false)
     }
 
     /// Whether a command holds the container's lock now (a create still in progress).
