@@ -17,7 +17,7 @@ import Glibc
 
 /// One private systemd, stopped (its pid namespace killed, its cgroups removed) by `stop`.
 final class PrivateSystemd {
-    let holder: Spawned
+    let holder: Launched
     /// systemd's pid as the test sees it.
     let pid: Int32
     /// Its cgroup root, as the test sees it ("/sys/fs/cgroup/skiff-systemd-…").
@@ -39,7 +39,6 @@ final class PrivateSystemd {
         // processes of its own cannot enable controllers for its children (cgroup v2's "no
         // internal processes"), and this one is systemd's root.
         let script = """
-            \(Self.closeInheritedFds)
             echo $$ > \(cgroupRoot)/cgroup.procs
             unshare --pid --fork --mount --cgroup --propagation private sh -c '
               mount -t proc proc /proc
@@ -59,20 +58,19 @@ final class PrivateSystemd {
             echo $$ > /sys/fs/cgroup/cgroup.procs
             wait $unshare
             """
-        holder = try Spawned(["-c", script], stdoutPath: sandbox.path("systemd.out"), stderrPath: sandbox.path("systemd.err"),
-                             executable: "/bin/bash")
+        let launched = try Launched("/bin/sh", ["-c", script], fds: Self.stdio(sandbox.path("systemd.out"), sandbox.path("systemd.err")))
+        holder = launched
         var found: Int32 = 0
         let root = cgroupRoot
-        let process = holder.process
         let up = poll(timeout: slow, interval: 0.1) {
-            guard process.isRunning else { return true }
+            guard launched.isRunning else { return true }
             guard let procs = readFile(root + "/init.scope/cgroup.procs"),
                   let first = procs.split(separator: "\n").first.flatMap({ Int32($0) }) else { return false }
             found = first
             return FileManager.default.fileExists(atPath: "/proc/\(first)/root/run/systemd/private")
         }
         pid = found
-        let started = up && process.isRunning
+        let started = up && launched.isRunning
         if !started { stop() }
         try #require(started, "systemd did not start: \(readFile(sandbox.path("systemd.out")) ?? "")\(readFile(sandbox.path("systemd.err")) ?? "")")
     }
@@ -81,6 +79,31 @@ final class PrivateSystemd {
     /// (the cgroup2 mount option of the guest) a manager in a cgroup namespace may move only
     /// processes that are inside it, so StartTransientUnit could not take a stage 0 born
     /// outside.
+    /// stdin /dev/null, stdout and stderr to files, and no other fd of the test. Every daemon
+    /// of the private systemd is started through these (posix_spawn, every fd from 3 on closed
+    /// in the child), not Foundation's Process: Process learns that a child exited from a
+    /// socketpair made without SOCK_CLOEXEC, which the child and whatever it starts inherit.
+    /// podman's conmon, which keeps what it inherits, held one open after `podman run -d`
+    /// exited: Process never saw the exit and waitUntilExit never returned (`make
+    /// test-cgroup2` hung after the podman test).
+    static func stdio(_ stdoutPath: String, _ stderrPath: String) -> [Int32: Launched.Source] {
+        [0: .path("/dev/null", O_RDONLY), 1: .path(stdoutPath, O_WRONLY | O_CREAT | O_TRUNC),
+         2: .path(stderrPath, O_WRONLY | O_CREAT | O_TRUNC)]
+    }
+
+    /// Runs a command to completion as `stdio` describes, killed after `timeout` seconds.
+    static func launch(_ executable: String, _ arguments: [String], timeout: Double) -> Outcome {
+        let directory = NSTemporaryDirectory() + "skiff-it-out-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let launched = try Launched(executable, arguments, fds: stdio(directory + "/stdout", directory + "/stderr"))
+            return launched.wait(timeout: timeout, stdoutPath: directory + "/stdout", stderrPath: directory + "/stderr")
+        } catch {
+            return Outcome(status: -1, signaled: false, stdout: "", stderr: "spawn failed: \(error)", timedOut: false)
+        }
+    }
+
     /// Each command has a cgroup of its own there: when it times out, killing nsenter would
     /// leave its child (in systemd's pid namespace) running, so the whole cgroup is killed.
     func run(_ arguments: [String], environment: [String] = [], timeout: Double = slow) -> Outcome {
@@ -88,9 +111,9 @@ final class PrivateSystemd {
         _ = mkdir(callers, 0o755)
         let caller = callers + "/" + UUID().uuidString.prefix(8).lowercased()
         _ = mkdir(caller, 0o755)
-        var outcome = execute("/bin/bash", ["-c", Self.closeInheritedFds + #"echo $$ > "$1/cgroup.procs" && shift && exec "$@""#,
-                                            "bash", caller, "/usr/bin/nsenter", "-t", String(pid), "-m", "-p", "-C", "--",
-                                            "/usr/bin/env"] + environment + arguments, timeout: timeout)
+        var outcome = Self.launch("/bin/sh", ["-c", #"echo $$ > "$1/cgroup.procs" && shift && exec "$@""#, "sh", caller,
+                                              "/usr/bin/nsenter", "-t", String(pid), "-m", "-p", "-C", "--", "/usr/bin/env"]
+                                  + environment + arguments, timeout: timeout)
         if outcome.timedOut {
             let killed = Self.killCgroup(caller)
             outcome.stderr += "\n(\(arguments.joined(separator: " ")) timed out after \(Int(timeout)) s; its cgroup \(killed ? "killed" : "still holds processes"))"
@@ -98,14 +121,6 @@ final class PrivateSystemd {
         _ = rmdir(caller)  // fails while something it started (and systemd did not move) runs
         return outcome
     }
-
-    /// Closes every fd above stderr the shell inherited. Foundation's Process makes the
-    /// socketpair through which it learns that a child exited without SOCK_CLOEXEC, so each
-    /// child (and every child spawned meanwhile by another test) inherits such sockets; a
-    /// daemon started from here (podman's conmon, which keeps what it inherits) held one open
-    /// after its caller exited, Process never saw the exit and waitUntilExit never returned:
-    /// `make test-cgroup2` hung after the podman test. bash, since dash closes only fds 0-9.
-    static let closeInheritedFds = #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; "#
 
     /// cgroup v2's cgroup.kill (SIGKILL to the whole subtree), then waits until it is empty;
     /// whether it emptied.
