@@ -50,7 +50,7 @@ struct LibsystemdTests {
             let outcome = execute("/usr/bin/env", ["PLAIN=\(plain)", "PLAIN_BUNDLE=\(plainBundle)", "SCOPED=\(scoped)",
                                                    "SCOPED_BUNDLE=\(scopedBundle)", "unshare", "--mount", "--propagation", "private",
                                                    "/bin/sh", "-c", script, "sh", real, Paths.rootfs + "/bin/busybox",
-                                                   Paths.binary, "--root", sandbox.root])
+                                                   Paths.binary, "--root", sandbox.root], timeout: 120)
             let plainOutput = readFile(sandbox.path("plain.out")) ?? ""
             #expect(!plainOutput.contains("run:"), "a container without --systemd-cgroup: \(plainOutput)")
             #expect(!outcome.succeeded && outcome.status != 99, "\(outcome)")
