@@ -202,7 +202,7 @@ test: build bundle deps-test
 # CgroupNamespaceTests checks the same on both versions.
 CGROUP2_FILTER  ?= [Cc]group
 CGROUP2_SKIP    ?= cgroupMountShowsOnlyTheContainer
-CGROUP2_TIMEOUT ?= 20m
+CGROUP2_TIMEOUT ?= 30m
 test-cgroup2: export SKIFF_BINARY := $(BIN)
 test-cgroup2: export SKIFF_BUNDLE_ROOTFS := $(ROOTFS)
 test-cgroup2: build bundle deps-test
