@@ -27,7 +27,7 @@ enum GlobalHelp {
           --log <log>             set the log file to write runtime logs to (default is stderr)
           --log-format <format>   set the log format ('text' (default), or 'json')
           --debug                 enable debug logging
-          --systemd-cgroup        enable systemd cgroup support (not supported yet: a warning, then cgroupfs)
+          --systemd-cgroup        enable systemd cgroup support: a transient scope per container (slice:prefix:name)
           --rootless <value>      ignore cgroup permission errors ('true', 'false', or 'auto') (default: auto)
           -v, --version           print the version
           -h, --help              show help
