@@ -94,11 +94,3 @@ extension Runtime {
         return try result.get()
     }
 }
-
-extension SkiffError {
-    /// Any error as a SkiffError: itself when it is one, else a `.system` error with its
-    /// text and, when it is or carries a LinuxError, that as the cause.
-    static func converting(_ error: any Error) -> SkiffError {
-        (error as? SkiffError) ?? SkiffError(.system, error)
-    }
-}

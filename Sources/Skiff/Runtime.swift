@@ -697,10 +697,8 @@ public struct Runtime: Sendable {
 func skiffErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch let error as SkiffError {
-        throw error
     } catch {
-        throw SkiffError(.system, error)
+        throw SkiffError.converting(error)
     }
 }
 

@@ -47,6 +47,13 @@ public struct SkiffError: Error, CustomStringConvertible, Sendable {
         return SkiffError(.system, context, error)
     }
 
+    /// Any error as a SkiffError: itself when it is one, else a `.system` error with its text
+    /// and, when it is or carries a LinuxError, that as the cause. What every public call
+    /// (blocking or async) throws.
+    static func converting(_ error: any Error) -> SkiffError {
+        (error as? SkiffError) ?? SkiffError(.system, error)
+    }
+
     /// The LinuxError an error is or carries.
     static func cause(of error: any Error) -> LinuxError? {
         switch error {
