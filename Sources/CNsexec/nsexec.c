@@ -565,27 +565,48 @@ static void send_mount_sources(const struct skiff_bootstrap *cfg, int sock, pid_
     debug("sent %d mount sources", cfg->mount_source_count);
 }
 
-// Moves this process into each cgroup v1 hierarchy's container cgroup, before anything is
-// cloned, so every later stage is born inside. Writing "0" to a v1 tasks file moves the
-// calling thread; stage 0 is single-threaded, so that is the whole process. The kernel lets a
-// thread move itself without the global cgroup threadgroup lock, whose first taker waits for
-// an RCU grace period (5-15 ms) when the runtime writes this pid to cgroup.procs instead.
-static void join_cgroups(const struct skiff_bootstrap *cfg) {
+// The container's cgroup v1 hierarchies, opened by stage 0 and joined by stage 2 (the
+// container's init, or the exec'd process) as the first thing it does. Stages 0 and 1 stay
+// outside: what they make — the namespaces, the copies of the address space that each clone
+// makes, stage 2's task and kernel stack — is charged to the runtime's memory cgroup, as when
+// crun clones the container before moving it; the container pays only for what its init does
+// once it is inside, before any of the container's code runs (a smaller memory floor). The cgroup
+// namespace is unshared after the join (stage 2), so that its root is the container's cgroup.
+// Writing "0" to a v1 tasks file moves the calling thread, and stage 2 is single-threaded: the
+// kernel lets a thread move itself without the global cgroup threadgroup lock, whose first taker
+// waits for an RCU grace period (5-15 ms) when the runtime writes a pid to cgroup.procs instead.
+// The files are opened here, in the runtime's mount namespace: stage 2 may no longer see them.
+static int cgroup_task_fds[SKIFF_BOOTSTRAP_MAX_CGROUPS];
+static int cgroup_task_fd_count;
+
+static void open_cgroups(const struct skiff_bootstrap *cfg) {
     for (int i = 0; i < cfg->cgroup_tasks_count; i++) {
         const char *path = cfg->cgroup_tasks[i];
         int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) bail("join cgroup: open \"%s\"", path);
-        if (write(fd, "0", 1) != 1) bail("join cgroup: write \"%s\"", path);
-        close(fd);
+        cgroup_task_fds[cgroup_task_fd_count++] = fd;
     }
-    if (cfg->cgroup_tasks_count > 0) debug("joined %d cgroup v1 hierarchies", cfg->cgroup_tasks_count);
+}
+
+static void join_cgroups(void) {
+    for (int i = 0; i < cgroup_task_fd_count; i++) {
+        if (write(cgroup_task_fds[i], "0", 1) != 1) bail("join cgroup: write tasks of hierarchy %d", i);
+        close(cgroup_task_fds[i]);
+    }
+    if (cgroup_task_fd_count > 0) debug("joined %d cgroup v1 hierarchies", cgroup_task_fd_count);
+    cgroup_task_fd_count = 0;
+}
+
+static void close_cgroups(void) {
+    for (int i = 0; i < cgroup_task_fd_count; i++) close(cgroup_task_fds[i]);
+    cgroup_task_fd_count = 0;
 }
 
 static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
     // Named for ps: init is exec'd through /proc/<pid>/fd/N (the sealed binary), which would
     // otherwise show as "N".
     prctl(PR_SET_NAME, "skiff:0:parent", 0, 0, 0);
-    join_cgroups(cfg);
+    open_cgroups(cfg);
     // oom_score_adj first: once we are non-dumpable, /proc/self/oom_score_adj belongs to root
     // and an unprivileged runtime could no longer write it. Children inherit the value.
     if (cfg->oom_score_adj)
@@ -619,6 +640,7 @@ static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
         return; // in stage 2, on its way back to Swift
     }
     kill_on_failure[0] = stage1_pid;
+    close_cgroups(); // stage 2's, through stage 1
     close(child_pair[1]); // so that stage 1's death reads as EOF
     close(grandchild_pair[1]);
     int sock = child_pair[0];
@@ -776,7 +798,8 @@ static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_s
     debug("started");
     join_namespaces(cfg);
 
-    uint32_t flags = cfg->clone_flags;
+    // The cgroup namespace is stage 2's to unshare, once it is in the container's cgroups.
+    uint32_t flags = cfg->clone_flags & ~(uint32_t)CLONE_NEWCGROUP;
     if (flags & CLONE_NEWUSER) {
         // The user namespace alone and first: the others must be owned by it, and some kernel
         // objects (the mqueue mount's label, for one) get wrong owners when created together.
@@ -808,6 +831,7 @@ static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_s
         return;
     }
     kill_on_failure[0] = pid;
+    close_cgroups();
     close(grandchild_sock); // so that stage 2's death reads as EOF in stage 0
     send_msg(sock, SYNC_STAGE2_PID, pid, "stage-0");
     _exit(0);
@@ -820,6 +844,8 @@ static void stage2(const struct skiff_bootstrap *cfg, int sock) {
     notify_fd = sock;
     kill_on_failure[0] = kill_on_failure[1] = 0;
     debug("started");
+    join_cgroups();
+    if ((cfg->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) bail("unshare cgroup namespace");
     expect_msg(sock, SYNC_GO, "stage-0");
 
     // A new session: the container must not share the runtime's controlling terminal; the

@@ -56,11 +56,14 @@ public enum Procfs {
     /// Fields 3 (state) and 22 (start time) of /proc/PID/stat, from one read.
     public static func status(of pid: Int32) -> (state: Character, startTime: UInt64)? {
         guard let stat = try? Files.readString("/proc/\(pid)/stat") else { return nil }
+        // Bytes, not Characters: every status check reads it (~200 K instructions as a String).
+        let bytes = Array(stat.utf8)
         // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-        guard let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         // fields[0] is field 3 (state); field 22 is fields[19].
-        guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
-        return (state, start)
+        guard fields.count > 19, let state = fields[0].first,
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return (Character(Unicode.Scalar(state)), start)
     }
 }

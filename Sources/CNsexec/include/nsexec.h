@@ -45,8 +45,8 @@ enum skiff_attr_type {
     SKIFF_ATTR_OOM_SCORE_ADJ  = 8,  // string: decimal, written to /proc/self/oom_score_adj
     SKIFF_ATTR_TIME_OFFSETS   = 9,  // string: timens_offsets contents ("monotonic 10 0\n...")
     SKIFF_ATTR_IS_EXEC        = 10, // u8: 1 for `exec` into a running container
-    SKIFF_ATTR_CGROUP_TASKS   = 11, // string: absolute path of a cgroup v1 "tasks" file that
-                                    // stage 0 moves itself into, repeated, before any clone
+    SKIFF_ATTR_CGROUP_TASKS   = 11, // string: absolute path of a cgroup v1 "tasks" file,
+                                    // repeated; stage 0 opens each, stage 2 moves itself in
     SKIFF_ATTR_MOUNT_SOURCE   = 12, // string: absolute path of a bind mount source, repeated;
                                     // stage 0 opens it (O_PATH) inside the container's new
                                     // mount namespace and hands the fd to stage 1

@@ -19,8 +19,8 @@ struct InitSpawner {
     /// The first message on the sync socket: `.options` for create, `.exec` for exec.
     let firstMessage: SyncMessage
     let preserveFds: Int
-    /// Cgroup directories stage 0 is moved into before the bootstrap data is sent, so every
-    /// later stage is born inside them.
+    /// The container's cgroup directories: stage 0 is born in (or moved into) the cgroup2 one
+    /// before the bootstrap data is sent; stage 2 joins the v1 ones itself (docs/nsexec.md).
     let cgroupDirectories: [String]
     let fifo: OwnedFD?
     /// config.json as the runtime validated it, sealed (create only): init decodes these bytes.
@@ -120,11 +120,12 @@ struct InitSpawner {
         }
 
         let executable = try security?.initExecutable() ?? "/proc/self/exe"
-        // Every later stage must be born inside the cgroups. On cgroup2, stage 0 is born in
-        // the container's cgroup (clone3 CLONE_INTO_CGROUP); stage 0 moves itself into the v1
-        // hierarchies (a thread moving itself takes no global lock; see join_cgroups in
-        // nsexec.c); the runtime moves it into any other by cgroup.procs, before the
-        // bootstrap data, which is what stage 0 waits for before it clones.
+        // On cgroup2, stage 0 is born in the container's cgroup (clone3 CLONE_INTO_CGROUP); the
+        // runtime moves it into any other non-v1 one by cgroup.procs, before the bootstrap
+        // data, which is what stage 0 waits for before it clones. The v1 hierarchies' tasks
+        // files travel in the bootstrap data: stage 2 moves itself into them before anything
+        // else (a thread moving itself takes no global lock), so the namespaces and clones of
+        // stages 0 and 1 are charged to the runtime's memory cgroup (join_cgroups in nsexec.c).
         var cgroups = CgroupManager.byVersion(cgroupDirectories)
         var byProcsWrite = cgroups.v2 + cgroups.unknown
         var savedCPUs: [Int]?
@@ -159,7 +160,7 @@ struct InitSpawner {
             }
             var bootstrap = bootstrap
             bootstrap.cgroupTasks = cgroups.v1.map { $0 + "/tasks" }
-            logger.debug("stage-0 joins \(byProcsWrite.count + cgroups.v1.count) cgroups (\(bootstrap.cgroupTasks.count) by itself)")
+            logger.debug("stage-0 joins \(byProcsWrite.count) cgroups, stage-2 \(bootstrap.cgroupTasks.count) v1 hierarchies")
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             let sync = SyncChannel(fd: syncParent)
             func sendFirstMessage() throws {
