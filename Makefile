@@ -37,9 +37,16 @@ STATIC_LIBS   := $(SCRATCH)/static-libs
 # the runtime a scan of all ~4,500 conformance records (ArgumentParser's `Option<String>`,
 # `KeyedDecodingContainer<CodingKeys>`, …). state: 12.71 M -> 9.46 M instructions.
 METADATA_FLAGS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+# The executable exports no symbols. Linked as it is by default, every public symbol of every
+# module (5,476) sat in its dynamic symbol table: the loader hashed them at every exec, the
+# Swift runtime's start-up `dladdr` walked them one by one (~180 K instructions and ~40 page
+# faults per process: each command and each container's init), and --gc-sections had to keep
+# every public function. Nothing loads symbols from it (libsystemd is dlopen'ed, not the other
+# way round). `skiff -v`: 786 K -> 603 K instructions (docs/benchmarks.md).
+EXPORTS_MAP   := $(SCRATCH)/skiff-exports.map
 RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib \
 	-Xswiftc -Xclang-linker -Xswiftc -no-pie -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
-	-Xlinker -L$(STATIC_LIBS) $(METADATA_FLAGS)
+	-Xlinker -L$(STATIC_LIBS) -Xlinker --version-script=$(EXPORTS_MAP) $(METADATA_FLAGS)
 BIN           := $(SCRATCH)/release/skiff
 
 BUNDLE      := $(CURDIR)/bundles/busybox
@@ -135,11 +142,14 @@ build: deps-build commit-header
 	@mkdir -p $(STATIC_LIBS); archive=$$($(CLANG) -print-file-name=libstdc++.a); \
 	[ -f "$$archive" ] || { echo "error: libstdc++.a not found (libstdc++-12-dev)"; exit 1; }; \
 	ln -sfn "$$archive" $(STATIC_LIBS)/libstdc++.a
+	@printf '{\n  local: *;\n};\n' > $(EXPORTS_MAP)
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@if ldd $(BIN) 2>/dev/null | grep -qE 'libswift|libstdc\+\+|libgcc_s'; then \
 		echo "error: $(BIN) needs shared libraries it should have linked statically:"; \
 		ldd $(BIN) | grep -E 'libswift|libstdc|libgcc_s'; exit 1; \
 	fi
+	@exported=$$(readelf --dyn-syms -W $(BIN) | awk '$$7 != "UND" && $$5 == "GLOBAL"' | wc -l); \
+	if [ "$$exported" -gt 0 ]; then echo "error: $(BIN) exports $$exported symbols (EXPORTS_MAP)"; exit 1; fi
 	@if readelf -d $(BIN) | grep -q 'NEEDED.*libsystemd'; then \
 		echo "error: $(BIN) links libsystemd: it is opened with dlopen under --systemd-cgroup only (Sources/CSystemd)"; \
 		exit 1; \
