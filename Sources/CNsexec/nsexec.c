@@ -588,9 +588,11 @@ static void open_cgroups(const struct skiff_bootstrap *cfg) {
     }
 }
 
-static void join_cgroups(void) {
+// The paths are still mapped here (stage 2 unmaps the bootstrap message only when it leaves),
+// so a failure names the file.
+static void join_cgroups(const struct skiff_bootstrap *cfg) {
     for (int i = 0; i < cgroup_task_fd_count; i++) {
-        if (write(cgroup_task_fds[i], "0", 1) != 1) bail("join cgroup: write tasks of hierarchy %d", i);
+        if (write(cgroup_task_fds[i], "0", 1) != 1) bail("join cgroup: write \"%s\"", cfg->cgroup_tasks[i]);
         close(cgroup_task_fds[i]);
     }
     if (cgroup_task_fd_count > 0) debug("joined %d cgroup v1 hierarchies", cgroup_task_fd_count);
@@ -844,7 +846,7 @@ static void stage2(const struct skiff_bootstrap *cfg, int sock) {
     notify_fd = sock;
     kill_on_failure[0] = kill_on_failure[1] = 0;
     debug("started");
-    join_cgroups();
+    join_cgroups(cfg);
     if ((cfg->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) bail("unshare cgroup namespace");
     expect_msg(sock, SYNC_GO, "stage-0");
 
