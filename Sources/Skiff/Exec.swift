@@ -111,7 +111,7 @@ extension Runtime {
         default:
             break
         }
-        let security = try SpawnSecurity.forExec(process: options.process, state: state(of: record),
+        let security = try SpawnSecurity.forExec(process: options.process, state: state(of: record, status: status),
                                                  stateDirectory: store.directory(id), logger: logger)
         let console = try Terminal.consoleSocket(terminal: options.process.terminal == true, path: options.consoleSocket,
                                                  foreground: !options.detach)

@@ -374,8 +374,10 @@ public struct Runtime: Sendable {
         return .running
     }
 
-    func state(of record: ContainerRecord) -> State {
-        let status = status(of: record)
+    /// `known`: the status the caller has just read, so it is not read again (mountinfo, the
+    /// cgroup files, /proc/PID/stat).
+    func state(of record: ContainerRecord, status known: ContainerStatus? = nil) -> State {
+        let status = known ?? status(of: record)
         return State(ociVersion: record.ociVersion, id: record.id, status: status,
                      pid: status == .stopped ? 0 : record.pid, bundle: record.bundle,
                      annotations: record.annotations)
