@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 
 /// The runtime's end of process.terminal. With `--console-socket` the init sends the pty

@@ -2,6 +2,7 @@ import CNsexec
 import Testing
 
 @testable import Skiff
+@testable import SkiffInitProtocol
 
 /// The Swift encoder against the C parser that stage 0 runs on the same bytes: what the
 /// runtime sends must come back field for field, and damaged or hostile input must be refused

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 
 @testable import Skiff
+@testable import SkiffInitProtocol
 
 /// mounts[].options split as mount(2) needs them; the table is runc's, so a config means the
 /// same mount under skiff as under runc.

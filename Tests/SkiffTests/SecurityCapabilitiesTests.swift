@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Skiff
+@testable import SkiffInitProtocol
 import SkiffOCI
 
 /// process.capabilities as the runtime checks them before anything is created: names against

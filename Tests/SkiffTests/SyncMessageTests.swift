@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Skiff
+@testable import SkiffInitProtocol
 import SkiffLinux
 
 /// The runtime and the Swift init talk JSON over the sync socket; both ends are this code,

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 
 /// The runtime binary as init runs it, in a form the container cannot write (runc

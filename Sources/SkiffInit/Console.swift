@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CShims
-import CNsexec
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -50,7 +50,7 @@ extension Console where Kernel == LinuxInitKernel {
     /// The console socket the runtime passed (`_SKIFF_CONSOLEFD`) when process.terminal is set.
     static func fromEnvironment(process: Process) throws -> Console? {
         guard process.terminal == true else { return nil }
-        guard let fd = ContainerInit.environmentFD(SKIFF_ENV_CONSOLEFD) else {
+        guard let fd = InitEnvironment.fd(InitEnvironment.console) else {
             throw SkiffError(.invalidArgument, "process.terminal: no console socket was passed to init")
         }
         return Console(socket: OwnedFD(fd), size: process.consoleSize, kernel: LinuxInitKernel())

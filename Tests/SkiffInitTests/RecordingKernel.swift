@@ -1,7 +1,8 @@
 import Glibc
 import SkiffLinux
 
-@testable import Skiff
+@testable import SkiffInit
+@testable import SkiffInitProtocol
 
 /// The kernel as init's unit tests see it: every call RootfsBuilder, Devices, CgroupMount,
 /// Console, ProcessSetup and ProcessLauncher make is recorded (operation, path, source, type, flags,

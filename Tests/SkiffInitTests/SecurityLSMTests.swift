@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-@testable import Skiff
+@testable import SkiffInit
+@testable import SkiffInitProtocol
 import SkiffOCI
 
 /// The LSM write path: which attr file gets what, checked against a recording fake, and the
@@ -44,7 +45,7 @@ import SkiffOCI
     }
 
     @Test func anApparmorProfileWithoutApparmorIsAnError() {
-        let error = thrown(SkiffError.self) {
+        let error = #expect(throws: SkiffError.self) {
             try LSMLabels.validate(process: Process(apparmorProfile: "docker-default"), mountLabel: nil,
                                    host: HostLSMs(apparmor: false, selinux: false))
         }
@@ -53,12 +54,12 @@ import SkiffOCI
     }
 
     @Test func labelsWithoutSELinuxAreErrors() {
-        let process = thrown(SkiffError.self) {
+        let process = #expect(throws: SkiffError.self) {
             try LSMLabels.validate(process: Process(selinuxLabel: "system_u:system_r:container_t:s0"), mountLabel: nil,
                                    host: HostLSMs(apparmor: false, selinux: false))
         }
         #expect(process?.message == #"process.selinuxLabel: SELinux label "system_u:system_r:container_t:s0" requested, but SELinux is not enabled on this host"#)
-        let mount = thrown(SkiffError.self) {
+        let mount = #expect(throws: SkiffError.self) {
             try LSMLabels.validate(process: Process(), mountLabel: "system_u:object_r:container_file_t:s0",
                                    host: HostLSMs(apparmor: false, selinux: false))
         }
@@ -71,7 +72,7 @@ import SkiffOCI
     }
 
     @Test func aMountLabelWithAQuoteIsRefused() {
-        let error = thrown(SkiffError.self) {
+        let error = #expect(throws: SkiffError.self) {
             try LSMLabels.validate(process: Process(), mountLabel: "a\"b", host: HostLSMs(apparmor: false, selinux: true))
         }
         #expect(error?.message == "linux.mountLabel: \"a\"b\" must not contain a quote")
@@ -80,20 +81,20 @@ import SkiffOCI
     /// A directory dressed up as /proc (a fake procfs in the image, a tmpfs mounted over it)
     /// gets no write.
     @Test func theRealWriterRefusesAFakeProcfs() throws {
-        let temp = try TemporaryDirectory("skiff-fakeproc")
-        try FileManager.default.createDirectory(atPath: temp.file("thread-self/attr/apparmor"),
-                                                withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: temp.file("thread-self/attr/exec"), contents: nil)
-        let writer = ProcfsAttrWriter(root: temp.path)
-        let error = thrown(SkiffError.self) { try writer.write("exec", "exec evil") }
-        #expect(error?.message == "verify procfs \"\(temp.path)\": invalid cross-device link")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("skiff-fakeproc-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/thread-self/attr/apparmor", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: root + "/thread-self/attr/exec", contents: nil)
+        let writer = ProcfsAttrWriter(root: root)
+        let error = #expect(throws: SkiffError.self) { try writer.write("exec", "exec evil") }
+        #expect(error?.message == "verify procfs \"\(root)\": invalid cross-device link")
         #expect(!writer.exists("exec"))
-        #expect(try String(contentsOfFile: temp.file("thread-self/attr/exec"), encoding: .utf8) == "")
+        #expect(try String(contentsOfFile: root + "/thread-self/attr/exec", encoding: .utf8) == "")
     }
 
     @Test func theRealWriterRefusesADirectoryInsideProcfs() {
         // procfs, but not its root: a bind mount of /proc/1 over /proc must not pass.
-        let error = thrown(SkiffError.self) { try ProcfsAttrWriter(root: "/proc/1").write("exec", "x") }
+        let error = #expect(throws: SkiffError.self) { try ProcfsAttrWriter(root: "/proc/1").write("exec", "x") }
         #expect(error?.message == "verify procfs \"/proc/1\": invalid cross-device link")
     }
 

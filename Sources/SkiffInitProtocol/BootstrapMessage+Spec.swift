@@ -11,17 +11,17 @@ import SkiffOCI
 // message stage 0 reads (docs/nsexec.md, "The bootstrap message").
 
 extension BootstrapMessage {
-    static let cloneFlags: [LinuxNamespaceType: Int32] = [
+    package static let cloneFlags: [LinuxNamespaceType: Int32] = [
         .user: SKIFF_CLONE_NEWUSER, .mount: SKIFF_CLONE_NEWNS, .network: SKIFF_CLONE_NEWNET, .ipc: SKIFF_CLONE_NEWIPC,
         .uts: SKIFF_CLONE_NEWUTS, .pid: SKIFF_CLONE_NEWPID, .cgroup: SKIFF_CLONE_NEWCGROUP, .time: SKIFF_CLONE_NEWTIME,
     ]
-    static let nsNames: [LinuxNamespaceType: String] = [
+    package static let nsNames: [LinuxNamespaceType: String] = [
         .user: "user", .mount: "mnt", .network: "net", .ipc: "ipc", .uts: "uts", .pid: "pid",
         .cgroup: "cgroup", .time: "time",
     ]
 
     /// The bootstrap data for a new container: namespaces to create or join, maps, offsets.
-    static func forCreate(_ spec: Spec, rootless: Bool = false) throws -> BootstrapMessage {
+    package static func forCreate(_ spec: Spec, rootless: Bool = false) throws -> BootstrapMessage {
         let linux = spec.linux
         var flags: UInt32 = 0
         var paths: [BootstrapMessage.NamespacePath] = []
@@ -70,7 +70,7 @@ extension BootstrapMessage {
     /// Without privilege the kernel lets us write only a map of our own id (and a gid map only
     /// after setgroups is denied); anything more goes through the setuid newuidmap/newgidmap of
     /// Debian's uidmap package, which check /etc/subuid and /etc/subgid.
-    mutating func chooseMapWriters(uidMappings: [LinuxIDMapping], gidMappings: [LinuxIDMapping],
+    package mutating func chooseMapWriters(uidMappings: [LinuxIDMapping], gidMappings: [LinuxIDMapping],
                                    subuidFile: String = "/etc/subuid", subgidFile: String = "/etc/subgid") throws {
         let ownUid = uidMappings.count == 1 && uidMappings[0].hostID == geteuid() && uidMappings[0].size == 1
         let ownGid = gidMappings.count == 1 && gidMappings[0].hostID == getegid() && gidMappings[0].size == 1
@@ -90,13 +90,12 @@ extension BootstrapMessage {
     /// after the namespaces exist; say what is missing and how to get it instead, before
     /// anything is made. Whether a given range is allowed stays newuidmap's call. Hosts that
     /// serve ranges through NSS (`subid:` in nsswitch.conf) are left to the tool.
-    static func requireSubordinateRange(_ file: String, option: String, mapping: String,
+    package static func requireSubordinateRange(_ file: String, option: String, mapping: String,
                                         uid: uid_t = geteuid()) throws {
         if (try? Files.readString("/etc/nsswitch.conf"))?.split(separator: "\n").contains(where: {
             $0.trimmingPrefix(while: \.isWhitespace).hasPrefix("subid:")
         }) == true { return }
-        let name = Runtime.userName(String(uid))
-        let owner = name.hasPrefix("#") ? String(uid) : name
+        let owner = Identity.userName(uid) ?? String(uid)
         let lines = ((try? Files.readString(file)) ?? "").split(separator: "\n")
         let found = lines.contains { line in
             let fields = line.split(separator: ":", omittingEmptySubsequences: false)
@@ -111,7 +110,7 @@ extension BootstrapMessage {
     /// Looked up in PATH as runc does (exec.LookPath), resolved here so the C stage never
     /// searches. A PATH of the caller's choosing gains nothing: only the real, setuid tool can
     /// write a map the caller could not write itself.
-    static func findTool(_ name: String, path: String? = getenv("PATH").map { String(cString: $0) }) throws -> String {
+    package static func findTool(_ name: String, path: String? = getenv("PATH").map { String(cString: $0) }) throws -> String {
         let search = path.flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for directory in search.split(separator: ":") where directory.hasPrefix("/") {
             let candidate = directory + "/" + name
@@ -124,13 +123,13 @@ extension BootstrapMessage {
 
 extension BootstrapMessage {
     /// Whether a user namespace's `setgroups` file says deny.
-    static func setgroupsDenied(_ path: String) -> Bool {
+    package static func setgroupsDenied(_ path: String) -> Bool {
         (try? Files.readString(path))?.hasPrefix("deny") == true
     }
 
     /// The bootstrap data for exec: join every namespace of the container's init by its
     /// /proc/PID/ns link; create none.
-    static func forExec(pid: Int32, namespaces: [String]) -> BootstrapMessage {
+    package static func forExec(pid: Int32, namespaces: [String]) -> BootstrapMessage {
         var message = BootstrapMessage()
         message.namespacePaths = namespaces.map { NamespacePath(type: $0, path: "/proc/\(pid)/ns/\($0)") }
         // A container whose user namespace denies setgroups keeps its groups on exec too.

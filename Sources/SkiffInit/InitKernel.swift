@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 
 /// The kernel as the container's init uses it to build the rootfs, /dev and the process's

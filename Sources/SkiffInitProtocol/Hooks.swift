@@ -9,9 +9,9 @@ import SkiffOCI
 /// the container's init (its namespaces, before pivot_root); startContainer in the init after
 /// `start` opened exec.fifo, before the process's execve; poststart after start and poststop
 /// after delete, in the runtime. Init spawns its hooks with posix_spawn like the runtime does.
-enum HookRunner {
+package enum HookRunner {
     /// The kinds skiff runs, for `features`.
-    static let supported = [
+    package static let supported = [
         "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
     ]
 
@@ -19,7 +19,7 @@ enum HookRunner {
     /// kind, its index and path, and its output. With `failureIsWarning` (poststart and
     /// poststop, as the spec says) it is logged and the rest still run; otherwise it stops the
     /// rest and is thrown. The state is only worked out when there is a hook to run.
-    static func run(_ hooks: [Hook]?, kind: String, state: @autoclosure () -> State, logger: SkiffLogger,
+    package static func run(_ hooks: [Hook]?, kind: String, state: @autoclosure () -> State, logger: SkiffLogger,
                     failureIsWarning: Bool = false) throws {
         guard let hooks, !hooks.isEmpty else { return }
         let stdin = Array(try state().jsonData(indent: nil))

@@ -3,40 +3,40 @@ import CNsexec
 /// The one message the runtime writes to the init socket for the C stage (docs/nsexec.md):
 /// a 16-byte header and type-length-value attributes, native-endian, each padded to 4 bytes.
 /// The C stage's parser in Sources/CNsexec/bootstrap.c is the reader; keep both in step.
-struct BootstrapMessage: Equatable, Sendable {
+package struct BootstrapMessage: Equatable, Sendable {
     /// A namespace for stage 1 to join with setns, as `type:path` on the wire.
-    struct NamespacePath: Equatable, Sendable {
+    package struct NamespacePath: Equatable, Sendable {
         /// "user", "mnt", "net", "ipc", "uts", "pid", "cgroup" or "time".
-        var type: String
-        var path: String
+        package var type: String
+        package var path: String
     }
 
     /// CLONE_NEW* flags of the namespaces to create; the user namespace is created first.
-    var cloneFlags: UInt32 = 0
+    package var cloneFlags: UInt32 = 0
     /// Joined in this order, except that what needs the user namespace's privileges waits
     /// until it has been joined.
-    var namespacePaths: [NamespacePath] = []
+    package var namespacePaths: [NamespacePath] = []
     /// uid_map contents ("0 100000 65536\n"), only with CLONE_NEWUSER.
-    var uidMap: String?
-    var gidMap: String?
+    package var uidMap: String?
+    package var gidMap: String?
     /// Write "deny" to /proc/<pid>/setgroups before gid_map; stage 2 then keeps its groups.
-    var setgroupsDeny = false
+    package var setgroupsDeny = false
     /// Write the maps through these setuid tools instead of directly (unprivileged runtime).
-    var newuidmapPath: String?
-    var newgidmapPath: String?
-    var oomScoreAdj: Int?
+    package var newuidmapPath: String?
+    package var newgidmapPath: String?
+    package var oomScoreAdj: Int?
     /// timens_offsets contents ("monotonic 10 0\n"), only with CLONE_NEWTIME.
-    var timeOffsets: String?
-    var isExec = false
+    package var timeOffsets: String?
+    package var isExec = false
     /// cgroup v1 tasks files stage 0 writes "0" to, moving itself there before any clone.
-    var cgroupTasks: [String] = []
+    package var cgroupTasks: [String] = []
     /// Absolute bind mount sources stage 0 opens inside the container's new mount namespace;
     /// their fds reach init at SKIFF_ENV_MOUNTFDS + index.
-    var mountSources: [String] = []
+    package var mountSources: [String] = []
 
-    init() {}
+    package init() {}
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var body: [UInt8] = []
         // `type` is one of nsexec.h's SKIFF_ATTR_* values.
         func attribute<Attribute: RawRepresentable>(_ type: Attribute, _ payload: [UInt8]) where Attribute.RawValue: BinaryInteger {

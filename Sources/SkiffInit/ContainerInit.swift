@@ -6,8 +6,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import CNsexec
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -18,8 +18,8 @@ import SkiffOCI
 public enum ContainerInit {
     /// Never returns: execs the container process, or reports the error and exits.
     public static func main() -> Never {
-        guard let syncFD = environmentFD(SKIFF_ENV_SYNCPIPE) else {
-            writeStderr("skiff init: only the runtime starts init (no \(SKIFF_ENV_SYNCPIPE))\n")
+        guard let syncFD = InitEnvironment.fd(InitEnvironment.syncPipe) else {
+            writeStderr("skiff init: only the runtime starts init (no \(InitEnvironment.syncPipe))\n")
             exit(1)
         }
         let sync = SyncChannel(fd: OwnedFD(syncFD))
@@ -42,11 +42,6 @@ public enum ContainerInit {
         }
     }
 
-    static func environmentFD(_ name: String) -> Int32? {
-        guard let value = getenv(name) else { return nil }
-        return Int32(String(cString: value)).flatMap { $0 >= 0 ? $0 : nil }
-    }
-
     static func writeStderr(_ text: String) {
         var bytes = Array(text.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
@@ -56,8 +51,8 @@ public enum ContainerInit {
     private static func createContainer(_ options: InitOptions, sync: SyncChannel) throws -> Never {
         // The bytes the runtime validated, from its sealed memfd, not the bundle's file, which
         // may have been rewritten since.
-        guard let configFD = environmentFD(SKIFF_ENV_CONFIGFD) else {
-            throw SkiffError(.system, "init: no config.json from the runtime (\(SKIFF_ENV_CONFIGFD))")
+        guard let configFD = InitEnvironment.fd(InitEnvironment.config) else {
+            throw SkiffError(.system, "init: no config.json from the runtime (\(InitEnvironment.config))")
         }
         let spec: Spec
         do {
@@ -122,11 +117,11 @@ public enum ContainerInit {
             var rootfs = RootfsBuilder(spec: spec, options: options, inUserNamespace: inUserNamespace,
                                        userNamespaced: userNamespaced)
             rootfs.beforePivot = runHooks
-            if let base = environmentFD(SKIFF_ENV_MOUNTFDS) {
-                let indices = RootfsBuilder.bindMountIndices(spec.mounts ?? [])
+            if let base = InitEnvironment.fd(InitEnvironment.mountFDs) {
+                let indices = InitEnvironment.bindMountIndices(spec.mounts ?? [])
                 rootfs.sourceFDs = Dictionary(uniqueKeysWithValues: indices.enumerated().map { ($0.element, base + Int32($0.offset)) })
             }
-            rootfs.idmapped = IDMappedMountSet.fromEnvironment()
+            rootfs.idmapped = InitEnvironment.idmappedMountFDs(InitEnvironment.value(InitEnvironment.idmappedMounts)).mapValues(OwnedFD.init)
             try rootfs.build()
             try console?.setUp(bindToDevConsole: true)
             if hasUTS { try setNames(spec) }
@@ -155,7 +150,7 @@ public enum ContainerInit {
         // Blocks until `skiff start` opens the fifo for reading. The startContainer hooks run
         // then, in the container, before the process (the spec's point: after start was
         // invoked); `start` waits for the byte: "0", or "1" and why a hook failed.
-        if let fifoFD = environmentFD(SKIFF_ENV_FIFOFD) {
+        if let fifoFD = InitEnvironment.fd(InitEnvironment.fifo) {
             let fifo = try procAfterChroot.map { try Files.openAt($0, "self/fd/\(fifoFD)", flags: O_WRONLY) }
                 ?? Files.open("/proc/self/fd/\(fifoFD)", flags: O_WRONLY)
             procAfterChroot?.close()

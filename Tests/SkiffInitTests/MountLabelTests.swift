@@ -1,5 +1,6 @@
 import Testing
-@testable import Skiff
+@testable import SkiffInit
+@testable import SkiffInitProtocol
 
 /// linux.mountLabel on the data of the container's own mounts, as go-selinux formats it. This
 /// host has no SELinux, so the kernel side cannot be exercised here: the formatting is.

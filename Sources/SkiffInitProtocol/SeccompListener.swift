@@ -12,16 +12,24 @@ import SkiffOCI
 /// What a seccomp agent receives on linux.seccomp.listenerPath (config-linux.md#seccomp,
 /// runtime.md "containerProcessState"): this JSON as the message body, and the listener fd
 /// named in `fds` as SCM_RIGHTS, in one sendmsg on a fresh connection.
-struct ContainerProcessState: OCIDocument, Equatable {
-    static let documentName = "containerProcessState"
-    static let seccompFdName = "seccompFd"
+package struct ContainerProcessState: OCIDocument, Equatable {
+    package static let documentName = "containerProcessState"
+    package static let seccompFdName = "seccompFd"
 
-    var ociVersion: String
-    var fds: [String]
+    package var ociVersion: String
+    package var fds: [String]
     /// The process whose filter this is, as the runtime sees it.
-    var pid: Int32
-    var metadata: String?
-    var state: State
+    package var pid: Int32
+    package var metadata: String?
+    package var state: State
+
+    package init(ociVersion: String, fds: [String], pid: Int32, metadata: String?, state: State) {
+        self.ociVersion = ociVersion
+        self.fds = fds
+        self.pid = pid
+        self.metadata = metadata
+        self.state = state
+    }
 }
 
 /// The listener fd's way out of the container: init loads the filter, hands the fd over a
@@ -31,11 +39,11 @@ struct ContainerProcessState: OCIDocument, Equatable {
 /// Init cannot reach listenerPath itself (the path is the host's), and it must not go on
 /// before the agent has the fd: a notified syscall made meanwhile would wait for an agent
 /// that cannot answer.
-enum SeccompListener {
+package enum SeccompListener {
 
     /// Runtime side: waits for init's listener fd. nil when init closed the socket without
     /// one (it failed earlier; the sync socket carries the reason).
-    static func receive(_ channel: OwnedFD) throws(SkiffError) -> OwnedFD? {
+    package static func receive(_ channel: OwnedFD) throws(SkiffError) -> OwnedFD? {
         switch Result(catching: { () throws(LinuxError) in try Sockets.receiveFD(channel, maxNameSize: 64, operation: "receive seccomp listener fd") }) {
         case .success(let received): return received.fd
         case .failure(let error) where error.code == ECONNRESET || error.code == EBADMSG: return nil
@@ -44,7 +52,7 @@ enum SeccompListener {
     }
 
     /// Runtime side: sends the state and the fd to the agent, then lets init go on.
-    static func forward(_ listener: OwnedFD, to path: String, state: ContainerProcessState,
+    package static func forward(_ listener: OwnedFD, to path: String, state: ContainerProcessState,
                         channel: OwnedFD) throws(SkiffError) {
         let socket = try connect(path)
         let body: String
@@ -66,7 +74,7 @@ enum SeccompListener {
     }
 
     /// Init side: hands the fd over and waits until the agent has it.
-    static func handOver(_ listener: OwnedFD, channel: OwnedFD) throws(SkiffError) {
+    package static func handOver(_ listener: OwnedFD, channel: OwnedFD) throws(SkiffError) {
         do {
             try Sockets.sendFD(channel, listener, name: ContainerProcessState.seccompFdName,
                                operation: "send seccomp listener fd to the runtime")
@@ -84,7 +92,7 @@ enum SeccompListener {
         channel.close()
     }
 
-    static func connect(_ path: String) throws(SkiffError) -> OwnedFD {
+    package static func connect(_ path: String) throws(SkiffError) -> OwnedFD {
         do {
             return try Sockets.connect(path)
         } catch {

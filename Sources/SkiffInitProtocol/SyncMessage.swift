@@ -3,53 +3,81 @@ import SkiffOCI
 
 /// What the runtime tells the Swift init before it prepares the container: the options of
 /// the command line and what the runtime resolved (the rootfs, the cgroup directories).
-public struct InitOptions: Codable, Sendable, Equatable {
-    public var containerID: String
-    public var rootfs: String
-    public var noPivot: Bool
-    public var noNewKeyring: Bool
-    public var preserveFds: Int
+package struct InitOptions: Codable, Sendable, Equatable {
+    package var containerID: String
+    package var rootfs: String
+    package var noPivot: Bool
+    package var noNewKeyring: Bool
+    package var preserveFds: Int
     /// Of the preserved fds, how many are systemd socket-activation fds (LISTEN_FDS).
-    public var listenFds: Int = 0
+    package var listenFds: Int = 0
     /// The container's cgroup directories on the host, for cgroup mounts inside.
-    public var cgroups: [CgroupMountSource]
-    public var debug: Bool
+    package var cgroups: [CgroupMountSource]
+    package var debug: Bool
     /// The bundle's absolute path, for the state the createContainer and startContainer hooks
     /// read on stdin.
-    public var bundle: String? = nil
+    package var bundle: String? = nil
+
+    package init(containerID: String, rootfs: String, noPivot: Bool, noNewKeyring: Bool, preserveFds: Int,
+                 listenFds: Int = 0, cgroups: [CgroupMountSource], debug: Bool, bundle: String? = nil) {
+        self.containerID = containerID
+        self.rootfs = rootfs
+        self.noPivot = noPivot
+        self.noNewKeyring = noNewKeyring
+        self.preserveFds = preserveFds
+        self.listenFds = listenFds
+        self.cgroups = cgroups
+        self.debug = debug
+        self.bundle = bundle
+    }
 }
 
 /// What the runtime tells the Swift init of `skiff exec`: the process to run.
-public struct ExecInitOptions: Codable, Sendable, Equatable {
-    public var containerID: String
-    public var process: Process
-    public var preserveFds: Int
-    public var listenFds: Int = 0
+package struct ExecInitOptions: Codable, Sendable, Equatable {
+    package var containerID: String
+    package var process: Process
+    package var preserveFds: Int
+    package var listenFds: Int = 0
     /// `--user` naming a user or group, resolved in the container's /etc/passwd and /etc/group.
-    public var userSpec: String?
+    package var userSpec: String?
+
+    package init(containerID: String, process: Process, preserveFds: Int, listenFds: Int = 0, userSpec: String? = nil) {
+        self.containerID = containerID
+        self.process = process
+        self.preserveFds = preserveFds
+        self.listenFds = listenFds
+        self.userSpec = userSpec
+    }
 }
 
-public struct CgroupMountSource: Codable, Sendable, Equatable {
+package struct CgroupMountSource: Codable, Sendable, Equatable {
     /// "v1" or "v2".
-    public var version: String
+    package var version: String
     /// v1 controllers of the hierarchy ("cpu", "name=systemd"…), empty for v2.
-    public var controllers: [String]
+    package var controllers: [String]
     /// The hierarchy's mount point on the host (/sys/fs/cgroup/memory).
-    public var mountPoint: String
+    package var mountPoint: String
     /// The container's cgroup directory on the host.
-    public var directory: String
+    package var directory: String
+
+    package init(version: String, controllers: [String], mountPoint: String, directory: String) {
+        self.version = version
+        self.controllers = controllers
+        self.mountPoint = mountPoint
+        self.directory = directory
+    }
 }
 
 /// Why init failed, as it crosses the sync socket: the one-line message, and the failed
 /// system call behind it as values (operation, path, errno), so that the runtime rebuilds a
 /// `SkiffError` whose `cause` is that `LinuxError` rather than text to parse.
-public struct InitFailure: Codable, Sendable, Equatable {
-    public var message: String
-    public var operation: String?
-    public var path: String?
-    public var errno: Int32?
+package struct InitFailure: Codable, Sendable, Equatable {
+    package var message: String
+    package var operation: String?
+    package var path: String?
+    package var errno: Int32?
 
-    public init(message: String, operation: String? = nil, path: String? = nil, errno: Int32? = nil) {
+    package init(message: String, operation: String? = nil, path: String? = nil, errno: Int32? = nil) {
         self.message = message
         self.operation = operation
         self.path = path
@@ -57,13 +85,13 @@ public struct InitFailure: Codable, Sendable, Equatable {
     }
 
     /// `error` as init reports it.
-    public init(_ error: any Error) {
+    package init(_ error: any Error) {
         let cause = SkiffError.cause(of: error)
         self.init(message: "\(error)", operation: cause?.operation, path: cause?.path, errno: cause?.code)
     }
 
     /// The system call that failed, when init named one.
-    public var cause: LinuxError? {
+    package var cause: LinuxError? {
         guard let operation, let errno else { return nil }
         return LinuxError(operation, path: path, errno: errno)
     }
@@ -71,7 +99,7 @@ public struct InitFailure: Codable, Sendable, Equatable {
 
 /// Messages on the sync socket (SOCK_SEQPACKET, one JSON object per packet), the only channel
 /// between the runtime and the Swift init. docs/nsexec.md lists them.
-public enum SyncMessage: Codable, Sendable, Equatable {
+package enum SyncMessage: Codable, Sendable, Equatable {
     case options(InitOptions)   // runtime → init, first, for a new container
     case exec(ExecInitOptions)  // runtime → init, first, for exec
     case hooks                  // init → runtime: namespaces and mounts made, before pivot_root: run prestart and createRuntime
@@ -82,7 +110,7 @@ public enum SyncMessage: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey { case type, options, exec, message, operation, path, errno }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         switch try container.decode(String.self, forKey: .type) {
         case "options": self = .options(try container.decode(InitOptions.self, forKey: .options))
@@ -101,7 +129,7 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         switch self {
         case .options(let options):
@@ -127,7 +155,7 @@ public enum SyncMessage: Codable, Sendable, Equatable {
         }
     }
 
-    var name: String {
+    package var name: String {
         switch self {
         case .options: return "options"
         case .exec: return "exec"
@@ -141,17 +169,17 @@ public enum SyncMessage: Codable, Sendable, Equatable {
 }
 
 /// One end of the sync socket with typed send and receive.
-public struct SyncChannel: Sendable {
-    public let fd: OwnedFD
+package struct SyncChannel: Sendable {
+    package let fd: OwnedFD
 
-    public init(fd: OwnedFD) { self.fd = fd }
+    package init(fd: OwnedFD) { self.fd = fd }
 
-    public func send(_ message: SyncMessage) throws {
+    package func send(_ message: SyncMessage) throws {
         try Sockets.send(fd, try SkiffJSON.encode(message), operation: "send \(message.name) on sync socket")
     }
 
     /// The next message, or nil when the peer closed without one.
-    public func receive() throws -> SyncMessage? {
+    package func receive() throws -> SyncMessage? {
         let bytes = try Sockets.receive(fd, operation: "receive on sync socket")
         if bytes.isEmpty { return nil }
         do {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CCap
-import CNsexec
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -36,11 +36,7 @@ struct ProcessSecurity {
     private let attrWriter: any ProcAttrWriter
 
     init(process: Process) throws {
-        try self.init(process: process, environment: ProcessSecurity.environment, attrWriter: ProcfsAttrWriter())
-    }
-
-    static func environment(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }
+        try self.init(process: process, environment: InitEnvironment.value, attrWriter: ProcfsAttrWriter())
     }
 
     init(process: Process, environment: (String) -> String?, attrWriter: any ProcAttrWriter,
@@ -49,15 +45,15 @@ struct ProcessSecurity {
         self.attrWriter = attrWriter
         // The runtime checked these; what it could not have is filtered the same way here.
         capabilities = try CapabilitySets(process.capabilities).checked(available: availableCapabilities)
-        labels = LSMLabels(process: process, selinuxEnabled: environment(SKIFF_ENV_SELINUX) == "1")
-        if let fd = environment(SKIFF_ENV_SECCOMPFD).flatMap(Int32.init) {
+        labels = LSMLabels(process: process, selinuxEnabled: environment(InitEnvironment.selinux) == "1")
+        if let fd = environment(InitEnvironment.seccompProgram).flatMap(Int32.init) {
             let owned = OwnedFD(fd)
             seccomp = try SeccompProgram.read(from: owned)
             owned.close()
         } else {
             seccomp = nil
         }
-        listenerChannel = environment(SKIFF_ENV_SECCOMPSOCK).flatMap(Int32.init).map(OwnedFD.init)
+        listenerChannel = environment(InitEnvironment.seccompListener).flatMap(Int32.init).map(OwnedFD.init)
         seccompMoment = Self.moment(seccomp: seccomp, noNewPrivileges: process.noNewPrivileges == true,
                                     effective: capabilities.effective)
     }
@@ -99,6 +95,19 @@ struct ProcessSecurity {
                 throw SkiffError(.system, "seccomp: the filter has a listener but the runtime gave no channel for it")
             }
             try SeccompListener.handOver(listener, channel: channel)
+        }
+    }
+}
+
+
+extension SeccompProgram {
+    /// seccomp(SECCOMP_SET_MODE_FILTER). Returns the listener fd when the filter notifies.
+    /// Needs no_new_privs or CAP_SYS_ADMIN, which is why ProcessSecurity picks the moment.
+    func load() throws(SkiffError) -> OwnedFD? {
+        do {
+            return try Seccomp.setFilter(flags: flags, instructions: instructions, newListener: hasListener)
+        } catch {
+            throw SkiffError(.system, error)
         }
     }
 }

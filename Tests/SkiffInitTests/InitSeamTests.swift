@@ -3,7 +3,8 @@ import SkiffLinux
 import SkiffOCI
 import Testing
 
-@testable import Skiff
+@testable import SkiffInit
+@testable import SkiffInitProtocol
 
 /// Init's rootfs, /dev, cgroup mounts, console and process setup, run against RecordingKernel: the
 /// calls runc's order prescribes, with the flags and paths the config asks for, and no root
@@ -322,7 +323,7 @@ import Testing
     @Test func procOnASymlinkIsRefused() throws {
         let kernel = Self.kernel()
         kernel.image["/proc"] = .symlink("/tmp/fake")
-        let error = thrown(SkiffError.self) {
+        let error = #expect(throws: SkiffError.self) {
             try Self.builder(Self.minimal([Mount(destination: "/proc", type: "proc", source: "proc")]), kernel).build()
         }
         #expect(error?.message == #"mounts[0] /proc: filesystem "proc" must be mounted on an ordinary directory, not a symlink or file"#)
@@ -479,7 +480,7 @@ import Testing
         let kernel = RecordingKernel(rootfs: "/", pivoted: true)
         kernel.image["/dev/console"] = .symlink("/etc/shadow")
         let console = Console(socket: kernel.handle("console socket"), size: nil, kernel: kernel)
-        let error = thrown(SkiffError.self) { try console.setUp(bindToDevConsole: true) }
+        let error = #expect(throws: SkiffError.self) { try console.setUp(bindToDevConsole: true) }
         #expect(error?.message == "mount /dev/console: target is not a regular file or a character device")
         #expect(kernel.mounts.isEmpty)
         #expect(kernel.calls(["sendmsg"]).isEmpty)
@@ -492,7 +493,7 @@ import Testing
     @Test func aRefusedMountNamesTheEntryOperationAndPath() throws {
         let kernel = Self.kernel()
         kernel.fail("mount", at: Self.rootfs + "/dev", errno: EPERM)
-        let error = thrown(SkiffError.self) { try Self.builder(try Self.busybox(), kernel).build() }
+        let error = #expect(throws: SkiffError.self) { try Self.builder(try Self.busybox(), kernel).build() }
         #expect(error?.message == #"mounts[1] /dev: mount "/dev": operation not permitted"#)
         #expect(error?.cause == LinuxError("mount", path: "/dev", errno: EPERM))
         #expect(kernel.mounts.last?.path == Self.rootfs + "/dev")
@@ -502,7 +503,7 @@ import Testing
     @Test func aRefusedMknodNamesTheDevice() throws {
         let kernel = Self.kernel()
         kernel.fail("mknod", at: Self.rootfs + "/dev/tty", errno: EPERM)
-        let error = thrown(SkiffError.self) { try Self.builder(try Self.busybox(), kernel).build() }
+        let error = #expect(throws: SkiffError.self) { try Self.builder(try Self.busybox(), kernel).build() }
         #expect(error?.message == #"device /dev/tty: mknod "/dev/tty": operation not permitted"#)
         #expect(error?.cause?.code == EPERM)
     }
@@ -512,7 +513,7 @@ import Testing
         let builder = Self.builder(try Self.busybox(), kernel)
         try builder.build()
         kernel.fail("mount", at: "/proc/keys", errno: EACCES)
-        let error = thrown(LinuxError.self) { try builder.finish() }
+        let error = #expect(throws: LinuxError.self) { try builder.finish() }
         #expect(error == LinuxError("mount", path: "/proc/keys", errno: EACCES))
     }
 
@@ -602,7 +603,7 @@ import Testing
         let kernel = Self.processKernel()
         kernel.fail("setresuid", errno: EPERM)
         var launcher = try Self.launcher(Self.process(), kernel)
-        let error = thrown(LinuxError.self) { try launcher.prepare() }
+        let error = #expect(throws: LinuxError.self) { try launcher.prepare() }
         #expect(error == LinuxError("setresuid 1000", errno: EPERM))
         #expect(error?.description == "setresuid 1000: operation not permitted")
         // Nothing after the failed switch ran: no capabilities for a process that is still root.
@@ -613,7 +614,7 @@ import Testing
         let kernel = Self.processKernel()
         kernel.missing = ["/usr/bin/nope", "/bin/nope"]
         var launcher = try Self.launcher(Self.process(args: ["nope"]), kernel)
-        let error = thrown(SkiffError.self) { try launcher.prepare() }
+        let error = #expect(throws: SkiffError.self) { try launcher.prepare() }
         #expect(error?.message == #"exec: "nope": executable file not found in $PATH"#)
         #expect(error?.kind == .notFound)
     }

@@ -1,4 +1,3 @@
-import SkiffCgroups
 import SkiffLinux
 import SkiffOCI
 
@@ -7,7 +6,7 @@ import SkiffOCI
 /// failed, so the user reads `create "web": mount "/proc": no such file or directory`, and the
 /// kernel's refusal behind it, when there is one, stays a value in `cause`: an embedder tests
 /// `error.cause?.errno == .notPermitted` instead of parsing the text.
-public struct SkiffError: Error, CustomStringConvertible, Sendable {
+public struct SkiffError: LinuxErrorCarrier, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
         case invalidArgument
         case notFound
@@ -50,16 +49,15 @@ public struct SkiffError: Error, CustomStringConvertible, Sendable {
     /// Any error as a SkiffError: itself when it is one, else a `.system` error with its text
     /// and, when it is or carries a LinuxError, that as the cause. What every public call
     /// (blocking or async) throws.
-    static func converting(_ error: any Error) -> SkiffError {
+    package static func converting(_ error: any Error) -> SkiffError {
         (error as? SkiffError) ?? SkiffError(.system, error)
     }
 
     /// The LinuxError an error is or carries.
-    static func cause(of error: any Error) -> LinuxError? {
+    package static func cause(of error: any Error) -> LinuxError? {
         switch error {
         case let linux as LinuxError: return linux
-        case let skiff as SkiffError: return skiff.cause
-        case let cgroup as CgroupError: return cgroup.cause
+        case let carrier as any LinuxErrorCarrier: return carrier.cause
         default: return nil
         }
     }

@@ -11,21 +11,21 @@ import SkiffOCI
 /// Absent `capabilities` means every set is empty, the process keeps nothing: runc's
 /// finalizeNamespace starts from an empty `configs.Capabilities` and applies it, bounding set
 /// included (libcontainer/init_linux.go).
-struct CapabilitySets: Equatable, Sendable {
-    var bounding: Set<Int32> = []
-    var effective: Set<Int32> = []
-    var inheritable: Set<Int32> = []
-    var permitted: Set<Int32> = []
-    var ambient: Set<Int32> = []
+package struct CapabilitySets: Equatable, Sendable {
+    package var bounding: Set<Int32> = []
+    package var effective: Set<Int32> = []
+    package var inheritable: Set<Int32> = []
+    package var permitted: Set<Int32> = []
+    package var ambient: Set<Int32> = []
 
     /// The capabilities the running kernel has: 0 through /proc/sys/kernel/cap_last_cap, as
     /// libcap reads it.
-    static var kernelCount: Int32 { Int32(cap_max_bits()) }
+    package static var kernelCount: Int32 { Int32(cap_max_bits()) }
 
     /// Parses every name. An unknown name, or one the kernel does not have, is an error naming
     /// the field: runc and crun only warn, but the spec requires an error for a value that
     /// "cannot be mapped to a relevant kernel interface".
-    init(_ capabilities: LinuxCapabilities?, path: String = "process.capabilities",
+    package init(_ capabilities: LinuxCapabilities?, path: String = "process.capabilities",
          kernelCount: Int32 = CapabilitySets.kernelCount) throws(SkiffError) {
         guard let capabilities else { return }
         func parse(_ names: [String]?, _ field: String) throws(SkiffError) -> Set<Int32> {
@@ -49,7 +49,7 @@ struct CapabilitySets: Equatable, Sendable {
         ambient = try parse(capabilities.ambient, "ambient")
     }
 
-    init(bounding: Set<Int32>, effective: Set<Int32>, inheritable: Set<Int32>, permitted: Set<Int32>,
+    package init(bounding: Set<Int32>, effective: Set<Int32>, inheritable: Set<Int32>, permitted: Set<Int32>,
          ambient: Set<Int32>) {
         self.bounding = bounding
         self.effective = effective
@@ -60,14 +60,14 @@ struct CapabilitySets: Equatable, Sendable {
 
     /// The number of a spec name (`CAP_KILL`). libcap's parser also takes `cap_kill`, `5` and
     /// trailing blanks; the spec spells names one way, so the name must read back the same.
-    static func value(of name: String) -> Int32? {
+    package static func value(of name: String) -> Int32? {
         var value: cap_value_t = -1
         guard name.hasPrefix("CAP_"), cap_from_name(name, &value) == 0, value >= 0 else { return nil }
         return self.name(of: value) == name ? value : nil
     }
 
     /// `CAP_KILL` for 5; the number itself for a capability libcap has no name for.
-    static func name(of value: Int32) -> String {
+    package static func name(of value: Int32) -> String {
         guard let text = cap_to_name(value) else { return String(value) }
         defer { cap_free(text) }
         let name = String(cString: text)
@@ -75,7 +75,7 @@ struct CapabilitySets: Equatable, Sendable {
     }
 
     /// Every capability the kernel has, by name, for `features`.
-    static func kernelNames() -> [String] {
+    package static func kernelNames() -> [String] {
         (0..<kernelCount).map(name(of:)).filter { $0.hasPrefix("CAP_") }
     }
 
@@ -84,7 +84,7 @@ struct CapabilitySets: Equatable, Sendable {
     /// bounding set. A capability the runtime itself lacks (this host's root may miss one in
     /// its bounding set) is left out of every set, as runc does since 1.1, and reported in
     /// `unavailable`.
-    func checked(available: Set<Int32>, path: String = "process.capabilities") throws(SkiffError) -> CapabilitySets {
+    package func checked(available: Set<Int32>, path: String = "process.capabilities") throws(SkiffError) -> CapabilitySets {
         var sets = self
         sets.bounding.formIntersection(available)
         sets.effective.formIntersection(available)
@@ -101,7 +101,7 @@ struct CapabilitySets: Equatable, Sendable {
     }
 
     /// Every capability listed anywhere that is not in `available`.
-    func unavailable(_ available: Set<Int32>) -> [String] {
+    package func unavailable(_ available: Set<Int32>) -> [String] {
         bounding.union(effective).union(inheritable).union(permitted).union(ambient)
             .subtracting(available).sorted().map(Self.name(of:))
     }
@@ -109,56 +109,13 @@ struct CapabilitySets: Equatable, Sendable {
     /// Ambient capabilities the kernel can raise: those also permitted and inheritable. runc
     /// silently skips the others, and `runc spec` of 1.1 wrote ambient without inheritable, so
     /// such configs must keep running.
-    var raisableAmbient: Set<Int32> { ambient.intersection(permitted).intersection(inheritable) }
+    package var raisableAmbient: Set<Int32> { ambient.intersection(permitted).intersection(inheritable) }
 }
 
 /// The calling process's capabilities, through libcap.
-enum ProcessCapabilities {
+package enum ProcessCapabilities {
     /// The capabilities still in our bounding set: a process can never hold more.
-    static func bounding() -> Set<Int32> {
+    package static func bounding() -> Set<Int32> {
         Set((0..<CapabilitySets.kernelCount).filter { cap_get_bound($0) == 1 })
-    }
-
-    /// Step 1, while still privileged (CAP_SETPCAP): drop what is not in `keep` from the
-    /// bounding set, and ask the kernel to keep the permitted set across the switch to a
-    /// non-zero uid (otherwise setresuid clears it).
-    static func dropBounding(keep: Set<Int32>) throws(SkiffError) {
-        for cap in 0..<CapabilitySets.kernelCount where !keep.contains(cap) && cap_get_bound(cap) == 1 {
-            if cap_drop_bound(cap) != 0 {
-                throw SkiffError(.system, LinuxError("drop \(CapabilitySets.name(of: cap)) from the bounding set", errno: currentErrno()))
-            }
-        }
-        if cap_prctlw(Int(PR_SET_KEEPCAPS), 1, 0, 0, 0, 0) != 0 {
-            throw SkiffError(.system, LinuxError("prctl PR_SET_KEEPCAPS", errno: currentErrno()))
-        }
-    }
-
-    /// Step 2, after the uid switch: permitted, effective and inheritable in one capset, then
-    /// the ambient set raised (it needs the other two in place).
-    static func apply(_ sets: CapabilitySets) throws(SkiffError) {
-        if cap_prctlw(Int(PR_SET_KEEPCAPS), 0, 0, 0, 0, 0) != 0 {
-            throw SkiffError(.system, LinuxError("prctl PR_SET_KEEPCAPS", errno: currentErrno()))
-        }
-        guard let caps = cap_init() else {
-            throw SkiffError(.system, LinuxError("cap_init", errno: currentErrno()))
-        }
-        defer { cap_free(UnsafeMutableRawPointer(caps)) }
-        for (flag, values) in [(CAP_PERMITTED, sets.permitted), (CAP_EFFECTIVE, sets.effective),
-                               (CAP_INHERITABLE, sets.inheritable)] where !values.isEmpty {
-            let list = values.sorted()
-            if cap_set_flag(caps, flag, Int32(list.count), list, CAP_SET) != 0 {
-                throw SkiffError(.system, LinuxError("cap_set_flag", errno: currentErrno()))
-            }
-        }
-        if cap_set_proc(caps) != 0 {
-            throw SkiffError(.system, LinuxError("capset", errno: currentErrno()))
-        }
-        // Clear first: exec must not carry ambient capabilities the config did not ask for.
-        if cap_reset_ambient() != 0, currentErrno() != EINVAL {
-            throw SkiffError(.system, LinuxError("prctl PR_CAP_AMBIENT_CLEAR_ALL", errno: currentErrno()))
-        }
-        for cap in sets.raisableAmbient.sorted() where cap_set_ambient(cap, CAP_SET) != 0 {
-            throw SkiffError(.system, LinuxError("raise ambient \(CapabilitySets.name(of: cap))", errno: currentErrno()))
-        }
     }
 }

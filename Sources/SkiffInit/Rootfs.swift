@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -412,15 +413,5 @@ extension RootfsBuilder where Kernel == LinuxInitKernel {
     init(spec: Spec, options: InitOptions, inUserNamespace: Bool, userNamespaced: Bool) {
         self.init(spec: spec, options: options, inUserNamespace: inUserNamespace, userNamespaced: userNamespaced,
                   kernel: LinuxInitKernel())
-    }
-
-    /// The mounts[] entries that are bind mounts of a host path: the runtime has stage 0 open
-    /// their sources, init mounts them; both sides pick them with this. (Here, where the
-    /// kernel is fixed, so that the runtime names it `RootfsBuilder.bindMountIndices`.)
-    static func bindMountIndices(_ mounts: [Mount]) -> [Int] {
-        mounts.indices.filter { index in
-            let options = MountOptions(mounts[index].options ?? [])
-            return (options.isBind || mounts[index].type == "bind") && !(mounts[index].source ?? "").isEmpty
-        }
     }
 }

@@ -2,64 +2,10 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
-import SkiffOCI
 
-/// Which LSMs the host runs, seen from the runtime (the container's /sys may be anything).
-struct HostLSMs: Equatable, Sendable {
-    var apparmor: Bool
-    var selinux: Bool
-
-    /// runc's tests: AppArmor when securityfs has it and the module says "Y"; SELinux when
-    /// selinuxfs is there (go-selinux looks for the same file).
-    static func detect() -> HostLSMs {
-        let apparmor = Files.exists("/sys/kernel/security/apparmor")
-            && (try? Files.readString("/sys/module/apparmor/parameters/enabled"))?.hasPrefix("Y") == true
-        return HostLSMs(apparmor: apparmor, selinux: Files.exists("/sys/fs/selinux/enforce"))
-    }
-}
-
-/// The LSM settings of a process: process.apparmorProfile, process.selinuxLabel and
-/// linux.mountLabel, applied on the next execve by writing the process's own attr files.
-struct LSMLabels: Equatable, Sendable {
-    var apparmorProfile: String?
-    var selinuxLabel: String?
-    /// Whether the runtime found SELinux enabled (init learns it from `_SKIFF_SELINUX`).
-    var selinuxEnabled: Bool
-
-
-    init(process: Process, selinuxEnabled: Bool) {
-        let profile = process.apparmorProfile ?? ""
-        let label = process.selinuxLabel ?? ""
-        apparmorProfile = profile.isEmpty ? nil : profile
-        selinuxLabel = label.isEmpty ? nil : label
-        self.selinuxEnabled = selinuxEnabled
-    }
-
-    /// Runtime side, before anything is created. A profile on a host without AppArmor, or a
-    /// label on a host without SELinux, is an error: the container would silently run
-    /// unconfined (runc refuses both); the mount label is applied by the init's mounts.
-    static func validate(process: Process, mountLabel: String?, host: HostLSMs,
-                         base: String = "process") throws(SkiffError) {
-        if let profile = process.apparmorProfile, !profile.isEmpty, !host.apparmor {
-            throw SkiffError(.invalidArgument,
-                             "\(base).apparmorProfile: AppArmor profile \"\(profile)\" requested, but AppArmor is not enabled on this host")
-        }
-        if let label = process.selinuxLabel, !label.isEmpty, !host.selinux {
-            throw SkiffError(.invalidArgument,
-                             "\(base).selinuxLabel: SELinux label \"\(label)\" requested, but SELinux is not enabled on this host")
-        }
-        if let label = mountLabel, !label.isEmpty, !host.selinux {
-            throw SkiffError(.invalidArgument,
-                             "linux.mountLabel: SELinux label \"\(label)\" requested, but SELinux is not enabled on this host")
-        }
-        // The label goes inside context="…" in mount data (MCS categories bring commas, which
-        // the quotes protect); a quote would end it early.
-        if let label = mountLabel, label.contains("\"") {
-            throw SkiffError(.invalidArgument, "linux.mountLabel: \"\(label)\" must not contain a quote")
-        }
-    }
-
+extension LSMLabels {
     /// Init side: the exec-time attributes, before the filter that may forbid open and write.
     func apply(_ writer: some ProcAttrWriter) throws(SkiffError) {
         if let profile = apparmorProfile {

@@ -1,3 +1,4 @@
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 
 /// A `cgroup` entry of mounts[]: the container sees its own cgroups. On cgroup v1 that is a

@@ -19,28 +19,28 @@ import SkiffLinux
 /// instructions × struct sock_filter (8 bytes)
 /// listenerPath, listenerMetadata (UTF-8, no NUL)
 /// ```
-struct SeccompProgram: Equatable, Sendable {
-    static let magic: UInt32 = 0x4353_4b53
-    static let version: UInt32 = 1
+package struct SeccompProgram: Equatable, Sendable {
+    package static let magic: UInt32 = 0x4353_4b53
+    package static let version: UInt32 = 1
     /// BPF_MAXINSNS: the kernel refuses longer programs.
-    static let maxInstructions = 4096
+    package static let maxInstructions = 4096
 
     /// `struct sock_filter` fields, one per instruction.
-    typealias Instruction = Seccomp.Instruction
+    package typealias Instruction = Seccomp.Instruction
 
-    var instructions: [Instruction]
+    package var instructions: [Instruction]
     /// SECCOMP_FILTER_FLAG_*, NEW_LISTENER included when a rule notifies.
-    var flags: UInt32
+    package var flags: UInt32
     /// Where the runtime sends the listener fd (linux.seccomp.listenerPath); nil without one.
-    var listenerPath: String?
-    var listenerMetadata: String?
+    package var listenerPath: String?
+    package var listenerMetadata: String?
 
     /// Whether loading returns a listener fd that must reach the seccomp agent.
-    var hasListener: Bool { flags & UInt32(SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0 }
+    package var hasListener: Bool { flags & UInt32(SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0 }
 
     // MARK: - Encoding
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
         func append(_ value: UInt32) { withUnsafeBytes(of: value) { bytes += $0 } }
         let path = Array((listenerPath ?? "").utf8)
@@ -57,7 +57,7 @@ struct SeccompProgram: Equatable, Sendable {
     }
 
     /// Every length is checked against the bytes there are before it is used.
-    init(decoding bytes: [UInt8]) throws(SkiffError) {
+    package init(decoding bytes: [UInt8]) throws(SkiffError) {
         func fail(_ why: String) -> SkiffError { SkiffError(.system, "seccomp program: \(why)") }
         var offset = 0
         func u32() throws(SkiffError) -> UInt32 {
@@ -88,7 +88,7 @@ struct SeccompProgram: Equatable, Sendable {
         listenerMetadata = metadata.isEmpty ? nil : metadata
     }
 
-    init(instructions: [Instruction], flags: UInt32, listenerPath: String? = nil, listenerMetadata: String? = nil) {
+    package init(instructions: [Instruction], flags: UInt32, listenerPath: String? = nil, listenerMetadata: String? = nil) {
         self.instructions = instructions
         self.flags = flags
         self.listenerPath = listenerPath
@@ -97,7 +97,7 @@ struct SeccompProgram: Equatable, Sendable {
 
     /// The program in a sealed memfd: init gets an fd whose content nobody can change after
     /// the runtime checked it, and that names no host file.
-    func sealedMemfd() throws(SkiffError) -> OwnedFD {
+    package func sealedMemfd() throws(SkiffError) -> OwnedFD {
         do {
             return try SealedMemfd.make(name: "skiff-seccomp", contents: encoded())
         } catch {
@@ -106,7 +106,7 @@ struct SeccompProgram: Equatable, Sendable {
     }
 
     /// Reads a program from an fd (a memfd from the runtime, or the state dir's file).
-    static func read(from fd: OwnedFD) throws(SkiffError) -> SeccompProgram {
+    package static func read(from fd: OwnedFD) throws(SkiffError) -> SeccompProgram {
         // pread: the runtime shares this open file and left its offset at the end.
         let bytes: [UInt8]
         do {
@@ -116,17 +116,5 @@ struct SeccompProgram: Equatable, Sendable {
         }
         if bytes.count > 1 << 20 { throw SkiffError(.system, "seccomp program: larger than 1 MiB") }
         return try SeccompProgram(decoding: bytes)
-    }
-
-    // MARK: - Loading (init)
-
-    /// seccomp(SECCOMP_SET_MODE_FILTER). Returns the listener fd when the filter notifies.
-    /// Needs no_new_privs or CAP_SYS_ADMIN, which is why ProcessSecurity picks the moment.
-    func load() throws(SkiffError) -> OwnedFD? {
-        do {
-            return try Seccomp.setFilter(flags: flags, instructions: instructions, newListener: hasListener)
-        } catch {
-            throw SkiffError(.system, error)
-        }
     }
 }

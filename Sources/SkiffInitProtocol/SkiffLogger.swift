@@ -13,7 +13,7 @@ public struct SkiffLogger: Sendable {
     public enum Level: Int, Sendable, Comparable {
         case debug = 0, info, warning, error
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
-        var name: String { ["debug", "info", "warning", "error"][rawValue] }
+        package var name: String { ["debug", "info", "warning", "error"][rawValue] }
     }
 
     public let fd: Int32
@@ -59,7 +59,7 @@ public struct SkiffLogger: Sendable {
     public func error(_ message: String) { log(.error, message) }
 
     /// RFC 3339 UTC with nanoseconds, as Go's time.RFC3339Nano prints it.
-    static func timestamp() -> String {
+    package static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec

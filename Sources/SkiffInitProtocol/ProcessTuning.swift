@@ -5,44 +5,44 @@ import SkiffOCI
 /// linux.memoryPolicy, turned into the kernel's numbers when init starts (so a bad value fails
 /// before anything is changed) and applied by init to itself: each survives execve, so the
 /// process starts with them. An error names the field.
-struct ProcessTuning: Equatable {
-    struct Scheduler: Equatable {
-        var policy: UInt32
-        var flags: UInt64
-        var nice: Int32
-        var priority: UInt32
-        var runtime: UInt64
-        var deadline: UInt64
-        var period: UInt64
+package struct ProcessTuning: Equatable {
+    package struct Scheduler: Equatable {
+        package var policy: UInt32
+        package var flags: UInt64
+        package var nice: Int32
+        package var priority: UInt32
+        package var runtime: UInt64
+        package var deadline: UInt64
+        package var period: UInt64
     }
 
-    var scheduler: Scheduler?
-    var ioPriority: (ioClass: Int32, level: Int32)?
-    var personality: UInt?
-    var finalCPUs: [Int]?
-    var memoryPolicy: (mode: Int32, nodes: [Int])?
+    package var scheduler: Scheduler?
+    package var ioPriority: (ioClass: Int32, level: Int32)?
+    package var personality: UInt?
+    package var finalCPUs: [Int]?
+    package var memoryPolicy: (mode: Int32, nodes: [Int])?
 
-    static let schedulerPolicies: [String: UInt32] = [
+    package static let schedulerPolicies: [String: UInt32] = [
         "SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4, "SCHED_IDLE": 5,
         "SCHED_DEADLINE": 6,
     ]
-    static let schedulerFlags: [String: UInt64] = [
+    package static let schedulerFlags: [String: UInt64] = [
         "SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
         "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
         "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40,
     ]
-    static let ioPriorityClasses: [String: Int32] = ["IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3]
+    package static let ioPriorityClasses: [String: Int32] = ["IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3]
     /// PER_LINUX and PER_LINUX32 (uname -m then reads i686 on x86_64).
-    static let personalityDomains: [String: UInt] = ["LINUX": 0x0000, "LINUX32": 0x0008]
-    static let memoryPolicyModes: [String: Int32] = [
+    package static let personalityDomains: [String: UInt] = ["LINUX": 0x0000, "LINUX32": 0x0008]
+    package static let memoryPolicyModes: [String: Int32] = [
         "MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
         "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6,
     ]
-    static let memoryPolicyFlags: [String: Int32] = [
+    package static let memoryPolicyFlags: [String: Int32] = [
         "MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15,
     ]
 
-    static func == (a: ProcessTuning, b: ProcessTuning) -> Bool {
+    package static func == (a: ProcessTuning, b: ProcessTuning) -> Bool {
         a.scheduler == b.scheduler && a.ioPriority?.ioClass == b.ioPriority?.ioClass
             && a.ioPriority?.level == b.ioPriority?.level && a.personality == b.personality
             && a.finalCPUs == b.finalCPUs && a.memoryPolicy?.mode == b.memoryPolicy?.mode
@@ -51,7 +51,7 @@ struct ProcessTuning: Equatable {
 
     /// `linux` is nil for exec: personality and the memory policy belong to the container
     /// (runc applies them in the container's init only).
-    init(process: Process, linux: Linux?, base: String = "process") throws {
+    package init(process: Process, linux: Linux?, base: String = "process") throws {
         if let s = process.scheduler {
             let field = base + ".scheduler"
             guard let policy = Self.schedulerPolicies[s.policy] else {
@@ -100,7 +100,7 @@ struct ProcessTuning: Equatable {
     }
 
     /// process.execCPUAffinity.initial as CPU numbers, for the runtime's spawn of init.
-    static func initialCPUs(_ process: Process?, base: String = "process") throws -> [Int]? {
+    package static func initialCPUs(_ process: Process?, base: String = "process") throws -> [Int]? {
         guard let text = process?.execCPUAffinity?.initial, !text.isEmpty else { return nil }
         guard let cpus = ProcessAttributes.parseList(text) else {
             throw SkiffError(.invalidArgument, "\(base).execCPUAffinity.initial: invalid CPU list \"\(text)\"")
@@ -108,7 +108,7 @@ struct ProcessTuning: Equatable {
         return cpus
     }
 
-    static func memoryPolicy(_ m: LinuxMemoryPolicy) throws -> (mode: Int32, nodes: [Int]) {
+    package static func memoryPolicy(_ m: LinuxMemoryPolicy) throws -> (mode: Int32, nodes: [Int]) {
         let field = "linux.memoryPolicy"
         guard var mode = memoryPolicyModes[m.mode] else {
             throw SkiffError(.invalidArgument, "\(field).mode: unknown memory policy mode \"\(m.mode)\"")
@@ -128,40 +128,5 @@ struct ProcessTuning: Equatable {
             nodes = parsed
         }
         return (mode, nodes)
-    }
-
-    /// Before the user switch: a negative nice, a real-time policy or the RT I/O class need
-    /// CAP_SYS_NICE or CAP_SYS_ADMIN, which the process may not keep.
-    func applyPrivileged() throws {
-        if let p = personality {
-            do { try ProcessAttributes.setPersonality(p) } catch { throw SkiffError.wrap(error, "linux.personality") }
-        }
-        if let s = scheduler {
-            do {
-                try ProcessAttributes.setScheduler(policy: s.policy, flags: s.flags, nice: s.nice, priority: s.priority,
-                                                   runtime: s.runtime, deadline: s.deadline, period: s.period)
-            } catch {
-                throw SkiffError.wrap(error, "process.scheduler")
-            }
-        }
-        if let io = ioPriority {
-            do { try ProcessAttributes.setIOPriority(ioClass: io.ioClass, level: io.level) } catch {
-                throw SkiffError.wrap(error, "process.ioPriority")
-            }
-        }
-        if let m = memoryPolicy {
-            do { try ProcessAttributes.setMemoryPolicy(mode: m.mode, nodes: m.nodes) } catch {
-                throw SkiffError.wrap(error, "linux.memoryPolicy")
-            }
-        }
-    }
-
-    /// The last step before "ready": init has been in the container's cgroup all along (it was
-    /// born there), so `final` is what the process runs on from here.
-    func applyFinalAffinity() throws {
-        guard let cpus = finalCPUs else { return }
-        do { try ProcessAttributes.setAffinity(cpus) } catch {
-            throw SkiffError.wrap(error, "process.execCPUAffinity.final")
-        }
     }
 }
