@@ -36,12 +36,12 @@ let package = Package(
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",
-            dependencies: ["CShims", "CNsexec", "CSystemd", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CShims", "CNsexec", "CSystemd", "CCap", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI"], swiftSettings: strict),
         .target(
             name: "SkiffInitProtocol",
-            dependencies: ["SkiffOCI", "SkiffLinux", "CNsexec", "CShims", "CSeccomp", "CCap"],
+            dependencies: ["SkiffOCI", "SkiffLinux", "CNsexec", "CShims", "CSeccomp"],
             swiftSettings: strict),
         .target(
             name: "SkiffInit",

@@ -78,19 +78,11 @@ public enum ContainerInit {
         let hookLogger = SkiffLogger(fd: 2, minimum: .error)
         let namespaces = spec.linux?.namespaces ?? []
         let inUserNamespace = namespaces.contains { $0.type == .user }
-        let hasUTS = namespaces.contains { $0.type == .uts }
-        if namespaces.contains(where: { $0.type == .network && ($0.path ?? "").isEmpty }) {
-            // A new network namespace starts with lo down; runc and crun bring it up (a joined
-            // namespace is left as its owner set it).
-            do {
-                try Network.bringUp("lo")
-            } catch {
-                throw SkiffError.wrap(error, "linux.namespaces: network: bring up lo")
-            }
-        }
+        let setup = ContainerSetup(spec: spec, kernel: LinuxInitKernel())
+        try setup.bringUpLoopback()
         let console = try process.flatMap { try Console.fromEnvironment(process: $0) }
         if !options.noNewKeyring {
-            try joinSessionKeyring(options.containerID)
+            try setup.joinSessionKeyring(options.containerID)
         }
 
         // prestart and createRuntime hooks run in the runtime, while init waits, after the
@@ -124,22 +116,17 @@ public enum ContainerInit {
             rootfs.idmapped = InitEnvironment.idmappedMountFDs(InitEnvironment.value(InitEnvironment.idmappedMounts)).mapValues(OwnedFD.init)
             try rootfs.build()
             try console?.setUp(bindToDevConsole: true)
-            if hasUTS { try setNames(spec) }
-            try applySysctls(spec)
+            try setup.setNames()
+            try setup.applySysctls()
             try rootfs.finish()
         } else {
             try runHooks()
             try console?.setUp(bindToDevConsole: false)
-            if hasUTS { try setNames(spec) }
-            try applySysctls(spec)
-            // No mount namespace: nothing is mounted (validation refused what would need it),
-            // but the process still gets root.path as its root, never the host's.
-            // The host's /proc stays reachable through this fd only, for the exec.fifo below.
-            procAfterChroot = try Files.open("/proc", flags: SKIFF_O_PATH | O_DIRECTORY)
-            try ProcessControl.changeRoot(options.rootfs)
-            try ProcessControl.changeDirectory("/")
+            try setup.setNames()
+            try setup.applySysctls()
+            procAfterChroot = try setup.enterRootWithoutMountNamespace(options.rootfs)
         }
-        if !hasUTS, spec.hostname?.isEmpty == false {
+        if !setup.hasUTS, spec.hostname?.isEmpty == false {
             throw SkiffError(.invalidArgument, "hostname: setting the hostname needs a uts namespace")
         }
         var launcher = try process.map {
@@ -203,45 +190,6 @@ public enum ContainerInit {
             exit(1)
         case let other?:
             throw SkiffError(.system, "init: expected committed, got \(other.name)")
-        }
-    }
-
-    /// A session keyring of the container's own, so keys of the host's session do not leak
-    /// in (runc's default; --no-new-keyring keeps the caller's). Kernels or user namespaces
-    /// without keyring support are skipped, as runc does.
-    private static func joinSessionKeyring(_ id: String) throws {
-        let key: Int
-        switch Result(catching: { () throws(LinuxError) in try Keyring.joinSession(named: "_ses.\(id)") }) {
-        case .success(let joined): key = joined
-        case .failure(let error) where [ENOSYS, EACCES, EPERM].contains(error.code): return
-        case .failure(let error): throw error
-        }
-        // The kernel's default for a new keyring (possessor: all; user: view, read, write,
-        // search, link) with the bits runc adds (0x080d0000), so the process's uid may use it.
-        Keyring.trySetPermissions(key, 0x3f1f_0000 | 0x080d_0000)
-    }
-
-    private static func setNames(_ spec: Spec) throws {
-        if let hostname = spec.hostname, !hostname.isEmpty {
-            try Identity.setHostname(hostname)
-        }
-        if let domainname = spec.domainname, !domainname.isEmpty {
-            try Identity.setDomainname(domainname)
-        }
-    }
-
-    /// Each linux.sysctl entry written under /proc/sys through a verified procfs.
-    private static func applySysctls(_ spec: Spec) throws {
-        for (name, value) in (spec.linux?.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
-            if name.contains("/") || name.split(separator: ".").contains("..") {
-                throw SkiffError(.invalidArgument, "linux.sysctl: invalid name \"\(name)\"")
-            }
-            let path = "/proc/sys/" + String(name.map { $0 == "." ? "/" : $0 })
-            do {
-                try Procfs.write(path, value)
-            } catch {
-                throw SkiffError.wrap(error, "linux.sysctl \"\(name)\"")
-            }
         }
     }
 }

@@ -6,9 +6,9 @@ import SkiffInitProtocol
 import SkiffLinux
 
 /// The kernel as the container's init uses it to build the rootfs, /dev and the process's
-/// identity: every call RootfsBuilder, Devices, CgroupMount, Console, ProcessSetup and
-/// ProcessLauncher make goes through one of these, so that the unit tests can put a recorder in its place
-/// (Tests/SkiffTests/RecordingKernel.swift) and check mount order, flags and paths without
+/// identity: every call RootfsBuilder, Devices, CgroupMount, Console, ProcessSetup,
+/// ProcessLauncher, ProcessTuning and ContainerSetup make goes through one of these, so that the unit tests can put a recorder in its place
+/// (Tests/SkiffInitTests/RecordingKernel.swift) and check mount order, flags and paths without
 /// root. `LinuxInitKernel` forwards each to its SkiffLinux wrapper.
 ///
 /// The builders are generic over it rather than holding an `any InitKernel`: init runs in
@@ -124,6 +124,34 @@ protocol InitKernel {
     func setUID(_ uid: uid_t) throws(LinuxError)
     /// prctl PR_SET_NO_NEW_PRIVS.
     func setNoNewPrivileges() throws(LinuxError)
+
+    // MARK: The container's namespaces
+
+    /// SIOCSIFFLAGS IFF_UP on a network interface of this process's network namespace.
+    func bringUp(_ interface: String) throws(LinuxError)
+    /// keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring named `name`, its serial.
+    func joinSessionKeyring(named name: String) throws(LinuxError) -> Int
+    /// keyctl(KEYCTL_SETPERM), best effort.
+    func trySetKeyringPermissions(_ key: Int, _ permissions: UInt32)
+    /// sethostname(2).
+    func setHostname(_ name: String) throws(LinuxError)
+    /// setdomainname(2).
+    func setDomainname(_ name: String) throws(LinuxError)
+    /// Writes `value` to a file under /proc (a sysctl) through a verified procfs.
+    func writeProcfs(_ path: String, _ value: String) throws(LinuxError)
+
+    // MARK: Attributes the process keeps across execve
+
+    /// personality(2).
+    func setPersonality(_ persona: UInt) throws(LinuxError)
+    /// sched_setattr(2).
+    func setScheduler(_ scheduler: ProcessTuning.Scheduler) throws(LinuxError)
+    /// ioprio_set(2) of this process.
+    func setIOPriority(ioClass: Int32, level: Int32) throws(LinuxError)
+    /// set_mempolicy(2).
+    func setMemoryPolicy(mode: Int32, nodes: [Int]) throws(LinuxError)
+    /// sched_setaffinity(2) of this thread.
+    func setAffinity(_ cpus: [Int]) throws(LinuxError)
 }
 
 extension InitKernel {
@@ -279,4 +307,33 @@ struct LinuxInitKernel: InitKernel {
     func setUID(_ uid: uid_t) throws(LinuxError) { try Identity.setUID(uid) }
 
     func setNoNewPrivileges() throws(LinuxError) { try ProcessControl.setNoNewPrivileges() }
+
+    func bringUp(_ interface: String) throws(LinuxError) { try Network.bringUp(interface) }
+
+    func joinSessionKeyring(named name: String) throws(LinuxError) -> Int { try Keyring.joinSession(named: name) }
+
+    func trySetKeyringPermissions(_ key: Int, _ permissions: UInt32) { Keyring.trySetPermissions(key, permissions) }
+
+    func setHostname(_ name: String) throws(LinuxError) { try Identity.setHostname(name) }
+
+    func setDomainname(_ name: String) throws(LinuxError) { try Identity.setDomainname(name) }
+
+    func writeProcfs(_ path: String, _ value: String) throws(LinuxError) { try Procfs.write(path, value) }
+
+    func setPersonality(_ persona: UInt) throws(LinuxError) { try ProcessAttributes.setPersonality(persona) }
+
+    func setScheduler(_ s: ProcessTuning.Scheduler) throws(LinuxError) {
+        try ProcessAttributes.setScheduler(policy: s.policy, flags: s.flags, nice: s.nice, priority: s.priority,
+                                           runtime: s.runtime, deadline: s.deadline, period: s.period)
+    }
+
+    func setIOPriority(ioClass: Int32, level: Int32) throws(LinuxError) {
+        try ProcessAttributes.setIOPriority(ioClass: ioClass, level: level)
+    }
+
+    func setMemoryPolicy(mode: Int32, nodes: [Int]) throws(LinuxError) {
+        try ProcessAttributes.setMemoryPolicy(mode: mode, nodes: nodes)
+    }
+
+    func setAffinity(_ cpus: [Int]) throws(LinuxError) { try ProcessAttributes.setAffinity(cpus) }
 }

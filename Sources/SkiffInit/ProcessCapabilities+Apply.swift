@@ -1,8 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCap
-import CShims
 import SkiffInitProtocol
 import SkiffLinux
 
@@ -12,42 +10,30 @@ extension ProcessCapabilities {
     /// bounding set, and ask the kernel to keep the permitted set across the switch to a
     /// non-zero uid (otherwise setresuid clears it).
     static func dropBounding(keep: Set<Int32>) throws(SkiffError) {
-        for cap in 0..<CapabilitySets.kernelCount where !keep.contains(cap) && cap_get_bound(cap) == 1 {
-            if cap_drop_bound(cap) != 0 {
-                throw SkiffError(.system, LinuxError("drop \(CapabilitySets.name(of: cap)) from the bounding set", errno: currentErrno()))
+        do {
+            for cap in 0..<CapabilitySets.kernelCount where !keep.contains(cap) && Capabilities.isInBoundingSet(cap) {
+                try Capabilities.dropFromBoundingSet(cap, display: CapabilitySets.name(of: cap))
             }
-        }
-        if cap_prctlw(Int(PR_SET_KEEPCAPS), 1, 0, 0, 0, 0) != 0 {
-            throw SkiffError(.system, LinuxError("prctl PR_SET_KEEPCAPS", errno: currentErrno()))
+            try Capabilities.setKeepCapabilities(true)
+        } catch {
+            throw SkiffError(.system, error)
         }
     }
 
     /// Step 2, after the uid switch: permitted, effective and inheritable in one capset, then
     /// the ambient set raised (it needs the other two in place).
     static func apply(_ sets: CapabilitySets) throws(SkiffError) {
-        if cap_prctlw(Int(PR_SET_KEEPCAPS), 0, 0, 0, 0, 0) != 0 {
-            throw SkiffError(.system, LinuxError("prctl PR_SET_KEEPCAPS", errno: currentErrno()))
-        }
-        guard let caps = cap_init() else {
-            throw SkiffError(.system, LinuxError("cap_init", errno: currentErrno()))
-        }
-        defer { cap_free(UnsafeMutableRawPointer(caps)) }
-        for (flag, values) in [(CAP_PERMITTED, sets.permitted), (CAP_EFFECTIVE, sets.effective),
-                               (CAP_INHERITABLE, sets.inheritable)] where !values.isEmpty {
-            let list = values.sorted()
-            if cap_set_flag(caps, flag, Int32(list.count), list, CAP_SET) != 0 {
-                throw SkiffError(.system, LinuxError("cap_set_flag", errno: currentErrno()))
+        do {
+            try Capabilities.setKeepCapabilities(false)
+            try Capabilities.set(permitted: sets.permitted.sorted(), effective: sets.effective.sorted(),
+                                 inheritable: sets.inheritable.sorted())
+            // Clear first: exec must not carry ambient capabilities the config did not ask for.
+            try Capabilities.clearAmbient()
+            for cap in sets.raisableAmbient.sorted() {
+                try Capabilities.raiseAmbient(cap, display: CapabilitySets.name(of: cap))
             }
-        }
-        if cap_set_proc(caps) != 0 {
-            throw SkiffError(.system, LinuxError("capset", errno: currentErrno()))
-        }
-        // Clear first: exec must not carry ambient capabilities the config did not ask for.
-        if cap_reset_ambient() != 0, currentErrno() != EINVAL {
-            throw SkiffError(.system, LinuxError("prctl PR_CAP_AMBIENT_CLEAR_ALL", errno: currentErrno()))
-        }
-        for cap in sets.raisableAmbient.sorted() where cap_set_ambient(cap, CAP_SET) != 0 {
-            throw SkiffError(.system, LinuxError("raise ambient \(CapabilitySets.name(of: cap))", errno: currentErrno()))
+        } catch {
+            throw SkiffError(.system, error)
         }
     }
 }

@@ -54,7 +54,7 @@ struct ProcessLauncher<Kernel: InitKernel, Security: ProcessSecuritySteps> {
     /// Everything that can fail and must be reported to the caller of create/exec.
     mutating func prepare() throws {
         try setup.applyRlimits()
-        try tuning.applyPrivileged()
+        try tuning.applyPrivileged(kernel)
         if process.noNewPrivileges == true {
             try kernel.setNoNewPrivileges()
         }
@@ -65,7 +65,7 @@ struct ProcessLauncher<Kernel: InitKernel, Security: ProcessSecuritySteps> {
         try setup.enterWorkingDirectory(enteredEarly: enteredEarly)
         executable = try setup.resolveExecutable(environment: environment)
         // Before a listener filter loads: the agent must not see init's own sched_setaffinity.
-        try tuning.applyFinalAffinity()
+        try tuning.applyFinalAffinity(kernel)
         try security.beforeReady()
     }
 

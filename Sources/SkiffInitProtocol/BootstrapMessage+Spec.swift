@@ -114,8 +114,9 @@ extension BootstrapMessage {
         let search = path.flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for directory in search.split(separator: ":") where directory.hasPrefix("/") {
             let candidate = directory + "/" + name
-            var st = stat()
-            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+            if let st = try? Files.status(candidate), st.st_mode & S_IFMT == S_IFREG, Files.isAccessible(candidate, X_OK) {
+                return candidate
+            }
         }
         throw SkiffError(.notFound, "\(name) not found in PATH: mapping several id ranges without root needs it (Debian: apt-get install uidmap)")
     }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCap
 import CShims
 import SkiffLinux
 import SkiffOCI
@@ -20,7 +19,7 @@ package struct CapabilitySets: Equatable, Sendable {
 
     /// The capabilities the running kernel has: 0 through /proc/sys/kernel/cap_last_cap, as
     /// libcap reads it.
-    package static var kernelCount: Int32 { Int32(cap_max_bits()) }
+    package static var kernelCount: Int32 { Capabilities.kernelCount }
 
     /// Parses every name. An unknown name, or one the kernel does not have, is an error naming
     /// the field: runc and crun only warn, but the spec requires an error for a value that
@@ -61,16 +60,13 @@ package struct CapabilitySets: Equatable, Sendable {
     /// The number of a spec name (`CAP_KILL`). libcap's parser also takes `cap_kill`, `5` and
     /// trailing blanks; the spec spells names one way, so the name must read back the same.
     package static func value(of name: String) -> Int32? {
-        var value: cap_value_t = -1
-        guard name.hasPrefix("CAP_"), cap_from_name(name, &value) == 0, value >= 0 else { return nil }
+        guard name.hasPrefix("CAP_"), let value = Capabilities.value(named: name) else { return nil }
         return self.name(of: value) == name ? value : nil
     }
 
     /// `CAP_KILL` for 5; the number itself for a capability libcap has no name for.
     package static func name(of value: Int32) -> String {
-        guard let text = cap_to_name(value) else { return String(value) }
-        defer { cap_free(text) }
-        let name = String(cString: text)
+        guard let name = Capabilities.name(of: value) else { return String(value) }
         return name.hasPrefix("cap_") ? name.uppercased() : name
     }
 
@@ -116,6 +112,6 @@ package struct CapabilitySets: Equatable, Sendable {
 package enum ProcessCapabilities {
     /// The capabilities still in our bounding set: a process can never hold more.
     package static func bounding() -> Set<Int32> {
-        Set((0..<CapabilitySets.kernelCount).filter { cap_get_bound($0) == 1 })
+        Set((0..<CapabilitySets.kernelCount).filter(Capabilities.isInBoundingSet))
     }
 }

@@ -47,6 +47,24 @@ public enum Files {
         access(path, F_OK) == 0
     }
 
+    /// Whether this process may `mode` (R_OK, W_OK, X_OK) `path`, by its real ids. The
+    /// corresponding C function is `access`.
+    public static func isAccessible(_ path: String, _ mode: Int32) -> Bool {
+        access(path, mode) == 0
+    }
+
+    /// access(2): throws the reason this process may not `mode` (R_OK, W_OK, X_OK) `path`.
+    public static func checkAccess(_ path: String, _ mode: Int32) throws(LinuxError) {
+        _ = try sysCall("access", path: path) { access(path, mode) }
+    }
+
+    /// stat(2) of `path`, following symlinks.
+    public static func status(_ path: String) throws(LinuxError) -> stat {
+        var st = stat()
+        _ = try sysCall("stat", path: path) { stat(path, &st) }
+        return st
+    }
+
     public static func mkdir(_ path: String, mode: mode_t = 0o755) throws(LinuxError) {
         _ = try sysCall("mkdir", path: path) { Glibc.mkdir(path, mode) }
     }

@@ -5,7 +5,7 @@ import SkiffLinux
 @testable import SkiffInitProtocol
 
 /// The kernel as init's unit tests see it: every call RootfsBuilder, Devices, CgroupMount,
-/// Console, ProcessSetup and ProcessLauncher make is recorded (operation, path, source, type, flags,
+/// Console, ProcessSetup, ProcessLauncher, ProcessTuning and ContainerSetup make is recorded (operation, path, source, type, flags,
 /// data) instead of reaching the kernel, so their order, flags and paths can be checked
 /// without root and without touching the host.
 ///
@@ -474,6 +474,59 @@ final class RecordingKernel: InitKernel {
 
     func setNoNewPrivileges() throws(LinuxError) {
         try record(Call(operation: "prctl PR_SET_NO_NEW_PRIVS", path: ""))
+    }
+
+    // MARK: The container's namespaces
+
+    /// The serial a joined session keyring gets.
+    var keyringSerial = 42
+
+    func bringUp(_ interface: String) throws(LinuxError) {
+        try record(Call(operation: "ifup", path: interface), operation: "ioctl SIOCSIFFLAGS")
+    }
+
+    func joinSessionKeyring(named name: String) throws(LinuxError) -> Int {
+        try record(Call(operation: "keyctl join", path: name), operation: "keyctl join session keyring")
+        return keyringSerial
+    }
+
+    func trySetKeyringPermissions(_ key: Int, _ permissions: UInt32) {
+        calls.append(Call(operation: "keyctl setperm", path: String(key), flags: UInt(permissions)))
+    }
+
+    func setHostname(_ name: String) throws(LinuxError) {
+        try record(Call(operation: "sethostname", path: "", data: name))
+    }
+
+    func setDomainname(_ name: String) throws(LinuxError) {
+        try record(Call(operation: "setdomainname", path: "", data: name))
+    }
+
+    func writeProcfs(_ path: String, _ value: String) throws(LinuxError) {
+        try record(Call(operation: "write", path: path, data: value))
+    }
+
+    // MARK: Attributes the process keeps across execve
+
+    func setPersonality(_ persona: UInt) throws(LinuxError) {
+        try record(Call(operation: "personality", path: "", flags: persona))
+    }
+
+    func setScheduler(_ scheduler: ProcessTuning.Scheduler) throws(LinuxError) {
+        try record(Call(operation: "sched_setattr", path: "", flags: UInt(scheduler.policy),
+                        data: "nice=\(scheduler.nice) priority=\(scheduler.priority)"))
+    }
+
+    func setIOPriority(ioClass: Int32, level: Int32) throws(LinuxError) {
+        try record(Call(operation: "ioprio_set", path: "", data: "\(ioClass):\(level)"))
+    }
+
+    func setMemoryPolicy(mode: Int32, nodes: [Int]) throws(LinuxError) {
+        try record(Call(operation: "set_mempolicy", path: "", flags: UInt(mode), data: nodes.map(String.init).joined(separator: ",")))
+    }
+
+    func setAffinity(_ cpus: [Int]) throws(LinuxError) {
+        try record(Call(operation: "sched_setaffinity", path: "", data: cpus.map(String.init).joined(separator: ",")))
     }
 }
 

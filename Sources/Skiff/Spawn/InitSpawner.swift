@@ -214,12 +214,12 @@ struct InitSpawner {
             return Spawned(pid: pid, startTime: startTime, sync: sync)
         } catch {
             if pid > 0 {
-                kill(pid, SIGKILL)
+                try? Processes.kill(pid, SIGKILL)
                 _ = try? Processes.wait(pid)
             }
             if stage1 > 0 { _ = try? Processes.tryWait(stage1) }
-            if kill(stage0, 0) == 0 || currentErrno() != ESRCH {
-                kill(stage0, SIGKILL)
+            if Processes.isAlive(stage0) {
+                try? Processes.kill(stage0, SIGKILL)
                 _ = try? Processes.wait(stage0)
             }
             throw error
