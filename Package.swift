@@ -68,8 +68,10 @@ let package = Package(
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux", "CShims"], swiftSettings: strict),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffLinux", "SkiffOCI"], swiftSettings: strict),
+        .testTarget(name: "SkiffInitProtocolTests", dependencies: ["SkiffInitProtocol", "SkiffLinux", "SkiffOCI", "CNsexec"],
+                    swiftSettings: strict),
         .testTarget(name: "SkiffInitTests", dependencies: ["SkiffInit", "SkiffInitProtocol", "SkiffLinux", "SkiffOCI"], swiftSettings: strict),
-        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffInitProtocol", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"],
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffInitProtocol", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CSeccomp"],
                     swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"], swiftSettings: strict),
     ]

@@ -284,7 +284,7 @@ struct LinuxInitKernel: InitKernel {
         if created >= 0 { _ = Glibc.close(created) }
     }
 
-    func setUmask(_ mask: mode_t) -> mode_t { umask(mask) }
+    func setUmask(_ mask: mode_t) -> mode_t { ProcessControl.setUmask(mask) }
 
     func changeDirectory(_ path: String) throws(LinuxError) { try ProcessControl.changeDirectory(path) }
 

@@ -87,8 +87,7 @@ struct ProcessLauncher<Kernel: InitKernel, Security: ProcessSecuritySteps> {
             ContainerInit.writeStderr("skiff init: \(error)\n")
             exit(1)
         }
-        execve(executable, argv, envp)
-        let code = currentErrno()
+        let code = ProcessControl.execute(executable, arguments: argv, environment: envp)
         ContainerInit.writeStderr("skiff init: exec \"\(executable)\": \(LinuxError.text(code))\n")
         exit(code == ENOENT ? 127 : 126)
     }

@@ -1,7 +1,6 @@
 import CNsexec
 import Testing
 
-@testable import Skiff
 @testable import SkiffInitProtocol
 
 /// The Swift encoder against the C parser that stage 0 runs on the same bytes: what the

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-@testable import Skiff
 @testable import SkiffInitProtocol
 import SkiffOCI
 
@@ -9,7 +8,7 @@ import SkiffOCI
 /// the running kernel, the capset(2) rules, and what the runtime itself lacks.
 @Suite struct SecurityCapabilitiesTests {
     func message(_ body: () throws -> Void) -> String? {
-        thrown(SkiffError.self, body)?.message
+        #expect(throws: SkiffError.self) { try body() }?.message
     }
 
     @Test func namesMapToTheKernelNumbers() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Skiff
+@testable import SkiffInitProtocol
 import SkiffOCI
 import SkiffLinux
 

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-@testable import Skiff
 @testable import SkiffInitProtocol
 import SkiffLinux
 
@@ -63,7 +62,7 @@ import SkiffLinux
     }
 
     @Test func unknownTypeIsAnErrorNamingIt() {
-        let error = thrown(DecodingError.self) {
+        let error = #expect(throws: DecodingError.self) {
             _ = try JSONDecoder().decode(SyncMessage.self, from: Data(#"{"type":"resume"}"#.utf8))
         }
         guard case .dataCorrupted(let context)? = error else {

@@ -1,7 +1,6 @@
 import Glibc
 import Testing
 
-@testable import Skiff
 @testable import SkiffInitProtocol
 
 /// mounts[].options split as mount(2) needs them; the table is runc's, so a config means the
