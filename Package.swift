@@ -2,13 +2,13 @@
 import PackageDescription
 
 // Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → C targets, with SkiffOCI
-// beside SkiffLinux (neither imports the other); SkiffLinux also wraps CSystemd (sd-bus). The
-// container's init is a module of its own, SkiffInit, which knows nothing of the runtime; what
-// the two sides exchange (sync messages, init's environment and fds, the bootstrap message
-// for the C stage) and the few types both use (SkiffError, SkiffLogger, hooks, the parsers of
-// the config fields the runtime checks and init applies) live below both in SkiffInitProtocol.
-// Skiff imports SkiffInit in one file only, Exports.swift, to hand embedders the init's entry
-// point. Each target lists exactly what it imports.
+// beside SkiffLinux (neither imports the other); SkiffLinux also wraps CSystemd (sd-bus) and
+// CCap (libcap). The container's init is a module of its own, SkiffInit, which knows nothing of
+// the runtime; what the two sides exchange (sync messages, init's environment and fds, the
+// bootstrap message for the C stage) and the few types both use (SkiffError, SkiffLogger,
+// hooks, the parsers of the config fields the runtime checks and init applies) live below both
+// in SkiffInitProtocol. Skiff imports SkiffInit in one file only, Exports.swift, to hand
+// embedders the init's entry point. Each target lists exactly what it imports.
 // No unsafeFlags here, so other packages can depend on the Skiff library. Swift 6 language mode
 // checks concurrency completely; every target of ours, tests included, treats warnings as errors
 // (SwiftPM applies that to this package only, never to a package that depends on it).

@@ -212,14 +212,13 @@ struct LinuxInitKernel: InitKernel {
         return st
     }
 
-    func status(ofPath path: String) throws(LinuxError) -> Glibc.stat {
-        var st = Glibc.stat()
-        if stat(path, &st) != 0 { throw LinuxError("stat", path: path, errno: currentErrno()) }
-        return st
-    }
+    func status(ofPath path: String) throws(LinuxError) -> Glibc.stat { try Files.status(path) }
 
     func access(_ path: String, _ mode: Int32) -> Int32 {
-        Glibc.access(path, mode) == 0 ? 0 : currentErrno()
+        switch Result(catching: { () throws(LinuxError) in try Files.checkAccess(path, mode) }) {
+        case .success: return 0
+        case .failure(let error): return error.code
+        }
     }
 
     func exists(_ name: String, in dir: OwnedFD) -> Bool {

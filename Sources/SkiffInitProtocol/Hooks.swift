@@ -43,7 +43,7 @@ package enum HookRunner {
         // The state is small; a hook that never reads it must not block us: write what the
         // pipe takes, then close.
         try input.write.setNonBlocking(true)
-        _ = stdin.withUnsafeBytes { write(input.write.raw, $0.baseAddress, $0.count) }
+        _ = try? input.write.writeOnce(stdin)
         input.write.close()
         let output = try SealedMemfd.create(name: "skiff-hook-output", executable: false)
         let arguments = (hook.args?.isEmpty == false) ? hook.args! : [hook.path]
