@@ -164,8 +164,7 @@ extension InitKernel {
     }
 }
 
-/// The real kernel: each call is its SkiffLinux wrapper (or, for the few probes without one,
-/// the libc call the init made before the seam existed).
+/// The real kernel: each call is its SkiffLinux wrapper.
 struct LinuxInitKernel: InitKernel {
     func mount(source: String?, target: String, type: String?, flags: UInt, data: String?,
                display: String?) throws(LinuxError) {
@@ -206,11 +205,7 @@ struct LinuxInitKernel: InitKernel {
 
     func status(of fd: OwnedFD) throws(LinuxError) -> Glibc.stat { try fd.stat() }
 
-    func status(ofRaw fd: Int32) throws(LinuxError) -> Glibc.stat {
-        var st = Glibc.stat()
-        if fstat(fd, &st) != 0 { throw LinuxError("fstat", path: "fd \(fd)", errno: currentErrno()) }
-        return st
-    }
+    func status(ofRaw fd: Int32) throws(LinuxError) -> Glibc.stat { try Files.status(ofDescriptor: fd) }
 
     func status(ofPath path: String) throws(LinuxError) -> Glibc.stat { try Files.status(path) }
 
@@ -221,10 +216,7 @@ struct LinuxInitKernel: InitKernel {
         }
     }
 
-    func exists(_ name: String, in dir: OwnedFD) -> Bool {
-        var st = Glibc.stat()
-        return fstatat(dir.raw, name, &st, Int32(AT_SYMLINK_NOFOLLOW)) == 0
-    }
+    func exists(_ name: String, in dir: OwnedFD) -> Bool { Files.exists(name, in: dir) }
 
     func mknodAt(_ dir: OwnedFD, _ name: String, mode: mode_t, device: dev_t, display: String) throws(LinuxError) {
         try Files.mknodAt(dir, name, mode: mode, device: device, display: display)
@@ -279,8 +271,8 @@ struct LinuxInitKernel: InitKernel {
     }
 
     func tryCreateFile(_ path: String, mode: mode_t) {
-        let created = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
-        if created >= 0 { _ = Glibc.close(created) }
+        // Closed as soon as it is made: only the file's existence matters.
+        _ = try? Files.open(path, flags: O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, mode: mode)
     }
 
     func setUmask(_ mask: mode_t) -> mode_t { ProcessControl.setUmask(mask) }

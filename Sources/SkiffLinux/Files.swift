@@ -58,6 +58,20 @@ public enum Files {
         _ = try sysCall("access", path: path) { access(path, mode) }
     }
 
+    /// fstat(2) of an fd this process does not own (stdio), named "fd N" in the error.
+    public static func status(ofDescriptor fd: Int32) throws(LinuxError) -> stat {
+        var st = stat()
+        _ = try sysCall("fstat", path: "fd \(fd)") { fstat(fd, &st) }
+        return st
+    }
+
+    /// Whether `name` exists in `dir`, not following a symlink there. The corresponding C
+    /// function is `fstatat` with AT_SYMLINK_NOFOLLOW.
+    public static func exists(_ name: String, in dir: OwnedFD) -> Bool {
+        var st = stat()
+        return fstatat(dir.raw, name, &st, Int32(AT_SYMLINK_NOFOLLOW)) == 0
+    }
+
     /// stat(2) of `path`, following symlinks.
     public static func status(_ path: String) throws(LinuxError) -> stat {
         var st = stat()
