@@ -2,8 +2,13 @@
 import PackageDescription
 
 // Imports point one way: SkiffCLI → Skiff → SkiffCgroups → SkiffLinux → C targets, with SkiffOCI
-// beside SkiffLinux (neither imports the other); SkiffLinux also wraps CSystemd (sd-bus). Each
-// target lists exactly what it imports.
+// beside SkiffLinux (neither imports the other); SkiffLinux also wraps CSystemd (sd-bus) and
+// CCap (libcap). The container's init is a module of its own, SkiffInit, which knows nothing of
+// the runtime; what the two sides exchange (sync messages, init's environment and fds, the
+// bootstrap message for the C stage) and the few types both use (SkiffError, SkiffLogger,
+// hooks, the parsers of the config fields the runtime checks and init applies) live below both
+// in SkiffInitProtocol. Skiff imports SkiffInit in one file only, Exports.swift, to hand
+// embedders the init's entry point. Each target lists exactly what it imports.
 // No unsafeFlags here, so other packages can depend on the Skiff library. Swift 6 language mode
 // checks concurrency completely; every target of ours, tests included, treats warnings as errors
 // (SwiftPM applies that to this package only, never to a package that depends on it).
@@ -31,12 +36,20 @@ let package = Package(
         .target(name: "SkiffOCI", swiftSettings: strict),
         .target(
             name: "SkiffLinux",
-            dependencies: ["CShims", "CNsexec", "CSystemd", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CShims", "CNsexec", "CSystemd", "CCap", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .target(name: "SkiffCgroups", dependencies: ["SkiffLinux", "SkiffOCI"], swiftSettings: strict),
         .target(
+            name: "SkiffInitProtocol",
+            dependencies: ["SkiffOCI", "SkiffLinux", "CNsexec", "CShims", "CSeccomp"],
+            swiftSettings: strict),
+        .target(
+            name: "SkiffInit",
+            dependencies: ["SkiffInitProtocol", "SkiffOCI", "SkiffLinux", "CShims", "CCap"],
+            swiftSettings: strict),
+        .target(
             name: "Skiff",
-            dependencies: ["SkiffOCI", "SkiffLinux", "SkiffCgroups", "CNsexec", "CShims", "CSeccomp", "CCap"],
+            dependencies: ["SkiffInitProtocol", "SkiffInit", "SkiffOCI", "SkiffLinux", "SkiffCgroups", "CShims", "CSeccomp"],
             swiftSettings: strict),
         .executableTarget(
             name: "SkiffCLI",
@@ -55,7 +68,11 @@ let package = Package(
         .testTarget(name: "SkiffOCITests", dependencies: ["SkiffOCI"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "SkiffLinuxTests", dependencies: ["SkiffLinux", "CShims"], swiftSettings: strict),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffLinux", "SkiffOCI"], swiftSettings: strict),
-        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CNsexec", "CSeccomp"], swiftSettings: strict),
+        .testTarget(name: "SkiffInitProtocolTests", dependencies: ["SkiffInitProtocol", "SkiffLinux", "SkiffOCI", "CNsexec"],
+                    swiftSettings: strict),
+        .testTarget(name: "SkiffInitTests", dependencies: ["SkiffInit", "SkiffInitProtocol", "SkiffLinux", "SkiffOCI"], swiftSettings: strict),
+        .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffInitProtocol", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CSeccomp"],
+                    swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"], swiftSettings: strict),
     ]
 )

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SkiffCgroups
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -63,8 +64,8 @@ extension Runtime {
                 // cgroup.procs files and of their common ancestor's: check before making
                 // anything, so the init's join cannot fail half-way.
                 let ancestor = v2.mountPoint + Self.commonAncestor(v2.ownPath, path) + "/cgroup.procs"
-                if access(ancestor, W_OK) != 0 {
-                    failure = "\(LinuxError("access", path: ancestor, errno: currentErrno()))"
+                do { try Files.checkAccess(ancestor, W_OK) } catch {
+                    failure = "\(error)"
                     if explicit { throw SkiffError(.invalidArgument, "linux.cgroupsPath: \(failure)") }
                     continue
                 }
@@ -97,8 +98,8 @@ extension Runtime {
                 if hierarchy.version == .v2 {
                     // Moving a process on cgroup2 needs the common ancestor's cgroup.procs too.
                     let ancestor = hierarchy.mountPoint + Self.commonAncestor(hierarchy.ownPath, one.path) + "/cgroup.procs"
-                    if access(ancestor, W_OK) != 0 {
-                        if failure.isEmpty { failure = "\(LinuxError("access", path: ancestor, errno: currentErrno()))" }
+                    do { try Files.checkAccess(ancestor, W_OK) } catch {
+                        if failure.isEmpty { failure = "\(error)" }
                         continue
                     }
                 }
@@ -189,8 +190,7 @@ extension Runtime {
 
     /// The pid namespace of /proc/<pid>, as device and inode; nil when it cannot be read.
     static func pidNamespace(of pid: String) -> [UInt64]? {
-        var st = stat()
-        guard stat("/proc/\(pid)/ns/pid", &st) == 0 else { return nil }
+        guard let st = try? Files.status("/proc/\(pid)/ns/pid") else { return nil }
         return [UInt64(st.st_dev), UInt64(st.st_ino)]
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SkiffCgroups
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 

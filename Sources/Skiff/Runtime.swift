@@ -6,9 +6,9 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import CNsexec
 import CShims
 import SkiffCgroups
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -279,7 +279,7 @@ public struct Runtime: Sendable {
         guard geteuid() == 0, creates(.user), creates(.mount) else { return message }
         let mounts = spec.mounts ?? []
         // Relative sources are the bundle's, as init (whose cwd is the bundle) would read them.
-        message.mountSources = RootfsBuilder.bindMountIndices(mounts).map { index in
+        message.mountSources = InitEnvironment.bindMountIndices(mounts).map { index in
             let source = mounts[index].source ?? ""
             return source.hasPrefix("/") ? source : bundle + "/" + source
         }
@@ -393,13 +393,7 @@ public struct Runtime: Sendable {
     /// The host's name for a uid kept as text in state.json, or "#uid".
     static func userName(_ uid: String) -> String {
         guard let id = uid_t(uid) else { return uid }
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getpwuid_r(id, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
-            return "#" + uid
-        }
-        return String(cString: name)
+        return Identity.userName(id) ?? "#" + uid
     }
 
     /// Every container under the root. One that cannot be loaded is passed to `unreadable`

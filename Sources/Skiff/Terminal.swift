@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 
 /// The runtime's end of process.terminal. With `--console-socket` the init sends the pty
@@ -47,9 +48,11 @@ enum Terminal {
 
     /// Connects to the caller's console socket; the error names the path and what is wrong.
     static func connect(_ path: String) throws -> OwnedFD {
-        var st = Glibc.stat()
-        if stat(path, &st) != 0 {
-            throw SkiffError(.invalidArgument, "--console-socket", LinuxError("stat", path: path, errno: currentErrno()))
+        let st: Glibc.stat
+        do {
+            st = try Files.status(path)
+        } catch {
+            throw SkiffError(.invalidArgument, "--console-socket", error)
         }
         if (st.st_mode & S_IFMT) != S_IFSOCK {
             throw SkiffError(.invalidArgument, "--console-socket \"\(path)\": not a socket")
@@ -71,23 +74,15 @@ final class TerminalProxy {
 
     init(master: OwnedFD) throws {
         self.master = master
-        if isatty(0) != 0 {
-            var settings = termios()
-            if tcgetattr(0, &settings) == 0 {
-                saved = settings
-                var raw = settings
-                cfmakeraw(&raw)
-                tcsetattr(0, TCSANOW, &raw)
-            }
-        }
+        saved = Terminals.makeRaw(0)
         resize()
     }
 
     deinit { restore() }
 
     func restore() {
-        if var settings = saved {
-            tcsetattr(0, TCSANOW, &settings)
+        if let settings = saved {
+            Terminals.restore(0, settings)
             saved = nil
         }
     }
@@ -102,15 +97,6 @@ final class TerminalProxy {
     /// Copies what is readable on `from` to `to`; false at end of file or error (EIO is the
     /// master's end of file once the last slave fd is closed).
     func pump(from: Int32, to: Int32) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        let got = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
-        if got <= 0 { return got < 0 && currentErrno() == EINTR }
-        var offset = 0
-        while offset < got {
-            let written = buffer.withUnsafeBytes { write(to, $0.baseAddress! + offset, got - offset) }
-            if written < 0 { if currentErrno() == EINTR { continue }; return false }
-            offset += written
-        }
-        return true
+        Terminals.copyAvailable(from: from, to: to)
     }
 }

@@ -49,7 +49,7 @@ struct Ps: ParsableCommand {
     /// Runs `ps` from PATH with `options` (-ef when none) and returns what it printed.
     private func hostPs(_ options: [String]) throws -> String {
         let search: String = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
-        let path = search.split(separator: ":").map { String($0) + "/ps" }.first { access($0, X_OK) == 0 }
+        let path = search.split(separator: ":").map { String($0) + "/ps" }.first { Files.isAccessible($0, X_OK) }
         guard let path else { throw SkiffError(.notFound, "ps: executable file not found in $PATH") }
         let pipe = try Sockets.pipe()
         let devNull = try Files.open("/dev/null", flags: O_RDONLY)

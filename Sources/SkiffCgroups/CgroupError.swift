@@ -6,7 +6,7 @@ import SkiffLinux
 /// The one error of the cgroup module: one line naming the config field (when there is one),
 /// the file and the cause, as a user greps for it:
 /// `linux.resources.cpu.cpus = "0-1000": write "/sys/fs/cgroup/cpuset/skiff/web/cpuset.cpus": invalid argument`.
-public struct CgroupError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct CgroupError: LinuxErrorCarrier, CustomStringConvertible, Sendable, Equatable {
     public let description: String
     /// The errno behind it, when a syscall failed.
     public let errno: Int32?

@@ -47,6 +47,38 @@ public enum Files {
         access(path, F_OK) == 0
     }
 
+    /// Whether this process may `mode` (R_OK, W_OK, X_OK) `path`, by its real ids. The
+    /// corresponding C function is `access`.
+    public static func isAccessible(_ path: String, _ mode: Int32) -> Bool {
+        access(path, mode) == 0
+    }
+
+    /// access(2): throws the reason this process may not `mode` (R_OK, W_OK, X_OK) `path`.
+    public static func checkAccess(_ path: String, _ mode: Int32) throws(LinuxError) {
+        _ = try sysCall("access", path: path) { access(path, mode) }
+    }
+
+    /// fstat(2) of an fd this process does not own (stdio), named "fd N" in the error.
+    public static func status(ofDescriptor fd: Int32) throws(LinuxError) -> stat {
+        var st = stat()
+        _ = try sysCall("fstat", path: "fd \(fd)") { fstat(fd, &st) }
+        return st
+    }
+
+    /// Whether `name` exists in `dir`, not following a symlink there. The corresponding C
+    /// function is `fstatat` with AT_SYMLINK_NOFOLLOW.
+    public static func exists(_ name: String, in dir: OwnedFD) -> Bool {
+        var st = stat()
+        return fstatat(dir.raw, name, &st, Int32(AT_SYMLINK_NOFOLLOW)) == 0
+    }
+
+    /// stat(2) of `path`, following symlinks.
+    public static func status(_ path: String) throws(LinuxError) -> stat {
+        var st = stat()
+        _ = try sysCall("stat", path: path) { stat(path, &st) }
+        return st
+    }
+
     public static func mkdir(_ path: String, mode: mode_t = 0o755) throws(LinuxError) {
         _ = try sysCall("mkdir", path: path) { Glibc.mkdir(path, mode) }
     }

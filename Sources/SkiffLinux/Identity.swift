@@ -7,6 +7,18 @@ import CShims
 /// itself before it execs the process.
 public enum Identity {
     /// setgroups(2).
+    /// The host's user name of `uid` from the passwd database (files, NSS), nil without one.
+    /// The corresponding C function is `getpwuid_r`.
+    public static func userName(_ uid: uid_t) -> String? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
+            return nil
+        }
+        return String(cString: name)
+    }
+
     public static func setGroups(_ groups: [gid_t]) throws(LinuxError) {
         _ = try sysCall("setgroups") { groups.withUnsafeBufferPointer { setgroups($0.count, $0.baseAddress) } }
     }

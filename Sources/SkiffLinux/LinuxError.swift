@@ -31,3 +31,11 @@ public struct LinuxError: Error, CustomStringConvertible, Sendable, Equatable {
         return first.lowercased() + message.dropFirst()
     }
 }
+
+/// An error of a higher layer that keeps the failed system call behind it as a value: the
+/// runtime's error and the cgroup module's. Lets the layer above either one find the
+/// `LinuxError` without importing the module that defines the error.
+public protocol LinuxErrorCarrier: Error {
+    /// The failed system call (operation, path, errno), when there was one.
+    var cause: LinuxError? { get }
+}

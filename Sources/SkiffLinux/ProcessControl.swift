@@ -33,6 +33,20 @@ public enum ProcessControl {
         skiff_reset_signals()
     }
 
+    /// umask(2): the previous mask.
+    public static func setUmask(_ mask: mode_t) -> mode_t {
+        umask(mask)
+    }
+
+    /// execve(2) of `path` with C arrays the caller prepared (NULL-terminated), so that nothing
+    /// is allocated here, after a seccomp filter that may deny the allocator's calls. Returns
+    /// only when execve failed: its errno.
+    public static func execute(_ path: String, arguments: [UnsafeMutablePointer<CChar>?],
+                               environment: [UnsafeMutablePointer<CChar>?]) -> Int32 {
+        execve(path, arguments, environment)
+        return currentErrno()
+    }
+
     /// chroot(2).
     public static func changeRoot(_ path: String, display: String? = nil) throws(LinuxError) {
         _ = try sysCall("chroot", path: display ?? path) { chroot(path) }

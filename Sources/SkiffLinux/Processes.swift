@@ -181,7 +181,13 @@ public enum Processes {
         return ready > 0
     }
 
+    /// kill(2) by pid, for a process of ours that has no pidfd (a child not yet reaped
+    /// cannot be recycled, so its pid is safe).
+    public static func kill(_ pid: pid_t, _ signal: Int32) throws(LinuxError) {
+        _ = try sysCall("kill \(pid)") { Glibc.kill(pid, signal) }
+    }
+
     public static func isAlive(_ pid: pid_t) -> Bool {
-        kill(pid, 0) == 0 || currentErrno() == EPERM
+        Glibc.kill(pid, 0) == 0 || currentErrno() == EPERM
     }
 }

@@ -7,6 +7,7 @@ import Glibc
 #endif
 
 @testable import Skiff
+@testable import SkiffInitProtocol
 
 /// The rootless decisions that need no kernel: where a container's cgroup may go, which map
 /// needs newuidmap, and where newuidmap is looked up.

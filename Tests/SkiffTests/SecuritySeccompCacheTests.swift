@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Skiff
+@testable import SkiffInitProtocol
 import SkiffOCI
 
 /// The compiled-filter cache: a hit returns what was stored for exactly this profile, and

@@ -3,6 +3,7 @@ import Testing
 
 import CSeccomp
 @testable import Skiff
+@testable import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 

@@ -7,7 +7,8 @@
 #include <stdint.h>
 
 // Environment variables the runtime sets on `skiff init`. Without SKIFF_ENV_INITPIPE the
-// constructor returns at once and the binary is the ordinary CLI.
+// constructor returns at once and the binary is the ordinary CLI. Swift reads these names
+// through InitEnvironment (Sources/SkiffInitProtocol); docs/nsexec.md lists them in one table.
 #define SKIFF_ENV_INITPIPE "_SKIFF_INITPIPE"   // fd: SOCK_STREAM, bootstrap in, pid report out
 #define SKIFF_ENV_SYNCPIPE "_SKIFF_SYNCPIPE"   // fd: SOCK_SEQPACKET, Swift init <-> runtime
 #define SKIFF_ENV_LOGPIPE  "_SKIFF_LOGPIPE"    // fd: pipe, JSON log lines from every stage

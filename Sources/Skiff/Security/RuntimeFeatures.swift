@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSeccomp
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShims
+import SkiffInitProtocol
 import SkiffLinux
 
 /// The runtime binary as init runs it, in a form the container cannot write (runc
@@ -114,9 +115,8 @@ final class SealedExecutable {
     /// Whether the runtime's user could write the binary (and so might a container process
     /// running as that user).
     static func writableByUs(_ path: String) -> Bool {
-        var st = Glibc.stat()
-        guard stat(path, &st) == 0 else { return true }
-        return st.st_uid == geteuid() || st.st_mode & 0o022 != 0 || access(path, W_OK) == 0
+        guard let st = try? Files.status(path) else { return true }
+        return st.st_uid == geteuid() || st.st_mode & 0o022 != 0 || Files.isAccessible(path, W_OK)
     }
 
     /// A copy of the binary in a sealed, executable memfd: costs the binary's size in memory

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSeccomp
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -50,8 +51,7 @@ struct SeccompCache {
         guard let names = try? Files.listDirectory(directory), names.count > Self.maxEntries else { return }
         var entries: [(name: String, time: Int)] = []
         for name in names {
-            var st = Glibc.stat()
-            if stat(directory + "/" + name, &st) == 0 { entries.append((name, st.st_mtim.tv_sec)) }
+            if let st = try? Files.status(directory + "/" + name) { entries.append((name, st.st_mtim.tv_sec)) }
         }
         for entry in entries.sorted(by: { $0.time < $1.time }).prefix(entries.count - Self.maxEntries * 3 / 4) {
             try? Files.unlink(directory + "/" + entry.name)
@@ -71,8 +71,7 @@ struct SeccompCache {
         var system = utsname()
         uname(&system)
         let release = withUnsafeBytes(of: system.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        var exe = Glibc.stat()
-        guard stat("/proc/self/exe", &exe) == 0 else { return nil }
+        guard let exe = try? Files.status("/proc/self/exe") else { return nil }
         let header = "skiff-seccomp-cache 1\nlibseccomp \(version.pointee.major).\(version.pointee.minor).\(version.pointee.micro)\n"
             + "kernel \(release)\nbinary \(exe.st_dev):\(exe.st_ino):\(exe.st_size):\(exe.st_mtim.tv_sec).\(exe.st_mtim.tv_nsec)\n"
         return Array(header.utf8) + seccomp.canonicalBytes()

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CShims
-import CNsexec
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -111,7 +111,7 @@ final class SpawnSecurity {
 
     /// Adds init's security fds after the others, from `next` on.
     func addChildFDs(_ fds: inout [Processes.FDMapping], _ environment: inout [String], _ next: inout Int32) throws(SkiffError) {
-        if host.selinux { environment.append("\(SKIFF_ENV_SELINUX)=1") }
+        if host.selinux { environment.append("\(InitEnvironment.selinux)=1") }
         guard let seccomp else { return }
         if saveProgram {
             do {
@@ -123,7 +123,7 @@ final class SpawnSecurity {
         let program = try seccomp.sealedMemfd()
         programFD = program
         fds.append(Processes.FDMapping(source: program.raw, target: next))
-        environment.append("\(SKIFF_ENV_SECCOMPFD)=\(next)")
+        environment.append("\(InitEnvironment.seccompProgram)=\(next)")
         next += 1
         if seccomp.hasListener {
             let pair: (OwnedFD, OwnedFD)
@@ -134,7 +134,7 @@ final class SpawnSecurity {
             }
             listenerChannel = (pair.0, pair.1)
             fds.append(Processes.FDMapping(source: pair.1.raw, target: next))
-            environment.append("\(SKIFF_ENV_SECCOMPSOCK)=\(next)")
+            environment.append("\(InitEnvironment.seccompListener)=\(next)")
             next += 1
         }
     }

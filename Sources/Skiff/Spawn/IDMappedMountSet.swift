@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CNsexec
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -74,17 +74,5 @@ struct IDMappedMountSet {
         let made = try IDMappedMounts.userNamespace(uidMap: uidMap, gidMap: gidMap)
         cache[key] = made
         return made
-    }
-
-    /// Init's side: the detached mounts the runtime passed, by mounts[] index.
-    static func fromEnvironment() -> [Int: OwnedFD] {
-        guard let value = getenv(SKIFF_ENV_IDMAPFDS) else { return [:] }
-        var result: [Int: OwnedFD] = [:]
-        for pair in String(cString: value).split(separator: ",") {
-            let parts = pair.split(separator: ":")
-            guard parts.count == 2, let index = Int(parts[0]), let fd = Int32(parts[1]), fd > 2 else { continue }
-            result[index] = OwnedFD(fd)
-        }
-        return result
     }
 }

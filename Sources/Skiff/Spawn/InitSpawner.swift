@@ -1,9 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CNsexec
 import CShims
 import SkiffCgroups
+import SkiffInitProtocol
 import SkiffLinux
 import SkiffOCI
 
@@ -81,7 +81,7 @@ struct InitSpawner {
         fds.append(Processes.FDMapping(source: syncChild.raw, target: base + 1))
         fds.append(Processes.FDMapping(source: log.write.raw, target: base + 2))
         var environment = [
-            "\(SKIFF_ENV_INITPIPE)=\(base)", "\(SKIFF_ENV_SYNCPIPE)=\(base + 1)", "\(SKIFF_ENV_LOGPIPE)=\(base + 2)",
+            "\(InitEnvironment.initPipe)=\(base)", "\(InitEnvironment.syncPipe)=\(base + 1)", "\(InitEnvironment.logPipe)=\(base + 2)",
             // The Swift runtime's crash backtracer would look for its helper program at
             // startup (a dladdr search of the binary's symbols); init reports errors itself.
             "SWIFT_BACKTRACE=enable=no",
@@ -89,34 +89,32 @@ struct InitSpawner {
         var closeFrom = base + 3
         if let fifo {
             fds.append(Processes.FDMapping(source: fifo.raw, target: base + 3))
-            environment.append("\(SKIFF_ENV_FIFOFD)=\(base + 3)")
+            environment.append("\(InitEnvironment.fifo)=\(base + 3)")
             closeFrom += 1
         }
         if let config {
             fds.append(Processes.FDMapping(source: config.raw, target: closeFrom))
-            environment.append("\(SKIFF_ENV_CONFIGFD)=\(closeFrom)")
+            environment.append("\(InitEnvironment.config)=\(closeFrom)")
             closeFrom += 1
         }
         if let consoleSocket {
             fds.append(Processes.FDMapping(source: consoleSocket.raw, target: closeFrom))
-            environment.append("\(SKIFF_ENV_CONSOLEFD)=\(closeFrom)")
+            environment.append("\(InitEnvironment.console)=\(closeFrom)")
             closeFrom += 1
         }
         if !idmappedMounts.mounts.isEmpty {
-            var pairs: [String] = []
+            var pairs: [(index: Int, fd: Int32)] = []
             for (index, fd) in idmappedMounts.mounts {
                 fds.append(Processes.FDMapping(source: fd.raw, target: closeFrom))
-                pairs.append("\(index):\(closeFrom)")
+                pairs.append((index, closeFrom))
                 closeFrom += 1
             }
-            environment.append("\(SKIFF_ENV_IDMAPFDS)=\(pairs.joined(separator: ","))")
+            environment.append("\(InitEnvironment.idmappedMounts)=\(InitEnvironment.idmappedMountsValue(pairs))")
         }
-        if debug { environment.append("\(SKIFF_ENV_LOGLEVEL)=debug") }
+        if debug { environment.append("\(InitEnvironment.logLevel)=debug") }
         try security?.addChildFDs(&fds, &environment, &closeFrom)
         if !bootstrap.mountSources.isEmpty {
-            // Above every channel and the C stage's own socketpairs (which take the lowest
-            // free numbers); stage 1 refuses a number that is taken.
-            environment.append("\(SKIFF_ENV_MOUNTFDS)=\(closeFrom + 16)")
+            environment.append("\(InitEnvironment.mountFDs)=\(closeFrom + InitEnvironment.mountFDGap)")
         }
 
         let executable = try security?.initExecutable() ?? "/proc/self/exe"
@@ -217,12 +215,12 @@ struct InitSpawner {
             return Spawned(pid: pid, startTime: startTime, sync: sync)
         } catch {
             if pid > 0 {
-                kill(pid, SIGKILL)
+                try? Processes.kill(pid, SIGKILL)
                 _ = try? Processes.wait(pid)
             }
             if stage1 > 0 { _ = try? Processes.tryWait(stage1) }
-            if kill(stage0, 0) == 0 || currentErrno() != ESRCH {
-                kill(stage0, SIGKILL)
+            if Processes.isAlive(stage0) {
+                try? Processes.kill(stage0, SIGKILL)
                 _ = try? Processes.wait(stage0)
             }
             throw error

@@ -1,3 +1,5 @@
+import SkiffInitProtocol
+
 /// Container ids as runc accepts them: letters, digits, `_`, `+`, `-`, `.`; not `.` or `..`;
 /// at most 255 bytes because the id names a directory under the state root.
 public enum ContainerID {
