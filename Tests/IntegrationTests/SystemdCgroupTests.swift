@@ -226,6 +226,8 @@ final class UserManager {
     init(systemd: PrivateSystemd, user: RootlessUser) throws {
         self.systemd = systemd
         self.user = user
+        try #require(FileManager.default.fileExists(atPath: "/usr/lib/systemd/user/dbus.socket"),
+                     "no /usr/lib/systemd/user/dbus.socket: dbus-user-session is not installed (make deps-test installs it)")
         let started = systemd.run(["systemctl", "start", "dbus.socket", "dbus.service", "user@\(user.uid).service"], timeout: 3 * slow)
         try #require(started.succeeded, "user@\(user.uid).service: \(started) \(systemd.run(["systemctl", "status", "--no-pager", "user@\(user.uid).service", "user-runtime-dir@\(user.uid).service"]))")
         let callers = callers
