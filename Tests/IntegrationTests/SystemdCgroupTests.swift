@@ -36,10 +36,9 @@ final class PrivateSystemd {
         // podman test and the user manager) and logind (which user-runtime-dir@.service asks over
         // the system bus for /run/user/<uid>'s size) come without their default dependencies:
         // sysinit.target would run systemd-tmpfiles, which empties the guest's /tmp under every
-        // other test. Once unshare
-        // has forked systemd, unshare and the shell leave for the root cgroup: a cgroup with
-        // processes of its own cannot enable controllers for its children (cgroup v2's "no
-        // internal processes"), and this one is systemd's root.
+        // other test. Once unshare has forked systemd, unshare and the shell leave for the root
+        // cgroup: a cgroup with processes of its own cannot enable controllers for its children
+        // (cgroup v2's "no internal processes"), and this one is systemd's root.
         let script = """
             echo $$ > \(cgroupRoot)/cgroup.procs
             unshare --pid --fork --mount --cgroup --propagation private sh -c '
@@ -455,8 +454,11 @@ struct SystemdCgroupTests {
     /// ControlGroup, and its scope lies in the user's user.slice below user@<uid>.service (runc's
     /// rootless default slice) with the limits user@.service delegates (memory, pids); exec
     /// joins it; update and delete go through the same manager; a create the cgroup refuses
-    /// leaves no unit; a missing bus is one line naming the socket. runc, the reference, runs
-    /// the same bundle under the same manager in the same test.
+    /// leaves no unit; a missing bus is one line naming the socket. The same as root of the
+    /// user's own user namespace, as rootless podman runs its runtime: sd-bus (252) names
+    /// geteuid(), 0 there, in its EXTERNAL authentication, where runc sends the host uid it
+    /// reads from `busctl --user status`; Debian 12's dbus-daemon 1.14 lets it in all the same. runc,
+    /// the reference, runs the same bundle under the same manager in the same test (it can).
     @Test func rootlessScopeInARealUserManager() throws {
         try RootlessSandbox.with { rootless in
             let systemd = try PrivateSystemd(sandbox: rootless.sandbox)
