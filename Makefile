@@ -63,8 +63,10 @@ BUNDLE_PKGS := busybox-static
 # useradd/usermod, util-linux setpriv to run skiff as the test user; runc, the reference some
 # tests run the same bundle under; iproute2 for the network namespaces they join).
 # podman, conmon and dbus: SystemdCgroupTests drive rootful podman with cgroup_manager =
-# "systemd" under a private systemd in the cgroup v2 guest.
-TEST_PKGS   := util-linux procps passwd uidmap runc iproute2 podman conmon dbus
+# "systemd" under a private systemd in the cgroup v2 guest; systemd and
+# dbus-user-session: the real user manager (user@<uid>.service, its session bus) they run
+# rootless skiff --systemd-cgroup against.
+TEST_PKGS   := util-linux procps passwd uidmap runc iproute2 podman conmon dbus systemd dbus-user-session
 BENCH_PKGS  := runc crun hyperfine python3 util-linux time uidmap valgrind
 # make e2e: the callers (podman with conmon and catatonit for --init, containerd
 # with its runc shim and ctr, dockerd), runc as the reference, uidmap and passwd

@@ -108,7 +108,11 @@ public final class SystemdBus {
         if r >= 0 { r = skiff_sd_bus_start(bus) }
         if r < 0 {
             skiff_sd_bus_flush_close_unref(bus)
-            throw CallError(name: nil, message: "systemd: \(LinuxError("connect", path: address, errno: -r))", errno: -r)
+            // As runc hints: a user's bus is dbus-user-session's socket, there only while the
+            // user's systemd manager runs.
+            let hint = user && (-r == ENOENT || -r == ECONNREFUSED)
+                ? " (the user's session bus: it is there while the user's systemd manager runs, with dbus-user-session installed)" : ""
+            throw CallError(name: nil, message: "systemd: \(LinuxError("connect", path: address, errno: -r))\(hint)", errno: -r)
         }
         return SystemdBus(bus: bus, address: address)
     }

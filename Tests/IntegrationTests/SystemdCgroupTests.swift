@@ -33,11 +33,12 @@ final class PrivateSystemd {
         try #require(mkdir(cgroupRoot, 0o755) == 0, "mkdir \(cgroupRoot): \(String(cString: strerror(errno)))")
         // The shell joins the new cgroup, so everything it starts is born there; systemd boots
         // only an empty target (no getty, no dbus), enough for transient units. dbus (for the
-        // podman test) comes without its default dependencies: sysinit.target would run
-        // systemd-tmpfiles, which empties the guest's /tmp under every other test. Once unshare
-        // has forked systemd, unshare and the shell leave for the root cgroup: a cgroup with
-        // processes of its own cannot enable controllers for its children (cgroup v2's "no
-        // internal processes"), and this one is systemd's root.
+        // podman test and the user manager) and logind (which user-runtime-dir@.service asks over
+        // the system bus for /run/user/<uid>'s size) come without their default dependencies:
+        // sysinit.target would run systemd-tmpfiles, which empties the guest's /tmp under every
+        // other test. Once unshare has forked systemd, unshare and the shell leave for the root
+        // cgroup: a cgroup with processes of its own cannot enable controllers for its children
+        // (cgroup v2's "no internal processes"), and this one is systemd's root.
         let script = """
             echo $$ > \(cgroupRoot)/cgroup.procs
             unshare --pid --fork --mount --cgroup --propagation private sh -c '
@@ -47,7 +48,7 @@ final class PrivateSystemd {
               mount -t tmpfs tmpfs /run
               mkdir -p /run/systemd/system
               printf "[Unit]\\nDescription=skiff tests\\n" > /run/systemd/system/boot-test.target
-              for unit in dbus.socket dbus.service; do
+              for unit in dbus.socket dbus.service systemd-logind.service; do
                 mkdir -p /run/systemd/system/$unit.d
                 printf "[Unit]\\nDefaultDependencies=no\\n" > /run/systemd/system/$unit.d/skiff-test.conf
               done
@@ -106,8 +107,10 @@ final class PrivateSystemd {
 
     /// Each command has a cgroup of its own there: when it times out, killing nsenter would
     /// leave its child (in systemd's pid namespace) running, so the whole cgroup is killed.
-    func run(_ arguments: [String], environment: [String] = [], timeout: Double = slow) -> Outcome {
-        let callers = cgroupRoot + "/skiff-test-callers"
+    /// `callers`: the cgroup below which each command gets its own (a user's, for its user
+    /// manager: see UserManager).
+    func run(_ arguments: [String], environment: [String] = [], timeout: Double = slow, callers: String? = nil) -> Outcome {
+        let callers = callers ?? cgroupRoot + "/skiff-test-callers"
         _ = mkdir(callers, 0o755)
         let caller = callers + "/" + UUID().uuidString.prefix(8).lowercased()
         _ = mkdir(caller, 0o755)
@@ -140,7 +143,11 @@ final class PrivateSystemd {
 
     /// `systemctl show UNIT -p …` as a dictionary.
     func show(_ unit: String, _ properties: [String]) -> [String: String] {
-        let outcome = run(["systemctl", "show", unit] + properties.flatMap { ["-p", $0] })
+        Self.properties(run(["systemctl", "show", unit] + properties.flatMap { ["-p", $0] }))
+    }
+
+    /// `NAME=value` lines as a dictionary.
+    static func properties(_ outcome: Outcome) -> [String: String] {
         var values: [String: String] = [:]
         for line in outcome.lines {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -151,8 +158,11 @@ final class PrivateSystemd {
 
     /// The units whose name starts with `prefix`, loaded in any state.
     func units(_ prefix: String) -> [String] {
-        run(["systemctl", "list-units", "--all", "--plain", "--no-legend", prefix + "*"]).lines
-            .compactMap { $0.split(separator: " ").first.map(String.init) }
+        Self.unitNames(run(["systemctl", "list-units", "--all", "--plain", "--no-legend", prefix + "*"]))
+    }
+
+    static func unitNames(_ outcome: Outcome) -> [String] {
+        outcome.lines.compactMap { $0.split(separator: " ").first.map(String.init) }
     }
 
     /// A file of a unit's cgroup, trimmed; nil when missing.
@@ -186,6 +196,69 @@ final class PrivateSystemd {
             }
             try body(sandbox, systemd)
         }
+    }
+}
+
+/// A real user manager in the private systemd: `systemctl start user@<uid>.service` for the
+/// rootless suites' user, as logind starts it at a login. user-runtime-dir@<uid>.service mounts
+/// /run/user/<uid> (it asks logind, over the system bus, for the size: both are started),
+/// then `systemd --user` runs in user@<uid>.service's cgroup, delegated to the user (pids,
+/// memory and cpu in Debian's unit), and starts dbus-user-session's dbus.socket:
+/// /run/user/<uid>/bus, the session bus runc's rootless driver and skiff talk to.
+///
+/// The user's commands run from a cgroup of the user's inside user@<uid>.service, as a
+/// terminal's do on a desktop (app-….scope): the user manager moves a pid into a scope by
+/// writing cgroup.procs as the user, which only works within its own delegated tree. (From a
+/// root-owned cgroup outside it, as `ssh` sessions are, it asks the system manager over the
+/// system bus instead; `systemd-run --user --scope` from the test's own cgroup fails here
+/// with "Couldn't move process … (directly or via the system bus): No such file or
+/// directory", since that cgroup belongs to no unit of the system manager.)
+final class UserManager {
+    let systemd: PrivateSystemd
+    let user: RootlessUser
+    var runtimeDir: String { "/run/user/\(user.uid)" }
+    /// user@<uid>.service's cgroup, in the private systemd's cgroup namespace.
+    var cgroup: String { "/user.slice/user-\(user.uid).slice/user@\(user.uid).service" }
+    /// Where the user's commands run (each in a cgroup of its own below).
+    var callers: String { systemd.cgroupRoot + cgroup + "/skiff-test-callers" }
+
+    init(systemd: PrivateSystemd, user: RootlessUser) throws {
+        self.systemd = systemd
+        self.user = user
+        try #require(FileManager.default.fileExists(atPath: "/usr/lib/systemd/user/dbus.socket"),
+                     "no /usr/lib/systemd/user/dbus.socket: dbus-user-session is not installed (make deps-test installs it)")
+        let started = systemd.run(["systemctl", "start", "dbus.socket", "dbus.service", "user@\(user.uid).service"], timeout: 3 * slow)
+        try #require(started.succeeded, "user@\(user.uid).service: \(started) \(systemd.run(["systemctl", "status", "--no-pager", "user@\(user.uid).service", "user-runtime-dir@\(user.uid).service"]))")
+        let callers = callers
+        try #require(mkdir(callers, 0o755) == 0 || errno == EEXIST, "mkdir \(callers): \(String(cString: strerror(errno)))")
+        for path in [callers, callers + "/cgroup.procs"] {
+            try #require(chown(path, user.uid, user.gid) == 0, "chown \(path): \(String(cString: strerror(errno)))")
+        }
+        let socket = "/proc/\(systemd.pid)/root\(runtimeDir)/bus"
+        try #require(poll(timeout: slow, interval: 0.1) { FileManager.default.fileExists(atPath: socket) }, "no \(runtimeDir)/bus")
+    }
+
+    /// The user's login environment: its runtime dir, nothing else of the test's.
+    var environment: [String] {
+        ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR=\(runtimeDir)", "LANG=C"]
+    }
+
+    /// Runs a command as the user (no capability left: setpriv), from its cgroup in the user
+    /// manager's tree, in the private systemd's namespaces. `unset`: environment names left out.
+    func run(_ arguments: [String], env: [String] = [], unset: [String] = [], timeout: Double = slow) -> Outcome {
+        let environment = environment.filter { line in !unset.contains { line.hasPrefix($0 + "=") } } + env
+        return systemd.run(["/usr/bin/setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--",
+                            "/usr/bin/env", "-i"] + environment + arguments, timeout: timeout, callers: callers)
+    }
+
+    /// `systemctl --user show UNIT -p …` as the user.
+    func show(_ unit: String, _ properties: [String]) -> [String: String] {
+        PrivateSystemd.properties(run(["systemctl", "--user", "show", unit] + properties.flatMap { ["-p", $0] }))
+    }
+
+    /// The user manager's units whose name starts with `prefix`, in any state.
+    func units(_ prefix: String) -> [String] {
+        PrivateSystemd.unitNames(run(["systemctl", "--user", "list-units", "--all", "--plain", "--no-legend", prefix + "*"]))
     }
 }
 
@@ -373,6 +446,143 @@ struct SystemdCgroupTests {
             let removed = systemd.run(podman + ["rm", "-f", "-t", "0", name], timeout: 3 * slow)
             #expect(removed.succeeded, "podman rm: \(removed)")
             #expect(systemd.units("libpod-\(id)").isEmpty)
+        }
+    }
+
+    /// Rootless `--systemd-cgroup` against a real user manager (UserManager): skiff, run as
+    /// the unprivileged user, reaches it on the session bus $XDG_RUNTIME_DIR/bus, reads its
+    /// ControlGroup, and its scope lies in the user's user.slice below user@<uid>.service (runc's
+    /// rootless default slice) with the limits user@.service delegates (memory, pids); exec
+    /// joins it; update and delete go through the same manager; a create the cgroup refuses
+    /// leaves no unit; a missing bus is one line naming the socket. The same as root of the
+    /// user's own user namespace, as rootless podman runs its runtime: sd-bus (252) names
+    /// geteuid(), 0 there, in its EXTERNAL authentication, where runc sends the host uid it
+    /// reads from `busctl --user status`; Debian 12's dbus-daemon 1.14 lets it in all the same. runc,
+    /// the reference, runs the same bundle under the same manager in the same test (it can).
+    @Test func rootlessScopeInARealUserManager() throws {
+        try RootlessSandbox.with { rootless in
+            let systemd = try PrivateSystemd(sandbox: rootless.sandbox)
+            defer { systemd.stop() }
+            let manager = try UserManager(systemd: systemd, user: rootless.user)
+            // The state under the user's runtime dir (skiff's rootless default root).
+            let skiff = { (arguments: [String], env: [String], unset: [String]) in
+                manager.run([rootless.binary, "--systemd-cgroup"] + arguments, env: env, unset: unset)
+            }
+            let id = rootless.id("sduser")
+            var ids = [id]
+            defer { for id in ids { _ = manager.run([rootless.binary, "delete", "--force", id]) } }
+            let unit = "skiff-\(id).scope"
+            let bundle = try rootless.bundle(args: ["sleep", "1000"]) {
+                $0.linux?.resources = LinuxResources(memory: LinuxMemory(limit: 64 << 20), pids: LinuxPids(limit: 50))
+            }
+            let created = skiff(["create", "--bundle", bundle, id], [], [])
+            try #require(created.succeeded, "create: \(created)")
+            let state = manager.run([rootless.binary, "state", id])
+            let pid = try #require((try? JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any])?["pid"] as? Int,
+                                   "state: \(state)")
+            let shown = manager.show(unit, ["ActiveState", "Slice", "Delegate", "ControlGroup", "MemoryMax", "TasksMax", "Description"])
+            #expect(shown["ActiveState"] == "active")
+            #expect(shown["Slice"] == "user.slice")
+            #expect(shown["Delegate"] == "yes")
+            #expect(shown["MemoryMax"] == "67108864")
+            #expect(shown["TasksMax"] == "50")
+            #expect(shown["Description"] == "skiff container \(id)")
+            let cgroup = manager.cgroup + "/user.slice/" + unit
+            #expect(shown["ControlGroup"] == cgroup, "below user@\(rootless.user.uid).service, in the user's user.slice")
+            #expect(systemd.units("skiff-").isEmpty, "nothing in the system manager")
+            #expect(systemd.cgroupFile(cgroup, "memory.max") == "67108864")
+            #expect(systemd.cgroupFile(cgroup, "pids.max") == "50")
+            // Alone in the scope: the container's init (pid, as state says, in the private
+            // systemd's pid namespace; the cgroup lists it as this namespace sees it).
+            let procs = (systemd.cgroupFile(cgroup, "cgroup.procs") ?? "").split(separator: "\n")
+            #expect(procs.count == 1, "\(procs)")
+            let namespacePids = procs.first.flatMap { readFile("/proc/\($0)/status") }?.split(separator: "\n")
+                .first { $0.hasPrefix("NSpid:") }?.split(whereSeparator: \.isWhitespace).dropFirst().map(String.init) ?? []
+            #expect(namespacePids.contains("\(pid)"), "the scope holds \(procs), NSpid \(namespacePids), not \(pid)")
+            let owner = try FileManager.default.attributesOfItem(atPath: systemd.cgroupRoot + cgroup)[.ownerAccountID] as? NSNumber
+            #expect(owner?.uint32Value == rootless.user.uid, "the user manager made it")
+
+            #expect(skiff(["start", id], [], []).succeeded)
+            // The container's own view: its cgroup namespace's root is the scope, whose limits
+            // its cgroup2 mount shows.
+            let inside = skiff(["exec", id, "cat", "/proc/self/cgroup", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max"], [], [])
+            #expect(inside.lines == ["0::/", "67108864", "50"], "exec: \(inside)")
+            let detached = skiff(["exec", "--detach", id, "sleep", "1000"], [], [])
+            #expect(detached.succeeded, "exec: \(detached)")
+            #expect(systemd.cgroupFile(cgroup, "cgroup.procs")?.split(separator: "\n").count == 2, "exec joins the scope")
+
+            let update = skiff(["update", "--memory", "128m", "--pids-limit", "70", id], [], [])
+            #expect(update.succeeded, "update: \(update)")
+            let updated = manager.show(unit, ["MemoryMax", "TasksMax"])
+            #expect(updated["MemoryMax"] == "134217728")
+            #expect(updated["TasksMax"] == "70")
+            #expect(systemd.cgroupFile(cgroup, "memory.max") == "134217728")
+            #expect(systemd.cgroupFile(cgroup, "pids.max") == "70")
+
+            let deleted = skiff(["delete", "--force", id], [], [])
+            #expect(deleted.succeeded, "delete: \(deleted)")
+            #expect(manager.show(unit, ["LoadState"])["LoadState"] == "not-found")
+            #expect(!FileManager.default.fileExists(atPath: systemd.cgroupRoot + cgroup))
+
+            // A create whose cgroup refuses a resource: the unit had started; none is left.
+            let refused = rootless.id("sdrefused")
+            ids.append(refused)
+            let refusedBundle = try rootless.bundle("refused", args: ["true"]) {
+                $0.linux?.resources = LinuxResources(unified: ["memory.nonexistent": "1"])
+            }
+            let failed = skiff(["create", "--bundle", refusedBundle, refused], [], [])
+            #expect(!failed.succeeded && failed.stderrLines.count == 1 && failed.stderr.contains("linux.resources.unified"), "\(failed)")
+            // No bus: the socket named, nothing made.
+            let socket = manager.runtimeDir + "/nonexistent-bus"
+            let nobus = skiff(["create", "--bundle", bundle, refused], ["DBUS_SESSION_BUS_ADDRESS=unix:path=" + socket], [])
+            #expect(!nobus.succeeded && nobus.stderrLines.count == 1
+                    && nobus.stderr.contains("connect \"unix:path=\(socket)\": no such file or directory"), "\(nobus)")
+            let noenv = skiff(["--root", manager.runtimeDir + "/skiff", "create", "--bundle", bundle, refused], [], ["XDG_RUNTIME_DIR"])
+            #expect(!noenv.succeeded && noenv.stderrLines.count == 1
+                    && noenv.stderr.contains("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set"), "\(noenv)")
+            #expect(manager.units("skiff-").isEmpty, "a failed create left a unit")
+            #expect(manager.run([rootless.binary, "list", "-q"]).lines.isEmpty, "a failed create left a container")
+
+            // As rootless podman runs its runtime: root of the user's own user namespace (held
+            // by a pause process, so that exec sees the container's), a config without a user
+            // namespace of its own. skiff still reaches the user's bus and manager.
+            let pause = manager.run(["/bin/sh", "-c", "/usr/bin/unshare --user --map-root-user /bin/sleep 1000 </dev/null >/dev/null 2>&1 & echo $!"])
+            let pausePid = try #require(pause.lines.last.flatMap { Int32($0) }, "pause: \(pause)")
+            let inUserNamespace = ["/usr/bin/nsenter", "-t", "\(pausePid)", "-U", "--preserve-credentials", rootless.binary, "--systemd-cgroup"]
+            let podmanLike = rootless.id("sduserns")
+            ids.append(podmanLike)
+            let podmanBundle = try RootlessTests.InAUserNamespace().bundle(rootless, name: "userns", args: ["sleep", "1000"]) {
+                $0.linux?.resources = LinuxResources(memory: LinuxMemory(limit: 64 << 20), pids: LinuxPids(limit: 50))
+            }
+            let nested = manager.run(inUserNamespace + ["run", "--detach", "--bundle", podmanBundle, podmanLike])
+            #expect(nested.succeeded, "run in a user namespace: \(nested)")
+            let nestedUnit = "skiff-\(podmanLike).scope"
+            let nestedShown = manager.show(nestedUnit, ["ActiveState", "ControlGroup", "MemoryMax"])
+            #expect(nestedShown["ActiveState"] == "active")
+            #expect(nestedShown["ControlGroup"] == manager.cgroup + "/user.slice/" + nestedUnit)
+            #expect(nestedShown["MemoryMax"] == "67108864")
+            let nestedExec = manager.run(inUserNamespace + ["exec", "--detach", podmanLike, "sleep", "1000"])
+            #expect(nestedExec.succeeded, "exec in a user namespace: \(nestedExec)")
+            #expect(systemd.cgroupFile(manager.cgroup + "/user.slice/" + nestedUnit, "cgroup.procs")?.split(separator: "\n").count == 2,
+                    "exec joins the scope")
+            #expect(manager.run(inUserNamespace + ["delete", "--force", podmanLike]).succeeded)
+            #expect(manager.units("skiff-").isEmpty)
+
+            // runc, the reference: the same bundle, the same manager, the same place.
+            if FileManager.default.isExecutableFile(atPath: "/usr/sbin/runc") {
+                let reference = rootless.id("sdrunc")
+                let runcRoot = manager.runtimeDir + "/runc-test"
+                let runc = { (arguments: [String]) in manager.run(["/usr/sbin/runc", "--root", runcRoot] + arguments) }
+                let ran = runc(["--systemd-cgroup", "run", "--detach", "--bundle", bundle, reference])
+                #expect(ran.succeeded, "runc: \(ran)")
+                let theirs = manager.show("runc-\(reference).scope", ["ActiveState", "ControlGroup", "MemoryMax", "TasksMax"])
+                #expect(theirs["ActiveState"] == "active")
+                #expect(theirs["ControlGroup"] == manager.cgroup + "/user.slice/runc-\(reference).scope", "runc's place is skiff's")
+                #expect(theirs["MemoryMax"] == "67108864")
+                #expect(theirs["TasksMax"] == "50")
+                #expect(runc(["delete", "--force", reference]).succeeded)
+                #expect(manager.units("runc-").isEmpty)
+            }
         }
     }
 }
