@@ -115,9 +115,11 @@ struct CgroupResourceTests {
     /// C stage stay outside, and init moves itself in before any of the container's code runs
     /// (docs/nsexec.md). So a pids.max of 1 is enough for a process that does not fork, as with
     /// runc and crun (skiff's clones of stages 1 and 2 used to count and fail), and `run` /bin/true
-    /// fits in a 512 KiB memory limit, swap equal (the namespaces and clones, ~280 KB of kernel
-    /// memory, were charged to the container before, and it needed 768 KiB). On cgroup2 stage 0
-    /// is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so this is v1's.
+    /// fits in a 640 KiB memory limit, swap equal (the namespaces and clones, ~280 KB of kernel
+    /// memory, were charged to the container before, and it needed 768 KiB). The floor is now
+    /// between 448 and 512 KiB (512 KiB: 30 runs of 30; `make bench` measures it); the test keeps
+    /// a margin so that it fails only if that memory comes back. On cgroup2 stage 0 is born in
+    /// the container's cgroup (clone3 CLONE_INTO_CGROUP), so this is v1's.
     @Test(.enabled(if: !CgroupHost.onV2("pids") && !CgroupHost.onV2("memory")))
     func onlyWhatRunsInsideIsChargedToTheContainer() throws {
         try Sandbox.with { sandbox in
@@ -130,10 +132,10 @@ struct CgroupResourceTests {
             #expect(one.stdout.contains("pids:/\n"), "the cgroup namespace is rooted at the container's cgroup: \(one)")
             #expect(sandbox.leftovers(id: id) == [])
             let memory = try sandbox.bundle("memory", args: ["true"]) {
-                $0.linux?.resources = LinuxResources(memory: LinuxMemory(limit: 512 << 10, swap: 512 << 10))
+                $0.linux?.resources = LinuxResources(memory: LinuxMemory(limit: 640 << 10, swap: 640 << 10))
             }
             for attempt in 1...3 {
-                let id = sandbox.id("mem512-\(attempt)")
+                let id = sandbox.id("mem640-\(attempt)")
                 let run = sandbox.skiff(["run", "--bundle", memory, id], timeout: slow)
                 #expect(run.succeeded, "attempt \(attempt): \(run)")
                 _ = sandbox.skiff("delete", "--force", id)
