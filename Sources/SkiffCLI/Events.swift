@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import Skiff
+import SkiffLinux
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,13 +32,8 @@ struct Events: ParsableCommand {
 
     /// Straight to fd 1: a reader of a pipe sees each event when it happens.
     private func emit(_ line: String) {
-        var bytes = Array((line + "\n").utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return }
-            bytes = bytes.dropFirst(written)
-        }
+        // A reader that went away ends nothing here: the stream stops when the container does.
+        try? BorrowedFD.standardOutput.writeAll(Array((line + "\n").utf8))
     }
 }
 

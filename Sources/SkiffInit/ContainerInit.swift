@@ -43,8 +43,7 @@ public enum ContainerInit {
     }
 
     static func writeStderr(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        try? BorrowedFD.standardError.writeAll(Array(text.utf8))
     }
 
     /// A new container: rootfs, /dev, names, sysctls, then the process waits on exec.fifo.

@@ -40,15 +40,8 @@ public struct SkiffLogger: Sendable {
 
     /// Writes `text` as it is (for the plain error line runc prints on stderr).
     public func writeRaw(_ text: String) {
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 { if written < 0 && currentErrno() == EINTR { continue }; return }
-                offset += written
-            }
-        }
+        // A log line that cannot be written has nowhere else to go.
+        try? BorrowedFD(fd).writeAll(Array(text.utf8))
     }
 
     public func debug(_ message: @autoclosure () -> String) {

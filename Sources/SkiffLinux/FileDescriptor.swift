@@ -3,6 +3,31 @@ import Glibc
 #endif
 import CShims
 
+/// A file descriptor this process uses but does not own: stdin, stdout and stderr (an `OwnedFD`
+/// would close them, and the next open would take their number), or a log file held open for
+/// the whole run.
+public struct BorrowedFD: Sendable {
+    public let raw: Int32
+
+    public init(_ raw: Int32) { self.raw = raw }
+
+    public static let standardOutput = BorrowedFD(1)
+    public static let standardError = BorrowedFD(2)
+
+    /// Writes all of `bytes`, retrying short writes (and EINTR).
+    public func writeAll(_ bytes: [UInt8], operation: String = "write", path: String? = nil) throws(LinuxError) {
+        var offset = 0
+        while offset < bytes.count {
+            let (written, err) = bytes.withUnsafeBytes { buffer in
+                sysCallErrno { Glibc.write(raw, buffer.baseAddress! + offset, buffer.count - offset) }
+            }
+            if err != 0 { throw LinuxError(operation, path: path, errno: err) }
+            if written == 0 { throw LinuxError(operation, path: path, errno: EIO) }
+            offset += written
+        }
+    }
+}
+
 /// A file descriptor that closes itself. Every fd skiff opens is O_CLOEXEC and owned by one of
 /// these, so none can leak into a container by accident.
 public final class OwnedFD: @unchecked Sendable {
@@ -83,14 +108,7 @@ public final class OwnedFD: @unchecked Sendable {
 
     /// Writes all of `bytes`, retrying short writes.
     public func writeAll(_ bytes: [UInt8], operation: String = "write", path: String? = nil) throws(LinuxError) {
-        var offset = 0
-        while offset < bytes.count {
-            let (written, err) = bytes.withUnsafeBytes { buffer in
-                sysCallErrno { Glibc.write(raw, buffer.baseAddress! + offset, buffer.count - offset) }
-            }
-            if err != 0 { throw LinuxError(operation, path: path, errno: err) }
-            offset += written
-        }
+        try BorrowedFD(raw).writeAll(bytes, operation: operation, path: path)
     }
 
     public func writeAll(_ string: String, operation: String = "write", path: String? = nil) throws(LinuxError) {

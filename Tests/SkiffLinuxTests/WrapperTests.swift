@@ -7,6 +7,31 @@ import SkiffLinux
 /// The wrappers Skiff and SkiffCgroups reach the kernel through: each failure is a LinuxError
 /// whose operation, path and errno are values a caller can test, not only text.
 @Suite struct WrapperTests {
+    /// A borrowed fd (stdout, stderr, a log file held for the run) is written whole and left
+    /// open; a failed write is a LinuxError naming the operation and errno.
+    @Test func aBorrowedFDIsWrittenWholeAndLeftOpen() throws {
+        let pipe = try Sockets.pipe()
+        let borrowed = BorrowedFD(pipe.write.raw)
+        let text = String(repeating: "line of a log\n", count: 1000)
+        try borrowed.writeAll(Array(text.utf8))
+        #expect(fcntl(pipe.write.raw, F_GETFD) >= 0, "still open")
+        pipe.write.close()
+        var received: [UInt8] = []
+        while true {
+            let chunk = try pipe.read.read(upTo: 65536)
+            if chunk.isEmpty { break }
+            received += chunk
+        }
+        #expect(String(decoding: received, as: UTF8.self) == text)
+        do {
+            try BorrowedFD(pipe.read.raw).writeAll(Array("x".utf8), operation: "write log")
+            Issue.record("writing to a pipe's read end succeeded")
+        } catch {
+            #expect(error.operation == "write log")
+            #expect(error.errno.rawValue == EBADF)
+        }
+    }
+
     /// SCM_RIGHTS in one place: the fd arrives usable, close-on-exec, with the body as its name.
     @Test func anFDPassesOverASocketWithItsName() throws {
         let (a, b) = try Sockets.pair(type: Int32(SOCK_STREAM.rawValue))
