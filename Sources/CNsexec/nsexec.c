@@ -576,6 +576,9 @@ static void send_mount_sources(const struct skiff_bootstrap *cfg, int sock, pid_
 // kernel lets a thread move itself without the global cgroup threadgroup lock, whose first taker
 // waits for an RCU grace period (5-15 ms) when the runtime writes a pid to cgroup.procs instead.
 // The files are opened here, in the runtime's mount namespace: stage 2 may no longer see them.
+// Stages 0 and 1 keep their copies until they exit (they exec nothing, and closing them would
+// be nine more syscalls per container); stage 2 closes its own right after the join, before any
+// Swift runs (close-on-exec would close them only at the container's execve).
 static int cgroup_task_fds[SKIFF_BOOTSTRAP_MAX_CGROUPS];
 static int cgroup_task_fd_count;
 
@@ -596,11 +599,6 @@ static void join_cgroups(const struct skiff_bootstrap *cfg) {
         close(cgroup_task_fds[i]);
     }
     if (cgroup_task_fd_count > 0) debug("joined %d cgroup v1 hierarchies", cgroup_task_fd_count);
-    cgroup_task_fd_count = 0;
-}
-
-static void close_cgroups(void) {
-    for (int i = 0; i < cgroup_task_fd_count; i++) close(cgroup_task_fds[i]);
     cgroup_task_fd_count = 0;
 }
 
@@ -642,7 +640,6 @@ static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
         return; // in stage 2, on its way back to Swift
     }
     kill_on_failure[0] = stage1_pid;
-    close_cgroups(); // stage 2's, through stage 1
     close(child_pair[1]); // so that stage 1's death reads as EOF
     close(grandchild_pair[1]);
     int sock = child_pair[0];
@@ -833,7 +830,6 @@ static void stage1(const struct skiff_bootstrap *cfg, int sock, int grandchild_s
         return;
     }
     kill_on_failure[0] = pid;
-    close_cgroups();
     close(grandchild_sock); // so that stage 2's death reads as EOF in stage 0
     send_msg(sock, SYNC_STAGE2_PID, pid, "stage-0");
     _exit(0);

@@ -143,7 +143,7 @@ extension Runtime {
                 try writePidFile(pidFile, pid: spawned.pid)
             } catch {
                 // A caller that cannot learn the pid cannot manage the process: do not leave it.
-                Glibc.kill(spawned.pid, SIGKILL)
+                try? Processes.kill(spawned.pid, SIGKILL)
                 _ = try? Processes.wait(spawned.pid)
                 throw SkiffError.wrap(error, "--pid-file")
             }

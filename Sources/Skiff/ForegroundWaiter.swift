@@ -60,7 +60,7 @@ struct ForegroundWaiter {
             if signal == SIGWINCH, let terminal {
                 terminal.resize()
             } else if !Self.notForwarded.contains(signal) {
-                Glibc.kill(pid, signal)
+                try? Processes.kill(pid, signal)
             }
         }
     }

@@ -68,8 +68,8 @@ extension Runtime {
 
     /// Starts the scope with stage 0 in it, waits for systemd's job, then makes what systemd
     /// did not (v1 hierarchies it does not manage) and writes the resources into the scope's
-    /// files. Returns the directories stage 0 must still join. Called by InitSpawner before
-    /// the bootstrap data is sent, so every later stage is born in the scope.
+    /// files. Returns the scope's directories, which InitSpawner has the stages join. Called
+    /// before the bootstrap data is sent, so no stage goes on outside the scope.
     func startSystemdScope(_ placement: SystemdPlacement, spec: Spec, id: String, pid: Int32,
                            started: () -> Void) throws -> [String] {
         let properties = placement.scope.unitProperties(id: id, pid: pid) + placement.properties

@@ -252,7 +252,7 @@ public struct Runtime: Sendable {
             if let pid = spawnedPid {
                 // Spawned but not committed: init exits when our end of the sync socket
                 // closes; kill it so that nothing is left when create returns.
-                Glibc.kill(pid, SIGKILL)
+                try? Processes.kill(pid, SIGKILL)
                 _ = try? Processes.wait(pid)
             }
             if unitStarted {
@@ -518,7 +518,7 @@ public struct Runtime: Sendable {
             if let cgroup = cgroup(of: record) {
                 cgroup.signalAll(signal, except: record.pid)
             } else {
-                for pid in processesWithoutCgroup(record) where pid != record.pid { Glibc.kill(pid, signal) }
+                for pid in processesWithoutCgroup(record) where pid != record.pid { try? Processes.kill(pid, signal) }
             }
         }
         withExtendedLifetime(lock) {}
@@ -572,7 +572,7 @@ public struct Runtime: Sendable {
         if record.systemdUnit != nil {
             // Without a pid namespace, children of init may outlive it: systemd kills what
             // remains in the scope, and removes its cgroup.
-            cgroup(of: record)?.pids.forEach { Glibc.kill($0, SIGKILL) }
+            cgroup(of: record)?.pids.forEach { try? Processes.kill($0, SIGKILL) }
             do {
                 try stopSystemdUnit(record)
             } catch {
@@ -581,7 +581,7 @@ public struct Runtime: Sendable {
         }
         if let cgroup = cgroup(of: record) {
             // Without a pid namespace, children of init may outlive it: kill what remains.
-            for pid in cgroup.pids { Glibc.kill(pid, SIGKILL) }
+            for pid in cgroup.pids { try? Processes.kill(pid, SIGKILL) }
             do {
                 try cgroup.destroy()
             } catch {
@@ -639,7 +639,7 @@ public struct Runtime: Sendable {
         // Init first: once the others die (and with them possibly init), it may be reaped at
         // once and pidfd_send_signal would fail with ESRCH.
         try Processes.signal(pidfd, SIGKILL)
-        cgroup(of: record)?.pids.forEach { Glibc.kill($0, SIGKILL) }
+        cgroup(of: record)?.pids.forEach { try? Processes.kill($0, SIGKILL) }
         // Our own child (run) is reaped by the caller; others are reaped by their parent.
         _ = try Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
     }

@@ -61,8 +61,12 @@ struct GlobalOptions: ParsableArguments {
         let format = SkiffLogger.Format(rawValue: logFormat) ?? .text
         var fd: Int32 = 2
         if let log {
-            fd = Glibc.open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            if fd < 0 { throw SkiffError(.system, "\(LinuxError("open log file", path: log, errno: currentErrno()))") }
+            do {
+                // Held open for the whole command: the logger borrows it.
+                fd = try Files.open(log, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o644).release()
+            } catch {
+                throw SkiffError(.system, "\(LinuxError("open log file", path: log, errno: error.errno.rawValue))")
+            }
         }
         return SkiffLogger(fd: fd, format: format, minimum: debug ? .debug : .info)
     }

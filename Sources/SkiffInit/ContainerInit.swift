@@ -152,7 +152,7 @@ public enum ContainerInit {
             }
             try fifo.writeAll("0", operation: "write", path: "exec.fifo")
             fifo.close()
-            _ = Glibc.close(fifoFD)
+            OwnedFD(fifoFD).close()
             launcher.exec()
         }
         guard let launcher else { throw SkiffError(.invalidArgument, "process: missing required field") }

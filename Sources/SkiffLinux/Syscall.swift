@@ -8,18 +8,19 @@ import CShims
 public func currentErrno() -> Int32 { skiff_errno() }
 
 /// Runs a raw syscall, retrying on EINTR, and throws a `LinuxError` naming the operation and
-/// path when it returns -1.
+/// path when it returns -1. The name and path are built only then: many are interpolated
+/// ("kill \(pid)", an fd's /proc/self/fd path), and the create path makes hundreds of calls.
 @inline(__always)
 @discardableResult
 public func sysCall<T: BinaryInteger>(
-    _ operation: String, path: String? = nil, _ body: () -> T
+    _ operation: @autoclosure () -> String, path: @autoclosure () -> String? = nil, _ body: () -> T
 ) throws(LinuxError) -> T {
     while true {
         let result = body()
         if result != -1 { return result }
         let code = skiff_errno()
         if code == EINTR { continue }
-        throw LinuxError(operation, path: path, errno: code)
+        throw LinuxError(operation(), path: path(), errno: code)
     }
 }
 

@@ -368,6 +368,14 @@ public final class SystemdBus {
             if r < 0 { throw CallError(name: nil, message: LinuxError.text(-r), errno: -r) }
         }
         let a = CChar(UInt8(ascii: "a")), r = CChar(UInt8(ascii: "r")), v = CChar(UInt8(ascii: "v"))
+        /// A variant holding one fixed-size value of D-Bus type `type` ("t", "u", …).
+        func basic<Value>(_ type: Unicode.Scalar, _ value: Value) throws(CallError) {
+            var value = value
+            try check(skiff_sd_bus_message_open_container(message, v, String(type)))
+            try check(withUnsafeMutablePointer(to: &value) {
+                skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: type)), $0)
+            })
+        }
         do throws(CallError) {
             try check(skiff_sd_bus_message_open_container(message, a, "(sv)"))
             for property in properties {
@@ -377,26 +385,11 @@ public final class SystemdBus {
                 case .string(let s):
                     try check(skiff_sd_bus_message_open_container(message, v, "s"))
                     try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), s))
-                case .bool(let b):
-                    var value: Int32 = b ? 1 : 0
-                    try check(skiff_sd_bus_message_open_container(message, v, "b"))
-                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "b")), &value))
-                case .uint64(let n):
-                    var value = n
-                    try check(skiff_sd_bus_message_open_container(message, v, "t"))
-                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "t")), &value))
-                case .int64(let n):
-                    var value = n
-                    try check(skiff_sd_bus_message_open_container(message, v, "x"))
-                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "x")), &value))
-                case .uint32(let n):
-                    var value = n
-                    try check(skiff_sd_bus_message_open_container(message, v, "u"))
-                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "u")), &value))
-                case .int32(let n):
-                    var value = n
-                    try check(skiff_sd_bus_message_open_container(message, v, "i"))
-                    try check(skiff_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "i")), &value))
+                case .bool(let b): try basic("b", Int32(b ? 1 : 0))  // sd-bus takes a C int for "b"
+                case .uint64(let n): try basic("t", n)
+                case .int64(let n): try basic("x", n)
+                case .uint32(let n): try basic("u", n)
+                case .int32(let n): try basic("i", n)
                 case .uint32s(let list):
                     try check(skiff_sd_bus_message_open_container(message, v, "au"))
                     try check(list.withUnsafeBytes { skiff_sd_bus_message_append_array(message, CChar(UInt8(ascii: "u")), $0.baseAddress, $0.count) })

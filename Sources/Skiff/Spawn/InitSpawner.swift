@@ -11,8 +11,6 @@ import SkiffOCI
 /// channels, exec ourselves as `init` into the C stage, place it in the cgroup, send the
 /// bootstrap message, read the pids, hand the Swift init its options and wait for "ready".
 struct InitSpawner {
-    /// The environment variable naming init's fd of the sealed config.json.
-
     /// The init's working directory: the bundle, where relative mount sources resolve (as runc).
     let workingDirectory: String
     let bootstrap: BootstrapMessage
@@ -45,8 +43,9 @@ struct InitSpawner {
     /// nothing of the container has been set up yet.
     var namespacesReady: ((Int32) throws -> Void)? = nil
     /// Places stage 0 where `cgroupDirectories` cannot (systemd makes the scope's cgroup only
-    /// when it is given a pid), before the bootstrap data; returns the directories stage 0
-    /// must still join. Under systemd `cgroupDirectories` is empty.
+    /// when it is given a pid), before the bootstrap data; returns the directories still to
+    /// join (cgroup2 ones by stage 0's pid, v1 ones by stage 2 itself). Under systemd
+    /// `cgroupDirectories` is empty.
     var placeStage0: ((Int32) throws -> [String])? = nil
 
     /// The container's init, prepared and waiting for `commit()`.
@@ -140,7 +139,10 @@ struct InitSpawner {
         let stage0 = spawned.pid
         if spawned.inCgroup { byProcsWrite.removeFirst() }
         // The runtime itself goes back to where it ran (the defer covers a failed spawn).
-        if let savedCPUs { try? ProcessAttributes.setAffinity(savedCPUs) }
+        if let saved = savedCPUs {
+            try? ProcessAttributes.setAffinity(saved)
+            savedCPUs = nil
+        }
         initChild.close()
         syncChild.close()
         log.write.close()

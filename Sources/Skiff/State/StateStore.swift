@@ -50,9 +50,13 @@ public struct StateStore: Sendable {
     }
 
     public func load(_ id: String) throws -> ContainerRecord {
-        if !Files.exists(statePath(id)) { throw SkiffError(.notFound, "container does not exist: \(id)") }
-        let bytes = try Files.read(statePath(id), limit: Self.stateSizeLimit)
         let key = statePath(id)
+        // One read, no existence check before it: a missing file is the read's ENOENT.
+        let read = Result { () throws(LinuxError) in try Files.read(key, limit: Self.stateSizeLimit) }
+        if case .failure(let error) = read, error.errno == .noSuchFileOrDirectory {
+            throw SkiffError(.notFound, "container does not exist: \(id)")
+        }
+        let bytes = try read.get()
         if let record = Self.lastDecoded.withLock({ $0?.path == key && $0?.bytes == bytes ? $0?.record : nil }) {
             return record
         }
@@ -61,7 +65,7 @@ public struct StateStore: Sendable {
             Self.lastDecoded.withLock { $0 = (key, bytes, record) }
             return record
         } catch {
-            throw SkiffError(.system, "read state \"\(statePath(id))\": \(error)")
+            throw SkiffError(.system, "read state \"\(key)\": \(error)")
         }
     }
 
