@@ -73,6 +73,8 @@ let package = Package(
         .testTarget(name: "SkiffInitTests", dependencies: ["SkiffInit", "SkiffInitProtocol", "SkiffLinux", "SkiffOCI"], swiftSettings: strict),
         .testTarget(name: "SkiffTests", dependencies: ["Skiff", "SkiffInitProtocol", "SkiffCgroups", "SkiffLinux", "SkiffOCI", "CSeccomp"],
                     swiftSettings: strict),
+        // The two parsers of the CLI (ArgumentParser's command types, DirectCommandLine) agree.
+        .testTarget(name: "SkiffCLITests", dependencies: ["SkiffCLI"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffOCI"], swiftSettings: strict),
     ]
 )

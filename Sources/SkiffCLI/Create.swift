@@ -21,24 +21,20 @@ struct CreateFlags: ParsableArguments {
     @Option(name: .customLong("preserve-fds"), help: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)")
     var preserveFds: Int = 0
 
-    var options: CreateOptions {
-        CreateOptions(pidFile: pidFile, consoleSocket: consoleSocket, noPivot: noPivot,
-                      noNewKeyring: noNewKeyring, preserveFds: preserveFds)
+    var values: CreateFlagValues {
+        CreateFlagValues(pidFile: pidFile, consoleSocket: consoleSocket, noPivot: noPivot,
+                         noNewKeyring: noNewKeyring, preserveFds: preserveFds)
     }
 }
 
-struct Create: ParsableCommand {
+struct Create: InvocationCommand {
     static let configuration = CommandConfiguration(commandName: "create", _superCommandName: "skiff", abstract: "create a container")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var flags: CreateFlags
     @Argument(help: "container id") var id: String
 
-    func run() throws {
-        do {
-            try global.runtime().create(id: id, bundle: flags.bundle, options: flags.options)
-        } catch {
-            throw fail(error, global: global)
-        }
+    var invocation: Invocation {
+        Invocation(globals: global.values, action: .create(id: id, bundle: flags.bundle, options: flags.values))
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Skiff
 
-struct Delete: ParsableCommand {
+struct Delete: InvocationCommand {
     static let configuration = CommandConfiguration(commandName: "delete", _superCommandName: "skiff", abstract: "delete any resources held by the container often used with detached container")
 
     @OptionGroup var global: GlobalOptions
@@ -9,14 +9,5 @@ struct Delete: ParsableCommand {
     var force = false
     @Argument(help: "container id") var id: String
 
-    func run() throws {
-        do {
-            try global.runtime().delete(id: id, force: force)
-        } catch let error as SkiffError where error.kind == .notFound && force {
-            // runc: delete --force of a missing container succeeds.
-            return
-        } catch {
-            throw fail(error, global: global)
-        }
-    }
+    var invocation: Invocation { Invocation(globals: global.values, action: .delete(id: id, force: force)) }
 }

@@ -4,7 +4,7 @@
 enum GlobalArguments {
     static let withValue: Set<String> = ["--root", "--log", "--log-format", "--rootless", "--criu"]
     /// The command names; globals are moved only in front of one of these.
-    nonisolated(unsafe) static var commands: Set<String> = []
+    static let commands = Set(SkiffCommand.configuration.subcommands.map { $0._commandName })
     /// `--rootless true|false|auto` as given before the command (it cannot be an option of
     /// every command: `spec --rootless` is a flag).
     nonisolated(unsafe) static var rootless: String?

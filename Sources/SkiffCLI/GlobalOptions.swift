@@ -29,7 +29,23 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The runtime with its logger. Errors also go to stderr (see `Run.fail`), as runc does.
+    var values: Globals {
+        Globals(root: root, log: log, logFormat: logFormat, debug: debug, systemdCgroup: systemdCgroup)
+    }
+
+    func runtime() throws -> Runtime { try values.runtime() }
+}
+
+/// The global options as values, whichever parser read them (ArgumentParser's `GlobalOptions`,
+/// or `DirectCommandLine` for the commands the shims call).
+struct Globals: Equatable {
+    var root: String?
+    var log: String?
+    var logFormat = "text"
+    var debug = false
+    var systemdCgroup = false
+
+    /// The runtime with its logger. Errors also go to stderr (see `fail`), as runc does.
     func runtime() throws -> Runtime {
         let logger = try makeLogger()
         let rootless = try Runtime.rootlessMode(GlobalArguments.rootless)
@@ -75,6 +91,10 @@ struct GlobalOptions: ParsableArguments {
 /// How every command ends on error: the message on stderr and, when --log is set, as an
 /// error entry there (the shim shows the last one), exit status 1.
 func fail(_ error: any Error, global: GlobalOptions) -> ExitCode {
+    fail(error, globals: global.values)
+}
+
+func fail(_ error: any Error, globals global: Globals) -> ExitCode {
     let message = "\(error)"
     if global.log != nil, let logger = try? global.makeLogger() {
         logger.error(message)

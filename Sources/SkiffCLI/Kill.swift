@@ -1,8 +1,7 @@
 import ArgumentParser
 import Skiff
-import SkiffLinux
 
-struct Kill: ParsableCommand {
+struct Kill: InvocationCommand {
     static let configuration = CommandConfiguration(commandName: "kill", _superCommandName: "skiff", abstract: "kill sends the specified signal (default: SIGTERM) to the container's init process")
 
     @OptionGroup var global: GlobalOptions
@@ -11,15 +10,5 @@ struct Kill: ParsableCommand {
     @Argument(help: "container id") var id: String
     @Argument(help: "signal name or number") var signal: String = "SIGTERM"
 
-    func run() throws {
-        do {
-            // Signal 0 only checks that init is there (kill(2)): `kill ID 0`, as runc takes it.
-            guard let number = signal == "0" ? 0 : Signals.parse(signal) else {
-                throw SkiffError(.invalidArgument, "invalid signal \"\(signal)\"")
-            }
-            try global.runtime().kill(id: id, signal: number, all: all)
-        } catch {
-            throw fail(error, global: global)
-        }
-    }
+    var invocation: Invocation { Invocation(globals: global.values, action: .kill(id: id, signal: signal, all: all)) }
 }

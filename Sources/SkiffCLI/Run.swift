@@ -1,7 +1,7 @@
 import ArgumentParser
 import Skiff
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: InvocationCommand {
     static let configuration = CommandConfiguration(commandName: "run", _superCommandName: "skiff", abstract: "create and run a container")
 
     @OptionGroup var global: GlobalOptions
@@ -14,14 +14,8 @@ struct RunCommand: ParsableCommand {
     var noSubreaper = false
     @Argument(help: "container id") var id: String
 
-    func run() throws {
-        let code: Int32
-        do {
-            code = try global.runtime().run(id: id, bundle: flags.bundle, options: flags.options,
-                                            detach: detach, keep: keep, subreaper: !noSubreaper)
-        } catch {
-            throw fail(error, global: global)
-        }
-        if code != 0 { throw ExitCode(code) }
+    var invocation: Invocation {
+        Invocation(globals: global.values, action: .run(
+            id: id, bundle: flags.bundle, options: flags.values, detach: detach, keep: keep, noSubreaper: noSubreaper))
     }
 }

@@ -1,17 +1,11 @@
 import ArgumentParser
 import Skiff
 
-struct Start: ParsableCommand {
+struct Start: InvocationCommand {
     static let configuration = CommandConfiguration(commandName: "start", _superCommandName: "skiff", abstract: "executes the user defined process in a created container")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "container id") var id: String
 
-    func run() throws {
-        do {
-            try global.runtime().start(id: id)
-        } catch {
-            throw fail(error, global: global)
-        }
-    }
+    var invocation: Invocation { Invocation(globals: global.values, action: .start(id: id)) }
 }

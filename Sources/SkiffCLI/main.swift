@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Skiff
 
@@ -6,7 +9,6 @@ import Skiff
 if CommandLine.arguments.count == 2, CommandLine.arguments[1] == "init", Runtime.nsexecLinked {
     ContainerInit.main()
 }
-GlobalArguments.commands = Set(SkiffCommand.configuration.subcommands.map { $0._commandName })
 let arguments = GlobalArguments.moveAfterCommand(Array(CommandLine.arguments.dropFirst()))
 // runc's -v; ArgumentParser only knows --version.
 if arguments == ["-v"] {
@@ -23,6 +25,18 @@ if arguments.isEmpty || arguments == ["-h"] || arguments == ["--help"] || argume
 if let word = arguments.first, !word.hasPrefix("-"), word != "help", !GlobalArguments.commands.contains(word) {
     SkiffLogger(fd: 2).writeRaw("skiff: unknown command \"\(word)\"\n")
     SkiffCommand.exit(withError: ExitCode(1))
+}
+// The plain command lines of the shims, without ArgumentParser's reflection (DirectCommandLine).
+if let invocation = DirectCommandLine.parse(arguments) {
+    do {
+        try invocation.perform()
+    } catch let code as ExitCode {
+        exit(code.rawValue)
+    } catch {
+        // perform reports its own failures and throws only exit codes.
+        exit(1)
+    }
+    exit(0)
 }
 // The command's own type parses its arguments: parsing from the root reflected over every
 // command's options. Each command names `skiff` as its super-command, which also makes
