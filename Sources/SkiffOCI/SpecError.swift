@@ -105,7 +105,9 @@ enum JSONPath {
     }
 
     static func integerName<T: FixedWidthInteger>(_: T.Type) -> String {
-        (T.isSigned ? "" : "unsigned ") + "\(T.bitWidth)-bit integer"
+        // String(_:), not "\(…)": a generic interpolation's dynamic casts scan the binary's
+        // conformance records.
+        (T.isSigned ? "" : "unsigned ") + String(T.bitWidth) + "-bit integer"
     }
 }
 

@@ -58,11 +58,11 @@ extension JSONValue {
     }
 
     func unboxInteger<T: FixedWidthInteger>(_: T.Type, at codingPath: [any CodingKey]) throws -> T {
-        let name = JSONPath.integerName(T.self)
         guard case .number(let literal) = self, !literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
-        else { throw mismatch(name, at: codingPath) }
+        else { throw mismatch(JSONPath.integerName(T.self), at: codingPath) }
         guard let integer = T(literal, radix: 10) else {
-            throw SpecError(path: JSONPath.render(codingPath), message: "\(literal) is out of range for \(name)")
+            throw SpecError(path: JSONPath.render(codingPath),
+                            message: "\(literal) is out of range for \(JSONPath.integerName(T.self))")
         }
         return integer
     }
