@@ -65,7 +65,7 @@ public enum SkiffJSON {
     /// JSON text for `value`: members in declaration order, dictionaries' keys sorted, unset
     /// optionals omitted; one line unless `indent` is given.
     public static func encode(_ value: some Encodable, indent: String? = nil) throws -> [UInt8] {
-        Array(JSONWriter.write(try JSONTreeEncoder.encode(value), indent: indent).utf8)
+        JSONWriter.write(try JSONTreeEncoder.encode(value), indent: indent)
     }
 }
 

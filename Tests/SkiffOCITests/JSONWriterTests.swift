@@ -29,6 +29,14 @@ struct JSONWriterTests {
         #expect(try Spec.decode(Data(text.utf8)).hostname == spec.hostname)
     }
 
+    @Test("the line separators are escaped, other three-byte characters are not")
+    func lineSeparators() throws {
+        let spec = Spec(ociVersion: "1", hostname: "\u{2029}€\u{2027}\u{2028}\u{1F}\u{7F}✓")
+        let text = String(decoding: try spec.jsonData(indent: nil), as: UTF8.self)
+        #expect(text == #"{"ociVersion":"1","hostname":"\u2029€\#u{2027}\u2028\u001f\#u{7F}✓"}"#)
+        #expect(jsonQuote("x\u{2028}") == #""x\u2028""#)
+    }
+
     @Test("empty lists and objects are written, not dropped")
     func empties() throws {
         let spec = Spec(ociVersion: "1", mounts: [], linux: Linux())
