@@ -53,7 +53,11 @@ EXPORTS_MAP   := $(SCRATCH)/skiff-exports.map
 HOT_FUNCTIONS ?= $(CURDIR)/Tests/Bench/hot-functions.txt
 LAYOUT_FLAGS  := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
 	-Xlinker --section-ordering-file=$(HOT_FUNCTIONS)
-RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib \
+# --disable-local-rpath: no RUNPATH $ORIGIN. The binary links the Swift runtime statically and
+# needs nothing beside it; with $ORIGIN the loader looked for libcap, libseccomp, libm and libc
+# in the binary's directory (and its glibc-hwcaps, tls, x86_64 subdirectories) first: 20 failed
+# lookups in every process, and a library planted beside the binary would have been loaded by root.
+RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib --disable-local-rpath \
 	-Xswiftc -Xclang-linker -Xswiftc -no-pie -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
 	-Xlinker -L$(STATIC_LIBS) -Xlinker --version-script=$(EXPORTS_MAP) $(METADATA_FLAGS) $(LAYOUT_FLAGS)
 BIN           := $(SCRATCH)/release/skiff
@@ -164,6 +168,9 @@ build: deps-build commit-header
 	fi
 	@exported=$$(readelf --dyn-syms -W $(BIN) | awk '$$7 != "UND" && $$5 == "GLOBAL"' | wc -l); \
 	if [ "$$exported" -gt 0 ]; then echo "error: $(BIN) exports $$exported symbols (EXPORTS_MAP)"; exit 1; fi
+	@if readelf -d $(BIN) | grep -qE 'RPATH|RUNPATH'; then \
+		echo "error: $(BIN) has a library search path (--disable-local-rpath)"; readelf -d $(BIN) | grep -E 'RPATH|RUNPATH'; exit 1; \
+	fi
 	@if readelf -d $(BIN) | grep -q 'NEEDED.*libsystemd'; then \
 		echo "error: $(BIN) links libsystemd: it is opened with dlopen under --systemd-cgroup only (Sources/CSystemd)"; \
 		exit 1; \
