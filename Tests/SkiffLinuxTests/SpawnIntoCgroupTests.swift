@@ -66,4 +66,39 @@ import SkiffLinux
         // Nothing stayed in the cgroup: it can go.
         #expect(rmdir(directory) == 0)
     }
+
+    /// The child shares the runtime's memory until its execve (clone3 CLONE_VM | CLONE_VFORK):
+    /// it must still start with default dispositions and an empty mask, whatever the parent has
+    /// (a handler table and a mask of its own), and leave the parent's untouched.
+    @Test(.enabled(if: getuid() == 0 && cgroup2 != nil, "needs root and a cgroup2 mount"))
+    func theChildStartsWithDefaultSignalsAndTheParentKeepsItsOwn() throws {
+        let directory = Self.cgroup2! + "/skiff-spawn-test-s\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { _ = rmdir(directory) }
+        let previous = signal(SIGUSR1, SIG_IGN)
+        defer { signal(SIGUSR1, previous) }
+        var blocked = sigset_t(), old = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGUSR2)
+        pthread_sigmask(SIG_BLOCK, &blocked, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        for _ in 0..<3 {
+            let pipe = try Sockets.pipe()
+            let pid = try #require(try spawn(["/bin/sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"],
+                                             into: directory, output: pipe.write))
+            pipe.write.close()
+            let output = String(decoding: try pipe.read.readAll(), as: UTF8.self)
+            #expect(try Processes.wait(pid) == .exited(0))
+            // sh itself ignores nothing here and blocks nothing.
+            #expect(output == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+        }
+        // The parent's own disposition and mask are as it set them.
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let ignored = status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }
+            .flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) } ?? 0
+        #expect(ignored & (1 << UInt64(SIGUSR1 - 1)) != 0)
+        var current = sigset_t()
+        pthread_sigmask(SIG_BLOCK, nil, &current)
+        #expect(sigismember(&current, SIGUSR2) == 1)
+    }
 }
