@@ -898,6 +898,12 @@ static void read_bootstrap(int init_fd, struct skiff_bootstrap *cfg) {
     if (skiff_bootstrap_parse(message, total, cfg, &error) < 0) bailx("bootstrap: %s", error);
 }
 
+// Set once stage 2 has returned from the C stage: this process is the container's init. Swift's
+// main asks this rather than reading its own arguments, which on Linux come from
+// /proc/self/cmdline: stage 2 has joined the container's mount namespace by then, so that
+// file is the container's to provide (no /proc mounted, or a plain file planted at the path).
+static int returned_in_stage2;
+
 __attribute__((constructor)) static void skiff_nsexec(void) {
     // The common case, the ordinary CLI: one environment lookup and back.
     if (getenv(SKIFF_ENV_INITPIPE) == NULL) return;
@@ -913,8 +919,13 @@ __attribute__((constructor)) static void skiff_nsexec(void) {
     static struct skiff_bootstrap cfg;
     read_bootstrap(init_fd, &cfg);
     stage0(init_fd, &cfg); // returns only in stage 2
+    returned_in_stage2 = 1;
 }
 
 int skiff_nsexec_linked(void) {
     return 1;
+}
+
+int skiff_nsexec_is_container_init(void) {
+    return returned_in_stage2;
 }

@@ -87,8 +87,15 @@ public struct Runtime: Sendable {
         geteuid() != 0 || !Procfs.isInitialUserNamespace()
     }
 
-    /// Must be referenced so the linker keeps the C stage's constructor.
+    /// Must be referenced so the linker keeps the C stage's constructor (`isContainerInit`
+    /// does that too).
     public static var nsexecLinked: Bool { CStage.isLinked }
+
+    /// True when this process is a container's init, returned from the C stage: an embedder's
+    /// `main` then calls `ContainerInit.main()` first thing (docs/embedding.md). Decided by
+    /// the C stage, not by the arguments: Swift reads those from /proc/self/cmdline, which
+    /// in an `exec`'s init is the container's file to provide.
+    public static var isContainerInit: Bool { CStage.isContainerInit }
 
     // MARK: create
 

@@ -4,9 +4,10 @@ import Glibc
 import ArgumentParser
 import Skiff
 
-// The C stage returns here in the container's init (stage 2) with argv ["skiff", "init"]:
-// go straight to the Swift init, without the CLI.
-if CommandLine.arguments.count == 2, CommandLine.arguments[1] == "init", Runtime.nsexecLinked {
+// The C stage returns here in the container's init (stage 2): go straight to the Swift init,
+// without the CLI. The C stage says so, not argv: Swift reads the arguments from
+// /proc/self/cmdline, and stage 2 of an exec is already in the container's mount namespace.
+if Runtime.isContainerInit {
     ContainerInit.main()
 }
 let arguments = GlobalArguments.moveAfterCommand(Array(CommandLine.arguments.dropFirst()))

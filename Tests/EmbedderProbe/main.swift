@@ -8,7 +8,7 @@ import Glibc
 import Skiff
 
 // As in every embedder: this executable is also the container's init.
-if CommandLine.arguments.count == 2, CommandLine.arguments[1] == "init", Runtime.nsexecLinked {
+if Runtime.isContainerInit {
     ContainerInit.main()
 }
 

@@ -8,7 +8,7 @@ import Skiff
 
 // First, before anything else: in the container's init this process is re-executed as
 // `<program> init`, already inside the container's namespaces.
-if CommandLine.arguments.count == 2, CommandLine.arguments[1] == "init", Runtime.nsexecLinked {
+if Runtime.isContainerInit {
     ContainerInit.main()
 }
 

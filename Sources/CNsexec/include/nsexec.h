@@ -90,4 +90,7 @@ int skiff_bootstrap_parse(const uint8_t *buf, size_t len, struct skiff_bootstrap
 // Called from Swift so the linker keeps the constructor's object file.
 int skiff_nsexec_linked(void);
 
+// 1 in the container's init: the C stage ran and returned in stage 2 (nsexec.c).
+int skiff_nsexec_is_container_init(void);
+
 #endif
