@@ -38,7 +38,9 @@ struct ProcessLauncher<Kernel: InitKernel, Security: ProcessSecuritySteps> {
         self.preserveFds = preserveFds
         self.kernel = kernel
         self.tuning = try ProcessTuning(process: process, linux: linux)
-        let setgroupsDenied = (try? kernel.readFile("/proc/self/setgroups"))?.hasPrefix("deny") == true
+        // Through a verified procfs: in an exec's init /proc is the container's, and a file
+        // planted there must not decide whether the configured groups are set.
+        let setgroupsDenied = (try? kernel.readProcfs("/proc/self/setgroups"))?.hasPrefix("deny") == true
         self.setup = ProcessSetup(process: process, setgroupsAllowed: !setgroupsDenied, kernel: kernel)
         self.security = try security()
         var environment = setup.environment()
