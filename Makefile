@@ -47,9 +47,11 @@ EXPORTS_MAP   := $(SCRATCH)/skiff-exports.map
 # The functions a container's commands and its init run are laid out together: every function
 # in its own section, and the linker places those HOT_FUNCTIONS lists first. The 33 MB binary's
 # text is mapped 64 KB (or a whole large folio) per page fault, so hot code scattered across it
-# made each process map most of it: peak RSS of `run` 10.0 -> 7.9 MB, `state` 8.5 -> 6.1 MB,
-# ~45 fewer page faults per process (docs/benchmarks.md). `make hot-functions` regenerates the
-# list (Tests/Bench/hot_functions.py); a function missing from it only costs locality.
+# made each process map most of it: peak RSS of `run` 10.0 -> 7.8 MB, `state` 8.5 -> 6.2 MB,
+# 35-45 fewer page faults per process (docs/benchmarks.md). `make hot-functions` regenerates
+# the list (Tests/Bench/hot_functions.py); a function missing from it only costs locality.
+# SwiftPM does not recompile objects when only these flags change: a tree built before them
+# needs `rm -rf $(SCRATCH)/x86_64-unknown-linux-gnu/release` once.
 HOT_FUNCTIONS ?= $(CURDIR)/Tests/Bench/hot-functions.txt
 LAYOUT_FLAGS  := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
 	-Xlinker --section-ordering-file=$(HOT_FUNCTIONS)
