@@ -3,8 +3,8 @@ import Skiff
 /// The command lines containerd's shim, conmon and dockerd send on every container (create,
 /// run, start, state, kill, delete, exec), read without ArgumentParser. ArgumentParser
 /// finds a command's options by reflecting over its type, and each option type it meets
-/// costs a scan of the binary's ~4,500 protocol conformance records: ~3 ms of CPU, ~3 MB of
-/// touched pages and three quarters of the instructions of a `skiff state`
+/// costs a scan of the binary's ~4,500 protocol conformance records: a `skiff state` went
+/// from 7.95 M to 1.77 M instructions, ~1 ms of CPU on this project's machine
 /// (docs/benchmarks.md). The shims call these commands several times per container.
 ///
 /// ArgumentParser stays the parser of record: this one reads only forms whose meaning is
@@ -24,49 +24,41 @@ enum DirectCommandLine {
     }
 
     static func parse(_ arguments: [String]) -> Invocation? {
-        guard let command = arguments.first else { return nil }
-        let words = arguments.dropFirst()
-        let action: Action
-        let read: Read
-        switch command {
-        case "create":
-            guard let parsed = Read(words, options: createOptions, positionals: 1...1),
-                  let flags = parsed.createFlags else { return nil }
-            read = parsed
-            action = .create(id: parsed.positionals[0], bundle: parsed.value("--bundle") ?? ".", options: flags)
-        case "run":
-            guard let parsed = Read(words, options: runOptions, positionals: 1...1),
-                  let flags = parsed.createFlags else { return nil }
-            read = parsed
-            action = .run(id: parsed.positionals[0], bundle: parsed.value("--bundle") ?? ".", options: flags,
-                          detach: parsed.has("--detach"), keep: parsed.has("--keep"), noSubreaper: parsed.has("--no-subreaper"))
-        case "start", "state":
-            guard let parsed = Read(words, options: globalOptions, positionals: 1...1) else { return nil }
-            read = parsed
-            action = command == "start" ? .start(id: parsed.positionals[0]) : .state(id: parsed.positionals[0])
-        case "kill":
-            guard let parsed = Read(words, options: globalOptions + [flag("--all", "-a")], positionals: 1...2) else { return nil }
-            read = parsed
-            action = .kill(id: parsed.positionals[0], signal: parsed.positionals.count == 2 ? parsed.positionals[1] : "SIGTERM",
-                           all: parsed.has("--all"))
-        case "delete":
-            guard let parsed = Read(words, options: globalOptions + [flag("--force", "-f")], positionals: 1...1) else { return nil }
-            read = parsed
-            action = .delete(id: parsed.positionals[0], force: parsed.has("--force"))
-        case "exec":
-            // As ArgumentParser's `.captureForPassthrough`: the words after the id are the command.
-            guard let parsed = Read(words, options: execOptions, positionals: 1...Int.max, restAfterFirst: true),
-                  let arguments = parsed.execArguments else { return nil }
-            read = parsed
-            action = .exec(arguments)
-        default:
-            return nil
-        }
+        guard let command = arguments.first, let (read, action) = action(command, arguments.dropFirst()) else { return nil }
         let globals = Globals(root: read.value("--root"), log: read.value("--log"), logFormat: read.value("--log-format") ?? "text",
                               debug: read.has("--debug"), systemdCgroup: read.has("--systemd-cgroup"))
         // GlobalOptions.validate's check: ArgumentParser reports a bad format.
         guard SkiffLogger.Format(rawValue: globals.logFormat) != nil else { return nil }
         return Invocation(globals: globals, action: action)
+    }
+
+    private static func action(_ command: String, _ words: ArraySlice<String>) -> (Read, Action)? {
+        switch command {
+        case "create":
+            guard let read = Read(words, options: createOptions, positionals: 1...1), let flags = read.createFlags else { return nil }
+            return (read, .create(id: read.positionals[0], bundle: read.value("--bundle") ?? ".", options: flags))
+        case "run":
+            guard let read = Read(words, options: runOptions, positionals: 1...1), let flags = read.createFlags else { return nil }
+            return (read, .run(id: read.positionals[0], bundle: read.value("--bundle") ?? ".", options: flags,
+                               detach: read.has("--detach"), keep: read.has("--keep"), noSubreaper: read.has("--no-subreaper")))
+        case "start", "state":
+            guard let read = Read(words, options: globalOptions, positionals: 1...1) else { return nil }
+            return (read, command == "start" ? .start(id: read.positionals[0]) : .state(id: read.positionals[0]))
+        case "kill":
+            guard let read = Read(words, options: killOptions, positionals: 1...2) else { return nil }
+            return (read, .kill(id: read.positionals[0], signal: read.positionals.count == 2 ? read.positionals[1] : "SIGTERM",
+                                all: read.has("--all")))
+        case "delete":
+            guard let read = Read(words, options: deleteOptions, positionals: 1...1) else { return nil }
+            return (read, .delete(id: read.positionals[0], force: read.has("--force")))
+        case "exec":
+            // As ArgumentParser's `.captureForPassthrough`: the words after the id are the command.
+            guard let read = Read(words, options: execOptions, positionals: 1...Int.max, restAfterFirst: true),
+                  let arguments = read.execArguments else { return nil }
+            return (read, .exec(arguments))
+        default:
+            return nil
+        }
     }
 
     private static func flag(_ long: String, _ short: String? = nil) -> Option {
@@ -85,6 +77,8 @@ enum DirectCommandLine {
         value("--preserve-fds"),
     ]
     static let runOptions = createOptions + [flag("--detach", "-d"), flag("--keep"), flag("--no-subreaper")]
+    static let killOptions = globalOptions + [flag("--all", "-a")]
+    static let deleteOptions = globalOptions + [flag("--force", "-f")]
     /// `ExecCommand`.
     static let execOptions = globalOptions + [
         value("--console-socket"), value("--cwd"), value("--env", "-e", repeatable: true), flag("--tty", "-t"),
@@ -151,22 +145,22 @@ enum DirectCommandLine {
         func list(_ long: String) -> [String] { values[long] ?? [] }
         func has(_ long: String) -> Bool { values[long] != nil }
 
-        /// `--preserve-fds` as ArgumentParser reads an Int (`Int(_:)`); nil if it is not one.
-        func integer(_ long: String) -> Int?? {
-            guard let text = value(long) else { return .some(nil) }
-            guard let number = Int(text) else { return nil }
-            return .some(number)
+        /// An Int option as ArgumentParser reads one (`Int(_:)`): `fallback` when absent, nil
+        /// when it is not a number.
+        func integer(_ long: String, fallback: Int) -> Int? {
+            guard let text = value(long) else { return fallback }
+            return Int(text)
         }
 
         var createFlags: CreateFlagValues? {
-            guard let preserveFds = integer("--preserve-fds") else { return nil }
+            guard let preserveFds = integer("--preserve-fds", fallback: 0) else { return nil }
             return CreateFlagValues(pidFile: value("--pid-file"), consoleSocket: value("--console-socket"),
                                     noPivot: has("--no-pivot"), noNewKeyring: has("--no-new-keyring"),
-                                    preserveFds: preserveFds ?? 0)
+                                    preserveFds: preserveFds)
         }
 
         var execArguments: ExecArguments? {
-            guard let preserveFds = integer("--preserve-fds") else { return nil }
+            guard let preserveFds = integer("--preserve-fds", fallback: 0) else { return nil }
             let gids = list("--additional-gids").map { UInt32($0) }
             guard !gids.contains(nil) else { return nil }
             return ExecArguments(
@@ -174,7 +168,7 @@ enum DirectCommandLine {
                 cwd: value("--cwd"), env: list("--env"), tty: has("--tty"), user: value("--user"),
                 additionalGids: gids.compactMap { $0 }, process: value("--process"), detach: has("--detach"),
                 pidFile: value("--pid-file"), processLabel: value("--process-label"), apparmor: value("--apparmor"),
-                noNewPrivs: has("--no-new-privs"), cap: list("--cap"), preserveFds: preserveFds ?? 0,
+                noNewPrivs: has("--no-new-privs"), cap: list("--cap"), preserveFds: preserveFds,
                 cgroup: list("--cgroup"), ignorePaused: has("--ignore-paused"))
         }
     }

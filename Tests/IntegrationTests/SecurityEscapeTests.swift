@@ -132,6 +132,17 @@ struct SecurityEscapeTests {
             } else {
                 #expect(outcome.stderrLines.count == 1, "\(outcome)")
             }
+            // runc on the same bundle: its init takes argv from the kernel, not /proc; its exec
+            // refuses ("open /proc/self/fd: no such file or directory"), skiff's runs.
+            try FileManager.default.removeItem(atPath: rootfs + "/unmounted")
+            let runcID = container.id + "-runc"
+            if let started = sandbox.runc(["run", "--detach", "--bundle", sandbox.path("bundle-\(container.id)"), runcID]) {
+                try #require(started.succeeded, "runc run --detach: \(started)")
+                for _ in 0..<100 where !FileManager.default.fileExists(atPath: rootfs + "/unmounted") { usleep(20_000) }
+                let runc = try #require(sandbox.runc(["exec", runcID, "echo", "inside"]))
+                #expect(!runc.stdout.contains("runc version") && !runc.stdout.contains("USAGE"), "\(runc)")
+                #expect(runc.succeeded ? runc.lines == ["inside"] : runc.stderrLines.count == 1, "\(runc)")
+            }
         }
     }
 

@@ -71,7 +71,7 @@ import Testing
     @Test func everyOptionItKnowsIsComparedWithArgumentParser() {
         let tables = ["create": DirectCommandLine.createOptions, "run": DirectCommandLine.runOptions,
                       "start": DirectCommandLine.globalOptions, "state": DirectCommandLine.globalOptions,
-                      "kill": DirectCommandLine.globalOptions, "delete": DirectCommandLine.globalOptions,
+                      "kill": DirectCommandLine.killOptions, "delete": DirectCommandLine.deleteOptions,
                       "exec": DirectCommandLine.execOptions]
         var used: [String: Set<String>] = [:]
         for argv in Self.callerLines {
