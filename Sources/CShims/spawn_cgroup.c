@@ -34,12 +34,15 @@ struct skiff_spawn_child {
     int count;
     int close_from;
     const char *cwd;
+    // Where the child reports why it could not exec: with CLONE_VM straight into `error`,
+    // which the parent reads once vfork has let it go; without, through the pipe `report_fd`.
+    volatile int error;
     int report_fd;
 };
 
 // The child, between clone3 and execve: only system calls, on its own stack.
 static int skiff_spawn_child_main(void *opaque) {
-    const struct skiff_spawn_child *child = opaque;
+    struct skiff_spawn_child *child = opaque;
     for (int i = 0; i < child->count; i++) {
         if (child->sources[i] == child->targets[i]) {
             if (fcntl(child->targets[i], F_SETFD, 0) < 0) goto fail;
@@ -60,7 +63,8 @@ static int skiff_spawn_child_main(void *opaque) {
     execve(child->path, child->argv, child->envp);
 fail:;
     int err = errno;
-    (void)!write(child->report_fd, &err, sizeof err);
+    child->error = err;
+    if (child->report_fd >= 0) (void)!write(child->report_fd, &err, sizeof err);
     return 127;
 }
 
@@ -128,17 +132,14 @@ pid_t skiff_spawn_into_cgroup(const char *path, char *const argv[], char *const 
                               const int *targets, int count, int close_from, const char *cwd, int cgroup_fd,
                               int *exec_errno) {
     *exec_errno = 0;
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) < 0) return -1;
     struct skiff_spawn_child child = {
         .path = path, .argv = argv, .envp = envp, .sources = sources, .targets = targets, .count = count,
-        .close_from = close_from, .cwd = cwd, .report_fd = report[1],
+        .close_from = close_from, .cwd = cwd, .error = 0, .report_fd = -1,
     };
 
     // No signal handler of the parent may run in the child before the dispositions are reset.
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
 
     struct clone_args args;
     memset(&args, 0, sizeof args);
@@ -146,24 +147,31 @@ pid_t skiff_spawn_into_cgroup(const char *path, char *const argv[], char *const 
     args.cgroup = (uint64_t)cgroup_fd;
 #ifdef SKIFF_HAVE_CLONE3_VM
     // CLONE_VFORK: the parent waits until the child has exec'd or exited, so the child may use
-    // this frame's buffer as its stack and read `child`; it writes no other memory the parent
-    // relies on (its errno aside, which the parent reads only when no child was made).
+    // this frame's buffer as its stack and read and write `child`; it writes no other memory
+    // the parent relies on (its errno aside, which the parent reads only when no child was made).
     _Alignas(16) char child_stack[16384];
     args.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
     args.stack = (uint64_t)(uintptr_t)child_stack;
     args.stack_size = sizeof child_stack;
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     long pid = skiff_clone3_vm(&args, sizeof args, skiff_spawn_child_main, &child);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         errno = (int)-pid;
-        pid = -1;
+        return -1;
     }
+    int err = child.error;
 #else
     // CLONE_VFORK: the parent goes on once the child has exec'd (or died); without CLONE_VM the
-    // child has its own copy of memory, so this C code may use the stack as a forked child.
+    // child has its own copy of memory, so this C code may use the stack as a forked child, and
+    // reports an exec failure through a pipe.
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0) return -1;
+    child.report_fd = report[1];
     args.flags = CLONE_VFORK | CLONE_INTO_CGROUP;
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) _exit(skiff_spawn_child_main(&child));
-#endif
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(report[1]);
@@ -176,7 +184,9 @@ pid_t skiff_spawn_into_cgroup(const char *path, char *const argv[], char *const 
     ssize_t got;
     do { got = read(report[0], &err, sizeof err); } while (got < 0 && errno == EINTR);
     close(report[0]);
-    if (got == (ssize_t)sizeof err) {
+    if (got != (ssize_t)sizeof err) err = 0;
+#endif
+    if (err != 0) {
         int status;
         while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {}
         *exec_errno = err;
