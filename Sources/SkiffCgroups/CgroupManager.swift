@@ -49,16 +49,21 @@ public struct CgroupManager: Sendable {
     /// Rejects a cgroupsPath that would climb out of the hierarchy (`/../../etc`): the
     /// runtime runs as root and would otherwise create or remove directories anywhere.
     public static func normalize(_ cgroupsPath: String) throws(CgroupError) -> String {
-        var parts: [Substring] = []
+        // Appended part by part: `[Substring].joined` is an unspecialized generic whose first
+        // call resolves its associated types by mangled name, ~210 K instructions in every
+        // command that finds a container's cgroup (callgrind, `skiff exec`).
+        var normalized = ""
         for component in cgroupsPath.split(separator: "/") {
             switch component {
             case ".": continue
             case "..": throw CgroupError("linux.cgroupsPath: \"\(cgroupsPath)\" must not contain \"..\"")
-            default: parts.append(component)
+            default:
+                normalized.append("/")
+                normalized.append(contentsOf: component)
             }
         }
-        if parts.isEmpty { throw CgroupError("linux.cgroupsPath: \"\(cgroupsPath)\" names the root cgroup") }
-        return "/" + parts.joined(separator: "/")
+        if normalized.isEmpty { throw CgroupError("linux.cgroupsPath: \"\(cgroupsPath)\" names the root cgroup") }
+        return normalized
     }
 
     // MARK: paths

@@ -146,7 +146,8 @@ extension CgroupManager {
 
     /// mountinfo escapes space, tab, newline and backslash as three octal digits.
     private static func unescape(_ field: String) -> String {
-        guard field.contains("\\") else { return field }
+        // A byte search: `field.contains("\\")` compares Characters, ~4.5 K instructions a field.
+        guard field.utf8.contains(UInt8(ascii: "\\")) else { return field }
         var bytes: [UInt8] = []
         var iterator = Array(field.utf8)[...]
         while let byte = iterator.popFirst() {

@@ -345,7 +345,8 @@ struct RootfsBuilder<Kernel: InitKernel> {
     }
 
     private static func unescapeMountinfo(_ field: String) -> String {
-        guard field.contains("\\") else { return field }
+        // A byte search: `field.contains("\\")` compares Characters, ~4.5 K instructions a field.
+        guard field.utf8.contains(UInt8(ascii: "\\")) else { return field }
         var bytes: [UInt8] = []
         var chars = Array(field.utf8)[...]
         while let c = chars.popFirst() {

@@ -81,9 +81,11 @@ struct InitSpawner {
         fds.append(Processes.FDMapping(source: log.write.raw, target: base + 2))
         var environment = [
             "\(InitEnvironment.initPipe)=\(base)", "\(InitEnvironment.syncPipe)=\(base + 1)", "\(InitEnvironment.logPipe)=\(base + 2)",
-            // The Swift runtime's crash backtracer would look for its helper program at
-            // startup (a dladdr search of the binary's symbols); init reports errors itself.
-            "SWIFT_BACKTRACE=enable=no",
+            // The Swift runtime's crash backtracer: off, init reports its errors itself. Its
+            // helper's path named too (never run), or the runtime still searches for it at
+            // startup: nine stats per init, relative to its working directory, which in an
+            // exec's init is already the container's root.
+            "SWIFT_BACKTRACE=enable=no,swift-backtrace=/nonexistent",
         ]
         var closeFrom = base + 3
         if let fifo {
