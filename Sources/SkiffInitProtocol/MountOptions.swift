@@ -73,5 +73,14 @@ package struct MountOptions: Sendable, Equatable {
         }
     }
 
-    package var dataString: String? { data.isEmpty ? nil : data.joined(separator: ",") }
+    package var dataString: String? {
+        // Not `joined(separator:)`, whose unspecialized generic path costs the init a lookup of
+        // its types by mangled name the first time.
+        guard var result = data.first else { return nil }
+        for option in data.dropFirst() {
+            result.append(",")
+            result.append(option)
+        }
+        return result
+    }
 }
