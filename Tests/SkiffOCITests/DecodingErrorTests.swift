@@ -179,6 +179,29 @@ struct JSONParserTests {
         #expect(try string("\"ünïcödé\"") == "ünïcödé")
     }
 
+    /// Strings without an escape are decoded in one go; the bytes before the first escape or
+    /// control character must carry over to the byte-by-byte path.
+    @Test("strings with and without escapes, and what ends them")
+    func stringPaths() throws {
+        #expect(try string(#""""#) == "")
+        #expect(try string(#""plain text""#) == "plain text")
+        #expect(try string(#""before\nafter""#) == "before\nafter")
+        #expect(try string(#""x\\""#) == "x\\")
+        // Invalid UTF-8 becomes U+FFFD on either path.
+        let invalid: [([UInt8], String)] = [([0x22, 0x61, 0xFF, 0x22], "a\u{FFFD}"), ([0x22, 0x5C, 0x6E, 0xFF, 0x22], "\n\u{FFFD}")]
+        for (bytes, expected) in invalid {
+            guard case .string(let decoded) = try JSONParser.parse(bytes) else {
+                Issue.record("not a string: \(bytes)")
+                continue
+            }
+            #expect(decoded == expected)
+        }
+        // Unterminated (after plain text, after an escape), a raw tab, a control character after an escape.
+        for bad in [#""abc"#, #""abc\"#, "\"ab\tc\"", "\"a\\nb\u{1}\""] {
+            #expect(throws: JSONSyntaxError.self, "\(bad.debugDescription)") { try JSONParser.parse(Array(bad.utf8)) }
+        }
+    }
+
     @Test("the last duplicate key wins, as in Go")
     func duplicates() throws {
         let spec = try Spec.decode(Data(#"{"ociVersion": "1.0.0", "hostname": "a", "hostname": "b"}"#.utf8))

@@ -123,7 +123,22 @@ struct JSONParser {
 
     private mutating func parseString() throws(JSONSyntaxError) -> String {
         index += 1  // opening quote
-        var buffer: [UInt8] = []
+        // Most strings have no escape: up to the closing quote, decoded in one go. (Appending
+        // byte by byte cost ~1.3 K instructions a string, a third of parsing config.json.)
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                // Invalid UTF-8 becomes U+FFFD, as in Go, rather than failing the document.
+                let value = String(decoding: bytes[start..<index], as: UTF8.self)
+                index += 1
+                return value
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            index += 1
+        }
+        // An escape, a control character or the end: the bytes so far, then byte by byte.
+        var buffer = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
