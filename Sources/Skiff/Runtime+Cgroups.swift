@@ -37,7 +37,7 @@ extension Runtime {
 
     /// Whether the container's cgroup is frozen: `state` then says "paused".
     func isPaused(_ record: ContainerRecord) -> Bool {
-        cgroup(of: record)?.isFrozen ?? false
+        !record.cgroupsPath.isEmpty && CgroupManager.isFrozen(recorded: record.cgroupPaths)
     }
 
     /// Before a forced delete of a paused container: SIGKILL everything, then thaw, since a
