@@ -49,7 +49,10 @@ struct HookTests {
     @Test func runtimeHooksRunInOrderWithTheState() throws {
         try Sandbox.with { sandbox in
             let (script, log) = try Self.recorder(in: sandbox)
-            let bundle = try sandbox.bundle(args: ["true"]) { spec in
+            // A process that outlives the poststart hook: with `true` the state the hook gets
+            // could be "stopped" (it can exit before the state is read, under load; runc reads
+            // its poststart state at that moment too), and the test was flaky.
+            let bundle = try sandbox.bundle(args: ["sleep", "1"]) { spec in
                 spec.hooks = Hooks(prestart: [Self.hook(script, "prestart")], createRuntime: [Self.hook(script, "createRuntime")],
                                    poststart: [Self.hook(script, "poststart")], poststop: [Self.hook(script, "poststop")])
             }
