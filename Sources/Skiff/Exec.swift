@@ -100,7 +100,7 @@ extension Runtime {
         let record: ContainerRecord
         do {
             let lock = try store.lock(id)
-            record = try store.load(id)
+            record = try store.load(id, includingProcess: false)
             withExtendedLifetime(lock) {}
         }
         let status = status(of: record)

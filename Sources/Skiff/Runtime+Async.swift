@@ -56,7 +56,7 @@ extension Runtime {
 
     func waitForExit(id: String) throws -> ExitStatus {
         try ContainerID.validate(id)
-        let record = try store.load(id)
+        let record = try store.load(id, includingProcess: false)
         guard record.pid > 0 else {
             throw SkiffError(.invalidState, "wait: container \(id) has no process")
         }

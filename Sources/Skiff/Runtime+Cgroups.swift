@@ -82,7 +82,7 @@ extension Runtime {
     private func loadWithCgroup(_ id: String) throws -> (ContainerLock, ContainerRecord, CgroupManager) {
         try ContainerID.validate(id)
         let lock = try store.lock(id)
-        let record = try store.load(id)
+        let record = try store.load(id, includingProcess: false)
         guard let cgroup = cgroup(of: record) else {
             throw SkiffError(.invalidState, "container \(id) has no cgroup")
         }
@@ -95,7 +95,7 @@ extension Runtime {
     public func processes(id: String) throws -> [Int32] {
         try skiffErrors {
             try ContainerID.validate(id)
-            let record = try store.load(id)
+            let record = try store.load(id, includingProcess: false)
             return cgroup(of: record)?.pids.sorted() ?? processesWithoutCgroup(record)
         }
     }
@@ -144,7 +144,7 @@ extension Runtime {
 
     private func runningCgroup(_ id: String) throws -> (ContainerRecord, CgroupManager) {
         try ContainerID.validate(id)
-        let record = try store.load(id)
+        let record = try store.load(id, includingProcess: false)
         guard status(of: record) != .stopped else {
             throw SkiffError(.invalidState, "container with id \(id) is not running")
         }

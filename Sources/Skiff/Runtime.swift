@@ -393,7 +393,7 @@ public struct Runtime: Sendable {
     public func state(id: String) throws -> State {
         try skiffErrors {
             try ContainerID.validate(id)
-            return state(of: try store.load(id))
+            return state(of: try store.load(id, includingProcess: false))
         }
     }
 
@@ -409,7 +409,7 @@ public struct Runtime: Sendable {
         store.ids().compactMap { id in
             let record: ContainerRecord
             do {
-                record = try store.load(id)
+                record = try store.load(id, includingProcess: false)
             } catch {
                 // A directory without state.json yet, whose create still holds the lock, is
                 // being created, not broken.
@@ -448,7 +448,7 @@ public struct Runtime: Sendable {
     /// is set now, the container's notify socket, bound before the process runs.
     private func startContainer(id: String) throws -> (ContainerRecord, OwnedFD?) {
         let lock = try store.lock(id)
-        let record = try store.load(id)
+        let record = try store.load(id, includingProcess: false)
         let status = status(of: record)
         guard status == .created else {
             throw SkiffError(.invalidState, "cannot start a container that is \(status.rawValue)")
@@ -513,7 +513,7 @@ public struct Runtime: Sendable {
 
     private func killContainer(id: String, signal: Int32, all: Bool) throws {
         let lock = try store.lock(id)
-        let record = try store.load(id)
+        let record = try store.load(id, includingProcess: false)
         let status = status(of: record)
         guard status == .created || status == .running || status == .paused else {
             throw SkiffError(.invalidState, "container not running")
@@ -543,7 +543,7 @@ public struct Runtime: Sendable {
         let lock = try store.lock(id)
         let record: ContainerRecord
         do {
-            record = try store.load(id)
+            record = try store.load(id, includingProcess: false)
         } catch let error as SkiffError where error.kind == .notFound {
             // A directory without state.json is a create that died before it made anything
             // (state.json is written before the first cgroup): clean it up.

@@ -43,12 +43,18 @@ extension OCIDocument {
 /// per type, which every short-lived skiff process would pay for in conformance lookups.
 public enum SkiffJSON {
     /// Decodes `type` from JSON text; errors name the JSON path, or `document` for the whole.
-    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], document: String) throws(SpecError) -> T {
-        let tree: JSONValue
+    /// `omitting`: members of the top-level object decoded as if absent (parsed, as JSON, but
+    /// not turned into values), for a caller that does not need them.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], document: String,
+                                            omitting: Set<String> = []) throws(SpecError) -> T {
+        var tree: JSONValue
         do {
             tree = try JSONParser.parse(bytes)
         } catch {
             throw SpecError(path: document, message: "malformed JSON: \(error.message)")
+        }
+        if !omitting.isEmpty, case .object(let members) = tree {
+            tree = .object(members.filter { !omitting.contains($0.key) })
         }
         do {
             return try T(from: JSONTreeDecoder(tree))

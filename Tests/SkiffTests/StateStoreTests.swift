@@ -54,6 +54,26 @@ import SkiffOCI
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory("web")) == ["state.json"])
     }
 
+    /// Commands other than exec load a record without config.json's process; a record loaded
+    /// so must never stand in for a full one (the last decoded record is reused while the file
+    /// is unchanged).
+    @Test func loadWithoutTheProcess() throws {
+        _ = try store.reserve("web")
+        let record = Self.record("web")
+        try store.save(record)
+        var withoutProcess = record
+        withoutProcess.process = nil
+        #expect(try store.load("web", includingProcess: false) == withoutProcess)
+        #expect(try store.load("web") == record, "a full load after one without the process")
+        #expect(try store.load("web", includingProcess: false) == record, "a full record serves either")
+        // A process that does not decode fails only the loads that include it.
+        let text = try String(contentsOfFile: store.statePath("web"), encoding: .utf8)
+            .replacingOccurrences(of: #""args":["sh"]"#, with: #""args":"sh""#)
+        try text.write(toFile: store.statePath("web"), atomically: true, encoding: .utf8)
+        #expect(try store.load("web", includingProcess: false).pid == 4242)
+        #expect(throws: SkiffError.self) { try store.load("web") }
+    }
+
     /// state.json is JSON a person (or a script) can read.
     @Test func stateFileIsPlainJSON() throws {
         _ = try store.reserve("web")
