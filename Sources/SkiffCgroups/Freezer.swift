@@ -42,10 +42,7 @@ extension CgroupManager {
     /// through an ancestor: v1 freezer.state and cgroup2's cgroup.events report the effective
     /// state; other hierarchies have no freezer.
     public static func isFrozen(directory: String) -> Bool {
-        if let state = try? Files.readString(directory + "/freezer.state") {
-            let word = state.split(whereSeparator: \.isWhitespace).first
-            return word == "FROZEN" || word == "FREEZING"
-        }
+        if let frozen = isFrozen(ControlDirectory(path: directory, version: .v1)) { return frozen }
         guard let events = try? Files.readString(directory + "/cgroup.events") else { return false }
         return events.split(separator: "\n").contains("frozen 1")
             || ((try? Files.readString(directory + "/cgroup.freeze")) ?? "").hasPrefix("1")
