@@ -17,6 +17,29 @@ struct CLITests {
         #expect(outcome.lines.last == "spec: \(OCIVersion.current)")
     }
 
+    /// The static Swift runtime located argv by parsing /proc/self/maps in a constructor
+    /// (CommandLine.cpp); where /proc was not procfs (a chroot, an initramfs, a container
+    /// that mounted over it) skiff got no arguments at all and printed its help with exit 0
+    /// for `skiff --version`, `skiff delete ID`, anything. argv now comes from glibc's
+    /// constructor arguments (Sources/CShims/argv.c). runc (Go reads argv from the stack)
+    /// beside it.
+    @Test func argumentsAreReadWithoutProc() throws {
+        let script = "mount -t tmpfs none /proc && exec \"$0\" --version"
+        let outcome = execute("/usr/bin/unshare", ["-m", "--propagation", "private", "sh", "-c", script, Paths.binary])
+        #expect(outcome.succeeded, "\(outcome)")
+        #expect(outcome.lines.first?.hasPrefix("skiff version ") == true, "arguments lost without /proc: \(outcome)")
+        // An argument with a space, an empty one, and non-ASCII reach the parser intact.
+        let odd = execute("/usr/bin/unshare", ["-m", "--propagation", "private", "sh", "-c",
+                                               "mount -t tmpfs none /proc && exec \"$0\" \"$@\"",
+                                               Paths.binary, "--root", "/nonexistent dir/é", "state", ""])
+        #expect(odd.status != 0 && odd.stderrLines.count == 1, "\(odd)")
+        #expect(odd.stderr.contains("container id"), "the empty id did not reach the parser: \(odd)")
+        if let runc = Sandbox.runcBinary {
+            let reference = execute("/usr/bin/unshare", ["-m", "--propagation", "private", "sh", "-c", script, runc])
+            #expect(reference.succeeded && reference.stdout.contains("runc version"), "\(reference)")
+        }
+    }
+
     @Test func specWritesAConfigThatRuns() throws {
         try Sandbox.with { sandbox in
             let directory = sandbox.path("spec")

@@ -102,7 +102,8 @@ struct SecurityEscapeTests {
     }
 
     /// An exec's init has joined the container's mount namespace before Swift's `main` runs,
-    /// and Swift reads its arguments from /proc/self/cmdline. A container that unmounts its
+    /// and Swift read its arguments from /proc/self/cmdline (today's runtime parses
+    /// /proc/self/maps; skiff's binary takes argv from glibc, Sources/CShims/argv.c). A container that unmounts its
     /// /proc, uncovering a file planted at that path, chose what the init — still holding the
     /// runtime's capabilities, outside the container's seccomp filter — ran: with the planted
     /// line `skiff --version` the exec printed skiff's version and failed ("receive on sync
