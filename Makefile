@@ -32,6 +32,16 @@ BENCH_N     ?= 30
 # libstdc++'s symbols at every exec (docs/benchmarks.md). The toolchain's static-stdlib args
 # say `-lstdc++`; STATIC_LIBS, searched before gcc's own directory, holds only the archive.
 STATIC_LIBS   := $(SCRATCH)/static-libs
+# libcap and libseccomp are linked statically too, from the -dev packages' archives. As shared
+# libraries the loader opened and mapped both in every process (each command, each
+# container's init) and bound libcap's symbols eagerly (Debian links it -z now: 78 lookups):
+# ~90 K of the loader's ~260 K instructions in a `skiff state`. Each object's .text is
+# renamed after the object (.text.libcap.cap_proc …) so that LINK_ORDER can place it: libcap's
+# with the hot functions, libseccomp's (only a filter's compilation runs it) after them.
+# Package.swift names no pkg-config for the two: SwiftPM's pkg-config reader put
+# -L/usr/lib/<triplet> before STATIC_LIBS, and that directory's .so won.
+STATIC_C_LIBS := cap seccomp
+C_LIBDIR      := /usr/lib/$(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 # Generic types are instantiated through metadata accessors given their witness tables,
 # not by demangling a type name at run time: each demangled name's generic requirements cost
 # the runtime a scan of all ~4,500 conformance records (ArgumentParser's `Option<String>`,
@@ -53,10 +63,11 @@ EXPORTS_MAP   := $(SCRATCH)/skiff-exports.map
 # SwiftPM does not recompile objects when only these flags change: a tree built before them
 # needs `rm -rf $(SCRATCH)/x86_64-unknown-linux-gnu/release` once.
 HOT_FUNCTIONS ?= $(CURDIR)/Tests/Bench/hot-functions.txt
+LINK_ORDER    := $(SCRATCH)/link-order.txt
 LAYOUT_FLAGS  := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
-	-Xlinker --section-ordering-file=$(HOT_FUNCTIONS)
+	-Xlinker --section-ordering-file=$(LINK_ORDER)
 # --disable-local-rpath: no RUNPATH $ORIGIN. The binary links the Swift runtime statically and
-# needs nothing beside it; with $ORIGIN the loader looked for libcap, libseccomp, libm and libc
+# needs nothing beside it; with $ORIGIN the loader looked for its shared libraries (then libcap, libseccomp, libm, libc)
 # in the binary's directory (and its glibc-hwcaps, tls, x86_64 subdirectories) first: 20 failed
 # lookups in every process, and a library planted beside the binary would have been loaded by root.
 RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib --disable-local-rpath \
@@ -160,13 +171,27 @@ build: deps-build commit-header
 	@mkdir -p $(STATIC_LIBS); archive=$$($(CLANG) -print-file-name=libstdc++.a); \
 	[ -f "$$archive" ] || { echo "error: libstdc++.a not found (libstdc++-12-dev)"; exit 1; }; \
 	ln -sfn "$$archive" $(STATIC_LIBS)/libstdc++.a
+	@set -e; for lib in $(STATIC_C_LIBS); do \
+		source=$(C_LIBDIR)/lib$$lib.a; target=$(STATIC_LIBS)/lib$$lib.a; \
+		[ -f "$$source" ] || { echo "error: $$source not found (lib$$lib-dev)"; exit 1; }; \
+		[ -f "$$target" ] && [ "$$target" -nt "$$source" ] && continue; \
+		rm -rf "$$target.d"; mkdir "$$target.d"; \
+		(cd "$$target.d" && ar x "$$source" && for object in *.o; do \
+			objcopy --rename-section .text=.text.lib$$lib.$${object%.o} "$$object"; done && \
+			ar rcs "$$target.tmp" *.o); \
+		mv "$$target.tmp" "$$target"; rm -rf "$$target.d"; \
+	done
+	@{ ar t $(STATIC_LIBS)/libcap.a | sed 's/^/.text.libcap./; s/\.o$$//'; cat $(HOT_FUNCTIONS); \
+		ar t $(STATIC_LIBS)/libseccomp.a | sed 's/^/.text.libseccomp./; s/\.o$$//'; } > $(LINK_ORDER).tmp
+	@cmp -s $(LINK_ORDER).tmp $(LINK_ORDER) && rm $(LINK_ORDER).tmp || mv $(LINK_ORDER).tmp $(LINK_ORDER)
 	@printf '{\n  local: *;\n};\n' > $(EXPORTS_MAP)
-	@# SwiftPM relinks when an input object changes, not when the order file does.
-	@if [ -f $(BIN) ] && [ $(HOT_FUNCTIONS) -nt $(BIN) ]; then rm -f $(BIN); fi
+	@# SwiftPM relinks when an input object changes, not when the order file or an archive does.
+	@if [ -f $(BIN) ] && { [ $(LINK_ORDER) -nt $(BIN) ] || [ $(STATIC_LIBS)/libcap.a -nt $(BIN) ] || \
+		[ $(STATIC_LIBS)/libseccomp.a -nt $(BIN) ]; }; then rm -f $(BIN); fi
 	$(SWIFT) build $(RELEASE_FLAGS)
-	@if ldd $(BIN) 2>/dev/null | grep -qE 'libswift|libstdc\+\+|libgcc_s'; then \
+	@if ldd $(BIN) 2>/dev/null | grep -qE 'libswift|libstdc\+\+|libgcc_s|libcap|libseccomp'; then \
 		echo "error: $(BIN) needs shared libraries it should have linked statically:"; \
-		ldd $(BIN) | grep -E 'libswift|libstdc|libgcc_s'; exit 1; \
+		ldd $(BIN) | grep -E 'libswift|libstdc|libgcc_s|libcap|libseccomp'; exit 1; \
 	fi
 	@exported=$$(readelf --dyn-syms -W $(BIN) | awk '$$7 != "UND" && $$5 == "GLOBAL"' | wc -l); \
 	if [ "$$exported" -gt 0 ]; then echo "error: $(BIN) exports $$exported symbols (EXPORTS_MAP)"; exit 1; fi

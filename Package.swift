@@ -28,8 +28,11 @@ let package = Package(
     targets: [
         .target(name: "CNsexec", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "CShims", cSettings: [.define("_GNU_SOURCE")]),
-        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        // No pkgConfig: both live in the default search paths on Debian, and SwiftPM turned the
+        // .pc files' libdir into a -L ahead of the Makefile's, so the release build could not
+        // link the archives it prepares (Makefile: STATIC_C_LIBS).
+        .systemLibrary(name: "CSeccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", providers: [.apt(["libcap-dev"])]),
         // sd-bus for the systemd cgroup driver (SkiffCgroups/Systemd): libsystemd-dev's header at
         // build time, libsystemd.so.0 opened with dlopen only under --systemd-cgroup, never linked.
         .target(name: "CSystemd", cSettings: [.define("_GNU_SOURCE")]),
