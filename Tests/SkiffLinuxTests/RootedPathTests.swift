@@ -54,6 +54,28 @@ import SkiffLinux
         #expect(try temp.entries("outside") == [])
     }
 
+    /// A path that exists in full is opened in one resolution (no mkdirat per component): it
+    /// must be the directory inside the root, even where an absolute symlink names a host path
+    /// that exists on the host too.
+    @Test func existingPathThroughASymlinkOpensTheDirectoryInsideTheRoot() throws {
+        let host = temp.file("outside")
+        try temp.makeDirectory("outside/existing")
+        try temp.symlink("root/link", to: host)
+        try temp.makeDirectory("root" + host + "/existing")
+        let fd = try rooted.mkdirAll("/link/existing")
+        #expect(try #require(identity(fd: fd.raw)) == #require(identity(temp.file("root" + host + "/existing"))))
+        #expect(try #require(identity(fd: fd.raw)) != #require(identity(temp.file("outside/existing"))))
+        // Only the last component missing: made in the parent as resolved inside the root.
+        let made = try rooted.mkdirAll("/link/existing/new")
+        #expect(temp.isDirectory("root" + host + "/existing/new"))
+        #expect(try temp.entries("outside/existing") == [])
+        #expect(try #require(identity(fd: made.raw)) == #require(identity(temp.file("root" + host + "/existing/new"))))
+        // A regular file where the directory should be still fails, naming the path.
+        try temp.write("root/plain", "x")
+        #expect(throws: LinuxError.self) { try rooted.mkdirAll("/plain") }
+        #expect(throws: LinuxError.self) { try rooted.mkdirAll("/plain/sub") }
+    }
+
     /// A dangling absolute symlink: whatever mkdirAll does, the host directory stays untouched,
     /// and anything made is made inside the root.
     @Test func danglingAbsoluteSymlinkNeverReachesTheHost() throws {
