@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Two (or more) builds of a runtime on the same command, alternating: the A/B check of one change.
+
+    python3 Tests/Bench/ab.py [--rounds 10] [--n 20] OLD_BINARY NEW_BINARY -- ARGS...
+
+Runs `BINARY ARGS...` n times for each binary in turn, `rounds` times over, so that the
+host's drift (its speed changes by 2x within an hour here) lands on every binary alike, and
+prints the median wall time of each. Like bench.py it spawns with posix_spawn and waits with
+waitpid, in bench.py's cgroup view (unified hierarchy hidden, what crun needs) unless
+--native. ARGS may name a container that each binary reuses (`--root R run ID` deletes it on
+exit; `--root R exec ID /bin/true` needs it running). Wall times on this machine vary by
+run; compare the binaries of one invocation, never figures of different invocations.
+Standard library only; needs root for container commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import View  # noqa: E402  (the benchmark's cgroup view, entered the same way)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--n", type=int, default=20, help="runs of each binary per round")
+    parser.add_argument("--native", action="store_true", help="the host's own cgroup view")
+    parser.add_argument("binaries", nargs="+")
+    argv = sys.argv[1:]
+    if "--" not in argv:
+        parser.error("separate the command's arguments with --")
+    split = argv.index("--")
+    options = parser.parse_args(argv[:split])
+    arguments = argv[split + 1:]
+    if not options.native:
+        View.setup()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    times: dict[str, list[float]] = {binary: [] for binary in options.binaries}
+    failures: dict[str, int] = {binary: 0 for binary in options.binaries}
+    for _ in range(options.rounds):
+        for binary in options.binaries:
+            for _ in range(options.n):
+                start = time.perf_counter()
+                pid = os.posix_spawn(binary, [binary] + arguments, os.environ, file_actions=actions)
+                _, status = os.waitpid(pid, 0)
+                times[binary].append((time.perf_counter() - start) * 1000)
+                failures[binary] += status != 0
+    for binary in options.binaries:
+        note = f", {failures[binary]} failed" if failures[binary] else ""
+        print(f"{binary}: median {statistics.median(times[binary]):.2f} ms (n={len(times[binary])}{note})")
+    return 1 if any(failures.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
