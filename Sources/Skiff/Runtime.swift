@@ -610,10 +610,13 @@ public struct Runtime: Sendable {
     /// the state directory.
     private func removeUnrecorded(_ id: String) throws {
         let salvage = store.salvage(id)
-        if let pid = salvage.pid, let startTime = salvage.pidStartTime, Procfs.startTime(of: pid) == startTime,
-           let pidfd = try? Processes.pidfd(pid) {
-            try? Processes.signal(pidfd, SIGKILL)
-            _ = try? Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
+        if let pid = salvage.pid, let startTime = salvage.pidStartTime, Procfs.startTime(of: pid) == startTime {
+            if let pidfd = try? Processes.pidfd(pid) {
+                try? Processes.signal(pidfd, SIGKILL)
+                _ = try? Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
+            } else {
+                try? Self.killWithoutPidfd(pid, startTime: startTime, also: [])
+            }
         }
         do {
             try stopUnrecordedUnit(id: id, salvaged: salvage)
@@ -641,7 +644,14 @@ public struct Runtime: Sendable {
     }
 
     private func killAndWait(_ record: ContainerRecord) throws {
-        guard let pidfd = try? Processes.pidfd(record.pid) else { return }
+        let pidfd: OwnedFD
+        do {
+            pidfd = try Processes.pidfd(record.pid)
+        } catch {
+            guard error.errno.rawValue != ESRCH else { return }
+            try Self.killWithoutPidfd(record.pid, startTime: record.pidStartTime, also: cgroup(of: record)?.pids ?? [])
+            return
+        }
         guard Procfs.startTime(of: record.pid) == record.pidStartTime else { return }
         // Init first: once the others die (and with them possibly init), it may be reaped at
         // once and pidfd_send_signal would fail with ESRCH.
@@ -649,6 +659,22 @@ public struct Runtime: Sendable {
         cgroup(of: record)?.pids.forEach { try? Processes.kill($0, SIGKILL) }
         // Our own child (run) is reaped by the caller; others are reaped by their parent.
         _ = try Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
+    }
+
+    /// pidfd_open refused while the process is there (a seccomp profile older than the call,
+    /// no fd left): SIGKILL by pid right after its start time is checked, then its exit awaited
+    /// on /proc (reaped here when it is our child, as in a failed `run`). Skipping the kill, as
+    /// `delete --force` did, removed the record of a container whose processes ran on.
+    private static func killWithoutPidfd(_ pid: Int32, startTime: UInt64?, also others: [Int32]) throws {
+        guard let startTime, Procfs.startTime(of: pid) == startTime else { return }
+        try Processes.kill(pid, SIGKILL)
+        others.forEach { try? Processes.kill($0, SIGKILL) }
+        for _ in 0..<10_000 {
+            if (try? Processes.tryWait(pid)) != nil { return }
+            guard let status = Procfs.status(of: pid), status.startTime == startTime, status.state != "Z" else { return }
+            usleep(1_000)
+        }
+        throw SkiffError(.system, "kill \(pid): still running 10 s after SIGKILL")
     }
 
     // MARK: run
