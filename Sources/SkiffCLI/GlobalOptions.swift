@@ -95,7 +95,7 @@ func fail(_ error: any Error, global: GlobalOptions) -> ExitCode {
 }
 
 func fail(_ error: any Error, globals global: Globals) -> ExitCode {
-    let message = "\(error)"
+    let message = SkiffError.text(of: error)  // not "\(error)": SkiffError.text(of:)
     if global.log != nil, let logger = try? global.makeLogger() {
         logger.error(message)
     }

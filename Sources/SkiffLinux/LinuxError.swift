@@ -28,7 +28,10 @@ public struct LinuxError: Error, CustomStringConvertible, Sendable, Equatable {
     public static func text(_ code: Int32) -> String {
         let message = Errno(rawValue: code).description
         guard let first = message.first else { return "errno \(code)" }
-        return first.lowercased() + message.dropFirst()
+        // String + String: with the Substring `dropFirst()` gives, `+` is the generic
+        // RangeReplaceableCollection one, whose first call resolves Sequence's associated
+        // types by demangling (~200 K instructions in every failing command).
+        return first.lowercased() + String(message.dropFirst())
     }
 }
 
