@@ -36,11 +36,14 @@ STATIC_LIBS   := $(SCRATCH)/static-libs
 # libraries the loader opened and mapped both in every process (each command, each
 # container's init) and bound libcap's symbols eagerly (Debian links it -z now: 78 lookups):
 # ~90 K of the loader's ~260 K instructions in a `skiff state`. Each object's .text is
-# renamed after the object (.text.libcap.cap_proc …) so that LINK_ORDER can place it: libcap's
-# with the hot functions, libseccomp's (only a filter's compilation runs it) after them.
+# renamed after the object (.text.libcap.cap_proc …) so that LINK_ORDER can place it: HOT_C_LIBS'
+# with the hot functions, COLD_C_LIBS' (libseccomp: only a filter's compilation runs it) after them.
 # Package.swift names no pkg-config for the two: SwiftPM's pkg-config reader put
 # -L/usr/lib/<triplet> before STATIC_LIBS, and that directory's .so won.
-STATIC_C_LIBS := cap seccomp
+HOT_C_LIBS    := cap
+COLD_C_LIBS   := seccomp
+STATIC_C_LIBS := $(HOT_C_LIBS) $(COLD_C_LIBS)
+STATIC_C_ARCHIVES := $(STATIC_C_LIBS:%=$(STATIC_LIBS)/lib%.a)
 C_LIBDIR      := /usr/lib/$(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 # Generic types are instantiated through metadata accessors given their witness tables,
 # not by demangling a type name at run time: each demangled name's generic requirements cost
@@ -181,13 +184,15 @@ build: deps-build commit-header
 			ar rcs "$$target.tmp" *.o); \
 		mv "$$target.tmp" "$$target"; rm -rf "$$target.d"; \
 	done
-	@{ ar t $(STATIC_LIBS)/libcap.a | sed 's/^/.text.libcap./; s/\.o$$//'; cat $(HOT_FUNCTIONS); \
-		ar t $(STATIC_LIBS)/libseccomp.a | sed 's/^/.text.libseccomp./; s/\.o$$//'; } > $(LINK_ORDER).tmp
+	@{ for lib in $(HOT_C_LIBS); do ar t $(STATIC_LIBS)/lib$$lib.a | sed "s/^/.text.lib$$lib./; s/\.o\$$//"; done; \
+		cat $(HOT_FUNCTIONS); \
+		for lib in $(COLD_C_LIBS); do ar t $(STATIC_LIBS)/lib$$lib.a | sed "s/^/.text.lib$$lib./; s/\.o\$$//"; done; \
+	} > $(LINK_ORDER).tmp
 	@cmp -s $(LINK_ORDER).tmp $(LINK_ORDER) && rm $(LINK_ORDER).tmp || mv $(LINK_ORDER).tmp $(LINK_ORDER)
 	@printf '{\n  local: *;\n};\n' > $(EXPORTS_MAP)
 	@# SwiftPM relinks when an input object changes, not when the order file or an archive does.
-	@if [ -f $(BIN) ] && { [ $(LINK_ORDER) -nt $(BIN) ] || [ $(STATIC_LIBS)/libcap.a -nt $(BIN) ] || \
-		[ $(STATIC_LIBS)/libseccomp.a -nt $(BIN) ]; }; then rm -f $(BIN); fi
+	@if [ -f $(BIN) ]; then for input in $(LINK_ORDER) $(STATIC_C_ARCHIVES); do \
+		[ $$input -nt $(BIN) ] && rm -f $(BIN); done; true; fi
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@if ldd $(BIN) 2>/dev/null | grep -qE 'libswift|libstdc\+\+|libgcc_s|libcap|libseccomp'; then \
 		echo "error: $(BIN) needs shared libraries it should have linked statically:"; \

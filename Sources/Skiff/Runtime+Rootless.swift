@@ -65,7 +65,7 @@ extension Runtime {
                 // anything, so the init's join cannot fail half-way.
                 let ancestor = v2.mountPoint + Self.commonAncestor(v2.ownPath, path) + "/cgroup.procs"
                 do { try Files.checkAccess(ancestor, W_OK) } catch {
-                    failure = "\(error)"
+                    failure = SkiffError.text(of: error)
                     if explicit { throw SkiffError(.invalidArgument, "linux.cgroupsPath: \(failure)") }
                     continue
                 }
@@ -99,7 +99,7 @@ extension Runtime {
                     // Moving a process on cgroup2 needs the common ancestor's cgroup.procs too.
                     let ancestor = hierarchy.mountPoint + Self.commonAncestor(hierarchy.ownPath, one.path) + "/cgroup.procs"
                     do { try Files.checkAccess(ancestor, W_OK) } catch {
-                        if failure.isEmpty { failure = "\(error)" }
+                        if failure.isEmpty { failure = SkiffError.text(of: error) }
                         continue
                     }
                 }

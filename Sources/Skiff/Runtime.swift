@@ -665,8 +665,8 @@ public struct Runtime: Sendable {
     /// no fd left): SIGKILL by pid right after its start time is checked, then its exit awaited
     /// on /proc (reaped here when it is our child, as in a failed `run`). Skipping the kill, as
     /// `delete --force` did, removed the record of a container whose processes ran on.
-    private static func killWithoutPidfd(_ pid: Int32, startTime: UInt64?, also others: [Int32]) throws {
-        guard let startTime, Procfs.startTime(of: pid) == startTime else { return }
+    private static func killWithoutPidfd(_ pid: Int32, startTime: UInt64, also others: [Int32]) throws {
+        guard Procfs.startTime(of: pid) == startTime else { return }
         try Processes.kill(pid, SIGKILL)
         others.forEach { try? Processes.kill($0, SIGKILL) }
         for _ in 0..<10_000 {

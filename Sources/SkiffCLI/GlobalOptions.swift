@@ -95,7 +95,7 @@ func fail(_ error: any Error, global: GlobalOptions) -> ExitCode {
 }
 
 func fail(_ error: any Error, globals global: Globals) -> ExitCode {
-    let message = SkiffError.text(of: error)  // not "\(error)": SkiffError.text(of:)
+    let message = SkiffError.text(of: error)
     if global.log != nil, let logger = try? global.makeLogger() {
         logger.error(message)
     }

@@ -42,11 +42,12 @@ public struct SkiffError: LinuxErrorCarrier, CustomStringConvertible, Sendable {
     /// three protocols (TextOutputStreamable, CustomStringConvertible, CustomDebugStringConvertible)
     /// for its concrete type, each the first time a scan of every conformance record in the
     /// binary: ~430 K instructions in a failing command. Casts to the concrete error types of
-    /// the runtime compare metadata only.
+    /// the runtime compare metadata only; any other error is asked for one protocol, not three.
     public static func text(of error: any Error) -> String {
         if let error = error as? LinuxError { return error.description }
         if let error = error as? SkiffError { return error.message }
         if let error = error as? SpecError { return error.description }
+        if let error = error as? any CustomStringConvertible { return error.description }
         return "\(error)"
     }
 

@@ -87,7 +87,7 @@ package struct InitFailure: Codable, Sendable, Equatable {
     /// `error` as init reports it.
     package init(_ error: any Error) {
         let cause = SkiffError.cause(of: error)
-        self.init(message: "\(error)", operation: cause?.operation, path: cause?.path, errno: cause?.code)
+        self.init(message: SkiffError.text(of: error), operation: cause?.operation, path: cause?.path, errno: cause?.code)
     }
 
     /// The system call that failed, when init named one.

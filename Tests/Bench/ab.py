@@ -5,8 +5,8 @@
 
 Runs `BINARY ARGS...` n times for each binary in turn, `rounds` times over, so that the
 host's drift (its speed changes by 2x within an hour here) lands on every binary alike, and
-prints the median wall time of each. Like bench.py it spawns with posix_spawn and waits with
-waitpid, in bench.py's cgroup view (unified hierarchy hidden, what crun needs) unless
+prints the median wall time of each, timed by bench.py's own spawn (posix_spawn, wait4, its
+timeout) in bench.py's cgroup view (unified hierarchy hidden, what crun needs) unless
 --native. ARGS may name a container that each binary reuses (`--root R run ID` deletes it on
 exit; `--root R exec ID /bin/true` needs it running). Wall times on this machine vary by
 run; compare the binaries of one invocation, never figures of different invocations.
@@ -19,10 +19,10 @@ import argparse
 import os
 import statistics
 import sys
-import time
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import View  # noqa: E402  (the benchmark's cgroup view, entered the same way)
+import bench  # noqa: E402  (its cgroup view and its spawn: posix_spawn, wait4, a timeout)
 
 
 def main() -> int:
@@ -38,22 +38,21 @@ def main() -> int:
     options = parser.parse_args(argv[:split])
     arguments = argv[split + 1:]
     if not options.native:
-        View.setup()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+        bench.View.setup()
+    bench.WORKDIR = tempfile.mkdtemp(prefix="skiff-ab-")  # where spawn keeps a command's stderr
     times: dict[str, list[float]] = {binary: [] for binary in options.binaries}
     failures: dict[str, int] = {binary: 0 for binary in options.binaries}
     for _ in range(options.rounds):
         for binary in options.binaries:
             for _ in range(options.n):
-                start = time.perf_counter()
-                pid = os.posix_spawn(binary, [binary] + arguments, os.environ, file_actions=actions)
-                _, status = os.waitpid(pid, 0)
-                times[binary].append((time.perf_counter() - start) * 1000)
-                failures[binary] += status != 0
+                try:
+                    times[binary].append(bench.spawn([binary] + arguments).ms)
+                except bench.CommandFailed:
+                    failures[binary] += 1
     for binary in options.binaries:
         note = f", {failures[binary]} failed" if failures[binary] else ""
-        print(f"{binary}: median {statistics.median(times[binary]):.2f} ms (n={len(times[binary])}{note})")
+        median = f"{statistics.median(times[binary]):.2f} ms" if times[binary] else "-"
+        print(f"{binary}: median {median} (n={len(times[binary])}{note})")
     return 1 if any(failures.values()) else 0
 
 
