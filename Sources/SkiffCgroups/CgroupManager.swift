@@ -29,7 +29,7 @@ public struct CgroupManager: Sendable {
         let v1 = Set(hierarchies.filter { $0.version == .v1 }.flatMap(\.controllers))
         if let v2 = hierarchies.first(where: { $0.version == .v2 }),
            let text = try? Files.readString(v2.mountPoint + "/cgroup.controllers") {
-            v2Controllers = text.split(whereSeparator: \.isWhitespace).map(String.init).filter { !v1.contains($0) }
+            v2Controllers = text.split(whereSeparator: \.isKernelBlank).map(String.init).filter { !v1.contains($0) }
         } else {
             v2Controllers = []
         }
@@ -136,7 +136,11 @@ public struct CgroupManager: Sendable {
         let parents = directory.dropFirst(base.count).split(separator: "/").dropLast()
         var levels = [level]
         for component in parents {
-            level += "/" + component
+            // Appended, not `"/" + component`: String + Substring is the generic
+            // RangeReplaceableCollection `+`, whose Sequence types the runtime resolves by
+            // mangled name on first use (~200 K instructions, a scan of every conformance).
+            level.append("/")
+            level.append(contentsOf: component)
             levels.append(level)
         }
         for level in levels {
@@ -166,7 +170,7 @@ public struct CgroupManager: Sendable {
             let parent = String(level[..<(level.lastIndex(of: "/") ?? level.startIndex)])
             for file in ["cpuset.cpus", "cpuset.mems"] {
                 let own = (try? Files.readString(level + "/" + file)) ?? ""
-                if own.allSatisfy({ $0.isWhitespace }) {
+                if own.allSatisfy(\.isKernelBlank) {
                     let inherited = try Files.readString(parent + "/" + file)
                     try Files.write(level + "/" + file, inherited, flags: O_WRONLY)
                 }

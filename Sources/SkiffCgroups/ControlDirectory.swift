@@ -58,7 +58,7 @@ struct ControlDirectory: Sendable {
     }
 
     func readTrimmed(_ name: String) -> String? {
-        (try? read(name)).map { $0.trimmingWhitespace() }
+        (try? read(name)).map { $0.trimmingKernelBlanks() }
     }
 
     /// A file holding one number ("max" reads as UInt64.max).
@@ -84,10 +84,10 @@ struct ControlDirectory: Sendable {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    func trimmingKernelBlanks() -> String {
         var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        while let first = slice.first, first.isKernelBlank { slice.removeFirst() }
+        while let last = slice.last, last.isKernelBlank { slice.removeLast() }
         return String(slice)
     }
 }

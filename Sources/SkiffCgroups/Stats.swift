@@ -267,7 +267,7 @@ extension CgroupManager {
     static func cpuList(_ text: String) -> [UInt16] {
         var result: [UInt16] = []
         for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-").compactMap { UInt16(String($0).trimmingWhitespace()) }
+            let bounds = part.split(separator: "-").compactMap { UInt16(String($0).trimmingKernelBlanks()) }
             if bounds.count == 1 { result.append(bounds[0]) }
             if bounds.count == 2, bounds[0] <= bounds[1], bounds[1] - bounds[0] < 4096 { result += Array(bounds[0]...bounds[1]) }
         }

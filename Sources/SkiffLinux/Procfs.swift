@@ -33,7 +33,12 @@ public enum Procfs {
     /// with runc.
     public static func isInitialUserNamespace() -> Bool {
         guard let map = try? Files.readString("/proc/self/uid_map") else { return true }
-        return map.split(whereSeparator: \.isWhitespace) == ["0", "0", "4294967295"]
+        return fields(map[...]) == ["0", "0", "4294967295"]
+    }
+
+    /// The blank-separated fields of a /proc file's line.
+    static func fields(_ line: Substring) -> [Substring] {
+        line.split(whereSeparator: \.isKernelBlank)
     }
 
     /// Whether `id` has a mapping in this process's user namespace (`map` is "uid_map" or
@@ -41,8 +46,8 @@ public enum Procfs {
     public static func isMapped(_ id: UInt32, in map: String) -> Bool {
         guard let text = try? Files.readString("/proc/self/" + map) else { return false }
         return text.split(separator: "\n").contains { line in
-            let fields = line.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
-            return fields.count == 3 && UInt64(id) >= fields[0] && UInt64(id) < fields[0] + fields[2]
+            let numbers = fields(line).compactMap { UInt64($0) }
+            return numbers.count == 3 && UInt64(id) >= numbers[0] && UInt64(id) < numbers[0] + numbers[2]
         }
     }
 
@@ -66,4 +71,12 @@ public enum Procfs {
               let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
         return (Character(Unicode.Scalar(state)), start)
     }
+}
+
+extension Character {
+    /// A blank as the kernel writes them in /proc and cgroupfs files: space, tab, newline.
+    /// `isWhitespace` looks every character up in the standard library's Unicode property
+    /// tables, whose code and data a short-lived process then faults in (the runtime and each
+    /// init read uid_map, cgroup and cpuset files).
+    public var isKernelBlank: Bool { self == " " || self == "\t" || self == "\n" }
 }

@@ -91,8 +91,16 @@ public struct RootedPath: Sendable {
 
     /// The parent directory and last component of a path inside the root.
     public func split(_ path: String) -> (parent: String, name: String) {
-        var parts = path.split(separator: "/").map(String.init)
-        let name = parts.popLast() ?? "."
-        return ("/" + parts.joined(separator: "/"), name)
+        var parts = path.split(separator: "/")
+        let name = parts.popLast().map(String.init) ?? "."
+        // Appended part by part: `[String].joined(separator:)` is generic over the collection,
+        // and the runtime resolved its types by mangled name the first time, a scan of every
+        // conformance record (~190 K instructions in each init that makes a device).
+        var parent = ""
+        for part in parts {
+            parent.append("/")
+            parent.append(contentsOf: part)
+        }
+        return (parent.isEmpty ? "/" : parent, name)
     }
 }

@@ -74,10 +74,14 @@ enum JSONPath {
         return nil
     }
 
+    /// An ASCII identifier: `_` or a letter, then those or digits. Tested on bytes: Unicode
+    /// scalar properties would map the standard library's property tables into every process
+    /// that validates a config (a `run` and its init asked them ~12 times).
     private static func isIdentifier(_ key: String) -> Bool {
-        guard let first = key.unicodeScalars.first, first == "_" || first.properties.isAlphabetic && first.isASCII
-        else { return false }
-        return key.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+        func isLetter(_ byte: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) }
+        func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        guard let first = key.utf8.first, first == UInt8(ascii: "_") || isLetter(first) else { return false }
+        return key.utf8.allSatisfy { $0 == UInt8(ascii: "_") || isLetter($0) || isDigit($0) }
     }
 
     /// The name of a Swift type as a JSON user would call it.
