@@ -338,7 +338,7 @@ public struct Runtime: Sendable {
             throw SkiffError(.invalidArgument, error)
         }
         do {
-            let spec = try Spec.decode(Data(bytes))
+            let spec = try Spec.decode(bytes: bytes)
             try spec.validate()
             // Init turns these fields into the kernel's numbers again; a value it would refuse
             // fails here, before anything is made.

@@ -138,7 +138,7 @@ struct ExecArguments: Equatable {
             }
             var process: Process
             do {
-                process = try Process.decode(Data(bytes))
+                process = try Process.decode(bytes: bytes)
             } catch {
                 throw SkiffError(.invalidArgument, "process.json: \(error)")
             }

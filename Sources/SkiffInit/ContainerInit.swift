@@ -57,7 +57,7 @@ public enum ContainerInit {
         do {
             let config = OwnedFD(configFD)
             defer { config.close() }
-            spec = try Spec.decode(Data(try config.preadAll(operation: "read config.json")))
+            spec = try Spec.decode(bytes: try config.preadAll(operation: "read config.json"))
         } catch {
             throw SkiffError.wrap(error, "init: read config.json")
         }
