@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SkiffLinux
+import Synchronization
 
 /// A container's directory in one hierarchy, and the reads and writes of its control files.
 /// Files are never created: a write to a file the kernel does not offer fails with ENOENT,
@@ -95,7 +96,21 @@ extension String {
 /// Every control-file write, in order, for tests: a fake cgroupfs keeps only the last value of
 /// a file, but devices.allow or io.max take one rule per write.
 final class CgroupWriteLog: @unchecked Sendable {
-    @TaskLocal static var current: CgroupWriteLog?
+    @TaskLocal private static var installed: CgroupWriteLog?
+    /// Whether any log was ever installed (by a test). Reading the task-local costs every
+    /// process that writes a control file the Concurrency runtime: TaskLocal's metadata made
+    /// and two 64 KB windows of its code faulted in; the runtime itself never installs one.
+    private static let everInstalled = Atomic<Bool>(false)
+
+    static var current: CgroupWriteLog? {
+        everInstalled.load(ordering: .relaxed) ? installed : nil
+    }
+
+    /// Runs `body` with `log` recording its writes (tests running in parallel each see their own).
+    static func recording<T>(into log: CgroupWriteLog, _ body: () throws -> T) rethrows -> T {
+        everInstalled.store(true, ordering: .relaxed)
+        return try $installed.withValue(log) { try body() }
+    }
 
     struct Entry: Equatable, CustomStringConvertible {
         let path: String

@@ -107,7 +107,7 @@ extension FakeCgroupfs {
 /// Runs `body` recording every control-file write; returns them as "relative/path <- value".
 func recordingWrites(_ fs: FakeCgroupfs, _ body: () throws -> Void) rethrows -> [String] {
     let log = CgroupWriteLog()
-    try CgroupWriteLog.$current.withValue(log) { try body() }
+    try CgroupWriteLog.recording(into: log) { try body() }
     return log.entries.map { String($0.path.dropFirst(fs.root.count + 1)) + " <- " + $0.value }
 }
 
