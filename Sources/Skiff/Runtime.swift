@@ -162,10 +162,15 @@ public struct Runtime: Sendable {
             process: spec.process, hooks: spec.hooks)
         /// state.json as it stands, written before each thing it names exists: a create killed at
         /// any instant leaves a record `delete --force` can follow to every cgroup and process.
+        /// Without config.json's process, which only `exec` reads (of a running container: the
+        /// record written after the spawn has it); encoding it twice cost each create ~145 K
+        /// instructions.
         func recordCgroup() throws {
             record.cgroupPaths = cgroup?.directories ?? []
             record.cgroupsPath = cgroup?.path ?? ""
-            try store.save(record)
+            var beforeSpawn = record
+            beforeSpawn.process = nil
+            try store.save(beforeSpawn)
         }
         do {
             if notify {
