@@ -57,7 +57,11 @@ public enum ContainerInit {
         do {
             let config = OwnedFD(configFD)
             defer { config.close() }
-            spec = try Spec.decode(bytes: try config.preadAll(operation: "read config.json"))
+            // Without what the runtime has applied or compiled already: the cgroup resources and
+            // the seccomp profile, which arrives as its BPF program (a caller's profile, ~400
+            // syscall names in podman's, is most of its config.json).
+            spec = try SkiffJSON.decode(Spec.self, from: try config.preadAll(operation: "read config.json"),
+                                        document: Spec.documentName, omitting: ["linux.resources", "linux.seccomp"])
         } catch {
             throw SkiffError.wrap(error, "init: read config.json")
         }

@@ -50,8 +50,9 @@ extension OCIDocument {
 /// per type, which every short-lived skiff process would pay for in conformance lookups.
 public enum SkiffJSON {
     /// Decodes `type` from JSON text; errors name the JSON path, or `document` for the whole.
-    /// `omitting`: members of the top-level object decoded as if absent (parsed, as JSON, but
-    /// not turned into values), for a caller that does not need them.
+    /// `omitting`: members decoded as if absent (parsed, as JSON, but not turned into values),
+    /// for a caller that does not need them: a top-level member (`process`) or one of a
+    /// top-level object's (`linux.seccomp`).
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], document: String,
                                             omitting: Set<String> = []) throws(SpecError) -> T {
         var tree: JSONValue
@@ -60,8 +61,8 @@ public enum SkiffJSON {
         } catch {
             throw SpecError(path: document, message: "malformed JSON: \(error.message)")
         }
-        if !omitting.isEmpty, case .object(let members) = tree {
-            tree = .object(members.filter { !omitting.contains($0.key) })
+        if !omitting.isEmpty {
+            tree = tree.omitting(omitting)
         }
         do {
             return try T(from: JSONTreeDecoder(tree))
@@ -98,5 +99,23 @@ extension StrictStringEnum {
                 in: container, debugDescription: "unknown \(Self.valueDescription) \"\(raw)\"")
         }
         self = value
+    }
+}
+
+extension JSONValue {
+    /// This object without the members `paths` name: `key` for one of its own, `key.member`
+    /// for one of the object under `key`. Anything else is left as it is.
+    func omitting(_ paths: Set<String>) -> JSONValue {
+        guard case .object(let members) = self else { return self }
+        var nested: [String: Set<String>] = [:]
+        for path in paths {
+            guard let dot = path.firstIndex(of: ".") else { continue }
+            nested[String(path[..<dot]), default: []].insert(String(path[path.index(after: dot)...]))
+        }
+        return .object(members.compactMap { member in
+            if paths.contains(member.key) { return nil }
+            guard let inner = nested[member.key], case .object(let innerMembers) = member.value else { return member }
+            return (member.key, .object(innerMembers.filter { !inner.contains($0.key) }))
+        })
     }
 }

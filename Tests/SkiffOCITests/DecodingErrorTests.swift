@@ -124,6 +124,23 @@ struct DecodingErrorTests {
         #expect(spec.linux?.devices == [LinuxDevice(path: "/dev/fifo", type: "p", major: 0, minor: 0)])
     }
 
+    @Test("omitted members are not decoded, at the top level and one level down; the rest is")
+    func omittedMembers() throws {
+        // Wrong types in linux.seccomp and linux.resources: an error unless they are omitted.
+        let json = Self.config(extra: #""linux": {"seccomp": {"defaultAction": 7}, "resources": {"pids": {"limit": "x"}}, "sysctl": {"kernel.domainname": "a"}}, "hostname": "h""#)
+        let bytes = Array(json.utf8)
+        #expect(throws: SpecError.self) { try SkiffJSON.decode(Spec.self, from: bytes, document: "config.json") }
+        let spec = try SkiffJSON.decode(Spec.self, from: bytes, document: "config.json",
+                                        omitting: ["linux.seccomp", "linux.resources"])
+        #expect(spec.linux?.seccomp == nil)
+        #expect(spec.linux?.resources == nil)
+        #expect(spec.linux?.sysctl == ["kernel.domainname": "a"])
+        #expect(spec.hostname == "h")
+        let withoutLinux = try SkiffJSON.decode(Spec.self, from: bytes, document: "config.json", omitting: ["linux"])
+        #expect(withoutLinux.linux == nil)
+        #expect(withoutLinux.process?.args == ["sh"])
+    }
+
     @Test("unknown fields are ignored, as runc ignores them")
     func unknownFields() throws {
         let spec = try Spec.decode(Data(Self.config(extra: #""solaris": {"milestone": "x"}, "vm": {}"#).utf8))
