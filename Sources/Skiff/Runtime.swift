@@ -121,7 +121,9 @@ public struct Runtime: Sendable {
         } catch {
             throw SkiffError(.invalidArgument, "bundle", error)
         }
-        var (spec, configBytes) = try loadConfig(bundle: bundlePath)
+        let loaded = try loadConfig(bundle: bundlePath, seccompCache: SeccompCache(stateRoot: store.root))
+        var spec = loaded.spec
+        var configBytes = loaded.bytes
         let notify = NotifySocket.host != nil
         if notify {
             // The container's own socket, mounted in from the state directory (NotifySocket):
@@ -129,7 +131,7 @@ public struct Runtime: Sendable {
             NotifySocket.setupSpec(&spec, stateDirectory: store.directory(id))
             configBytes = Array(try spec.jsonData(indent: nil))
         }
-        let security = try SpawnSecurity.forCreate(spec: spec, id: id, bundle: bundlePath,
+        let security = try SpawnSecurity.forCreate(spec: spec, seccomp: loaded.seccomp, id: id, bundle: bundlePath,
                                                    stateDirectory: store.directory(id), logger: logger)
         guard let rootPath = spec.root?.path else { throw SkiffError(.invalidArgument, "root: missing required field") }
         let rootfs = rootPath.hasPrefix("/") ? rootPath : bundlePath + "/" + rootPath
@@ -316,7 +318,7 @@ public struct Runtime: Sendable {
 
     /// Reads and validates `<bundle>/config.json`; every error names the JSON path.
     public func loadSpec(bundle: String) throws -> Spec {
-        try loadConfig(bundle: bundle).spec
+        try loadConfig(bundle: bundle, seccompCache: nil).spec
     }
 
     /// The largest config.json skiff reads (runc has none; a spec this size is already far
@@ -325,7 +327,11 @@ public struct Runtime: Sendable {
 
     /// config.json's bytes with the spec they validated to: create hands init exactly these
     /// bytes (a sealed memfd), so a config.json rewritten meanwhile is never what init uses.
-    func loadConfig(bundle: String) throws -> (spec: Spec, bytes: [UInt8]) {
+    /// With a cache that holds the filter for linux.seccomp's text, the profile is neither
+    /// decoded nor checked again (it was, by this binary, when the filter was stored) and the
+    /// spec comes without it; the filter is returned instead.
+    func loadConfig(bundle: String, seccompCache: SeccompCache?) throws
+        -> (spec: Spec, bytes: [UInt8], seccomp: SpawnSecurity.ConfigSeccomp?) {
         let path = bundle + "/config.json"
         let bytes: [UInt8]
         do {
@@ -343,7 +349,17 @@ public struct Runtime: Sendable {
             throw SkiffError(.invalidArgument, error)
         }
         do {
-            let spec = try Spec.decode(bytes: bytes)
+            let document = try JSONDocument(parsing: bytes, name: Spec.documentName)
+            let spec: Spec
+            var seccomp: SpawnSecurity.ConfigSeccomp?
+            let seccompText = document.text(of: "linux.seccomp")
+            if let seccompText, let program = seccompCache?.cachedProgram(forText: seccompText) {
+                spec = try document.decode(Spec.self, omitting: ["linux.seccomp"])
+                seccomp = .cached(program)
+            } else {
+                spec = try document.decode(Spec.self)
+                if let profile = spec.linux?.seccomp, let seccompText { seccomp = .profile(profile, text: seccompText) }
+            }
             try spec.validate()
             // Init turns these fields into the kernel's numbers again; a value it would refuse
             // fails here, before anything is made.
@@ -356,7 +372,7 @@ public struct Runtime: Sendable {
                     ? "resctrl groups are not supported yet"
                     : "resctrl is not mounted at /sys/fs/resctrl (Intel RDT needs it)"))
             }
-            return (spec, bytes)
+            return (spec, bytes, seccomp)
         } catch let error as SpecError {
             throw SkiffError(.invalidArgument, error.path == "config.json" ? "\(error)" : "config.json: \(error)")
         }

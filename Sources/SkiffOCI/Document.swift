@@ -55,25 +55,7 @@ public enum SkiffJSON {
     /// top-level object's (`linux.seccomp`).
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], document: String,
                                             omitting: Set<String> = []) throws(SpecError) -> T {
-        var tree: JSONValue
-        do {
-            tree = try JSONParser.parse(bytes)
-        } catch {
-            throw SpecError(path: document, message: "malformed JSON: \(error.message)")
-        }
-        if !omitting.isEmpty {
-            tree = tree.omitting(omitting)
-        }
-        do {
-            return try T(from: JSONTreeDecoder(tree))
-        } catch let error as SpecError {
-            guard error.path.isEmpty else { throw error }
-            throw SpecError(path: document, message: error.message)
-        } catch let error as DecodingError {
-            throw SpecError(error, document: document)
-        } catch {
-            throw SpecError(path: document, message: "\(error)")
-        }
+        try JSONDocument(parsing: bytes, name: document).decode(type, omitting: omitting)
     }
 
     /// JSON text for `value`: members in declaration order, dictionaries' keys sorted, unset
@@ -99,6 +81,55 @@ extension StrictStringEnum {
                 in: container, debugDescription: "unknown \(Self.valueDescription) \"\(raw)\"")
         }
         self = value
+    }
+}
+
+/// A JSON document parsed once: decoded whole or without some members, and a member's own
+/// text at hand (the runtime keys its compiled seccomp filters by the profile's text, and
+/// decodes the profile only when no filter is cached for it).
+public struct JSONDocument: Sendable {
+    let tree: JSONValue
+    /// What errors about the whole document name: `config.json`.
+    public let name: String
+
+    public init(parsing bytes: [UInt8], name: String) throws(SpecError) {
+        do {
+            tree = try JSONParser.parse(bytes)
+        } catch {
+            throw SpecError(path: name, message: "malformed JSON: \(error.message)")
+        }
+        self.name = name
+    }
+
+    /// Decodes `type`, errors naming the JSON path; `omitting` as in `SkiffJSON.decode`.
+    public func decode<T: Decodable>(_ type: T.Type, omitting: Set<String> = []) throws(SpecError) -> T {
+        let value = omitting.isEmpty ? tree : tree.omitting(omitting)
+        do {
+            return try T(from: JSONTreeDecoder(value))
+        } catch let error as SpecError {
+            guard error.path.isEmpty else { throw error }
+            throw SpecError(path: name, message: error.message)
+        } catch let error as DecodingError {
+            throw SpecError(error, document: name)
+        } catch {
+            throw SpecError(path: name, message: "\(error)")
+        }
+    }
+
+    /// The member `path` names (`linux.seccomp`: a top-level member, or one of a top-level
+    /// object's) as compact JSON text, written back from the parse: the same text for the
+    /// same value, whatever whitespace the file had. Nil when it is absent or null.
+    public func text(of path: String) -> [UInt8]? {
+        guard case .object(let members) = tree else { return nil }
+        let (key, rest) = path.firstIndex(of: ".").map { (String(path[..<$0]), String(path[path.index(after: $0)...])) }
+            ?? (path, "")
+        guard var value = members.last(where: { $0.key == key })?.value else { return nil }
+        if !rest.isEmpty {
+            guard case .object(let inner) = value, let member = inner.last(where: { $0.key == rest })?.value else { return nil }
+            value = member
+        }
+        if case .null = value { return nil }
+        return JSONWriter.write(value, indent: nil)
     }
 }
 

@@ -59,6 +59,25 @@ import SkiffOCI
         #expect(key.contains("kernel "))
     }
 
+    @Test("a profile's filter is found by the profile's JSON text, before it is decoded")
+    func theTextFindsTheFilter() throws {
+        let temp = try TemporaryDirectory("skiff-seccomp-cache")
+        let cache = SeccompCache(stateRoot: temp.path)
+        let config = #"{"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read", "write", "openat"], "action": "SCMP_ACT_ALLOW"}]}}}"#
+        let spaced = #"{ "linux" : { "seccomp" : { "defaultAction":"SCMP_ACT_ERRNO","syscalls":[ {"names":["read","write","openat"],"action":"SCMP_ACT_ALLOW"} ] } } }"#
+        let text = try #require(try JSONDocument(parsing: Array(config.utf8), name: "config.json").text(of: "linux.seccomp"))
+        #expect(try JSONDocument(parsing: Array(spaced.utf8), name: "config.json").text(of: "linux.seccomp") == text)
+        #expect(cache.cachedProgram(forText: text) == nil)
+        let compiled = try cache.program(for: profile, text: text)
+        #expect(cache.cachedProgram(forText: text) == compiled)
+        // Another text (another action) is another entry.
+        let other = try #require(try JSONDocument(parsing: Array(config.replacingOccurrences(of: "SCMP_ACT_ALLOW", with: "SCMP_ACT_LOG").utf8),
+                                                  name: "config.json").text(of: "linux.seccomp"))
+        #expect(cache.cachedProgram(forText: other) == nil)
+        #expect(try JSONDocument(parsing: Array(#"{"linux": {"seccomp": null}}"#.utf8), name: "config.json").text(of: "linux.seccomp") == nil)
+        #expect(try JSONDocument(parsing: Array(#"{"linux": {}}"#.utf8), name: "config.json").text(of: "linux.seccomp") == nil)
+    }
+
     @Test func aDamagedEntryIsRecompiled() throws {
         let temp = try TemporaryDirectory("skiff-seccomp-cache")
         let cache = SeccompCache(stateRoot: temp.path)

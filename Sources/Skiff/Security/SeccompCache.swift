@@ -12,9 +12,10 @@ import SkiffOCI
 /// reading it back takes about 0.1 ms (crun keeps such a cache too).
 ///
 /// An entry is found by a hash of its key but used only when the whole key stored in it is
-/// byte-for-byte the key asked for: every field of the profile, the libseccomp version, the kernel
+/// byte-for-byte the key asked for: the profile's JSON text, the libseccomp version, the kernel
 /// release (flag and action support are probed at compile time) and the identity of the skiff
-/// binary that compiled it. A crafted hash collision therefore gains nothing.
+/// binary that compiled it. A crafted hash collision therefore gains nothing. Keyed by text,
+/// a hit spares `create` decoding the profile too (~1.5 M instructions for a podman-like one).
 struct SeccompCache {
     static let directoryName = "@seccomp"
     static let maxEntries = 64
@@ -24,16 +25,33 @@ struct SeccompCache {
         directory = stateRoot + "/" + Self.directoryName
     }
 
-    func program(for seccomp: LinuxSeccomp, logger: SkiffLogger? = nil) throws(SkiffError) -> SeccompProgram {
-        guard let key = Self.key(for: seccomp) else { return try SeccompCompiler.compile(seccomp) }
+    /// The filter for `seccomp`: from the cache, else compiled and stored. `text` is the
+    /// profile's JSON text as config.json gave it (`JSONDocument.text(of:)`), the key `create`
+    /// looks up before it decodes the profile; without it the key is the profile encoded.
+    func program(for seccomp: LinuxSeccomp, text: [UInt8]? = nil, logger: SkiffLogger? = nil) throws(SkiffError) -> SeccompProgram {
+        let profileText = text ?? (try? SkiffJSON.encode(seccomp))
+        guard let key = profileText.flatMap(Self.key(forText:)) else { return try SeccompCompiler.compile(seccomp) }
         let path = directory + "/" + Self.fileName(for: key)
-        if let bytes = try? Files.read(path, limit: 4 << 20), let program = Self.decode(bytes, key: key) {
+        if let program = Self.read(path, key: key) {
             logger?.debug("seccomp filter from the cache")
             return program
         }
         let program = try SeccompCompiler.compile(seccomp)
         store(program, key: key, path: path)
         return program
+    }
+
+    /// The filter stored for a profile of this JSON text, if there is one. Equal texts decode
+    /// to equal profiles, which this binary (part of the key) validated and compiled alike, so
+    /// `create` need not decode a profile whose filter is here.
+    func cachedProgram(forText text: [UInt8]) -> SeccompProgram? {
+        guard let key = Self.key(forText: text) else { return nil }
+        return Self.read(directory + "/" + Self.fileName(for: key), key: key)
+    }
+
+    private static func read(_ path: String, key: [UInt8]) -> SeccompProgram? {
+        guard let bytes = try? Files.read(path, limit: 4 << 20) else { return nil }
+        return decode(bytes, key: key)
     }
 
     /// Best effort: a cache that cannot be written only costs the next create a compile.
@@ -65,16 +83,23 @@ struct SeccompCache {
         return try? SeccompProgram(decoding: Array(bytes[(4 + length)...]))
     }
 
-    /// Everything the compiled program depends on, or nil when it cannot be told (no cache).
-    static func key(for seccomp: LinuxSeccomp) -> [UInt8]? {
+    /// Everything the compiled program depends on, or nil when it cannot be told (no cache):
+    /// the profile's JSON text, libseccomp's version, the kernel release (flag and action
+    /// support are probed when compiling) and this binary's identity (its checks of a profile).
+    static func key(forText text: [UInt8]) -> [UInt8]? {
         guard let version = seccomp_version() else { return nil }
         var system = utsname()
         uname(&system)
         let release = withUnsafeBytes(of: system.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         guard let exe = try? Files.status("/proc/self/exe") else { return nil }
-        let header = "skiff-seccomp-cache 1\nlibseccomp \(version.pointee.major).\(version.pointee.minor).\(version.pointee.micro)\n"
+        let header = "skiff-seccomp-cache 2\nlibseccomp \(version.pointee.major).\(version.pointee.minor).\(version.pointee.micro)\n"
             + "kernel \(release)\nbinary \(exe.st_dev):\(exe.st_ino):\(exe.st_size):\(exe.st_mtim.tv_sec).\(exe.st_mtim.tv_nsec)\n"
-        return Array(header.utf8) + seccomp.canonicalBytes()
+        return Array(header.utf8) + text
+    }
+
+    /// The key of a profile given as a value: its JSON encoding.
+    static func key(for seccomp: LinuxSeccomp) -> [UInt8]? {
+        (try? SkiffJSON.encode(seccomp)).flatMap(key(forText:))
     }
 
     /// FNV-1a, 64 bits: only to name the file, never trusted.
@@ -86,58 +111,5 @@ struct SeccompCache {
         }
         let hex = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex + ".bpf"
-    }
-}
-
-extension LinuxSeccomp {
-    /// Every field, each string length-prefixed and each optional tagged, so two profiles
-    /// have equal bytes exactly when they are equal. (The generic JSON encoder takes ten times
-    /// longer on a 300-syscall profile, most of a cache hit.)
-    func canonicalBytes() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(8192)
-        func integer(_ value: UInt64) { withUnsafeBytes(of: value) { bytes += $0 } }
-        func string(_ value: String) {
-            integer(UInt64(value.utf8.count))
-            bytes += value.utf8
-        }
-        func optional<T>(_ value: T?, _ body: (T) -> Void) {
-            if let value {
-                bytes.append(1)
-                body(value)
-            } else {
-                bytes.append(0)
-            }
-        }
-        func strings(_ values: [String]?) {
-            optional(values) { list in
-                integer(UInt64(list.count))
-                list.forEach(string)
-            }
-        }
-        string(defaultAction)
-        optional(defaultErrnoRet) { integer(UInt64($0)) }
-        strings(architectures)
-        strings(flags)
-        optional(listenerPath, string)
-        optional(listenerMetadata, string)
-        optional(syscalls) { rules in
-            integer(UInt64(rules.count))
-            for rule in rules {
-                strings(rule.names)
-                string(rule.action)
-                optional(rule.errnoRet) { integer(UInt64($0)) }
-                optional(rule.args) { args in
-                    integer(UInt64(args.count))
-                    for arg in args {
-                        integer(UInt64(arg.index))
-                        integer(arg.value)
-                        optional(arg.valueTwo, integer)
-                        string(arg.op)
-                    }
-                }
-            }
-        }
-        return bytes
     }
 }

@@ -43,21 +43,35 @@ final class SpawnSecurity {
     }
 
     /// `create`: everything config.json asks for, checked and compiled.
-    static func forCreate(spec: Spec, id: String, bundle: String, stateDirectory: String,
-                          logger: SkiffLogger) throws(SkiffError) -> SpawnSecurity {
+    static func forCreate(spec: Spec, seccomp configSeccomp: ConfigSeccomp?, id: String, bundle: String,
+                          stateDirectory: String, logger: SkiffLogger) throws(SkiffError) -> SpawnSecurity {
         let process = spec.process ?? Process()
         let host = HostLSMs.detect()
         try LSMLabels.validate(process: process, mountLabel: spec.linux?.mountLabel, host: host)
         let capabilities = try checkedCapabilities(process, base: "process", logger: logger)
         // The state root holds the cache of compiled filters.
         let root = String(stateDirectory[..<(stateDirectory.lastIndex(of: "/") ?? stateDirectory.endIndex)])
-        let seccomp = try spec.linux?.seccomp.map { (profile: LinuxSeccomp) throws(SkiffError) in
-            try SeccompCache(stateRoot: root).program(for: profile, logger: logger)
+        let seccomp: SeccompProgram?
+        switch configSeccomp {
+        case .cached(let program)?:
+            logger.debug("seccomp filter from the cache")
+            seccomp = program
+        case .profile(let profile, let text)?:
+            seccomp = try SeccompCache(stateRoot: root).program(for: profile, text: text, logger: logger)
+        case nil:
+            seccomp = nil
         }
         let state = State(ociVersion: spec.ociVersion, id: id, status: .creating, bundle: bundle,
                           annotations: spec.annotations)
         return SpawnSecurity(capabilities: capabilities, seccomp: seccomp, host: host, stateDirectory: stateDirectory,
                              state: state, saveProgram: true, logger: logger)
+    }
+
+    /// config.json's linux.seccomp as `create` has it: the filter the cache held for the
+    /// profile's text (the profile then left undecoded), or the profile to compile and cache.
+    enum ConfigSeccomp {
+        case cached(SeccompProgram)
+        case profile(LinuxSeccomp, text: [UInt8])
     }
 
     /// `exec`: the process's own capabilities and LSM settings, the container's filter.
