@@ -69,11 +69,13 @@ HOT_FUNCTIONS ?= $(CURDIR)/Tests/Bench/hot-functions.txt
 LINK_ORDER    := $(SCRATCH)/link-order.txt
 # Code the list cannot name by symbol, placed after it by section name (gold's ordering file
 # takes globs): the compiler's private functions (closure contexts' destroyers, outlined
-# helpers: `.text..L__unnamed_12`, `.text..Lobjectdestroy.3`; 574 of them, 16 KB) and the
+# helpers: `.text..L__unnamed_12`, `.text..Lobjectdestroy.3`; 574 of them, 16 KB), the
 # static constructors every process runs (`.text.startup` of libcap, the Swift runtime, its
-# backtracer, Concurrency: 2 KB). Left beside their objects' cold code, a `run` faulted in
-# eight 64 KB windows for the first and five for the second, in the runtime and again in init.
-UNNAMED_FUNCTIONS := .text..L* .text.startup
+# backtracer, Concurrency: 2 KB) and the C and C++ code compilers mark unlikely (28 KB, some
+# of which runs in every process: libdispatch's initialisation). Left beside their objects'
+# cold code, a `run` faulted in eight 64 KB windows for the first and five for the second, in
+# the runtime and again in init; the third cost ~230 KB of peak RSS.
+UNNAMED_FUNCTIONS := .text..L* .text.startup .text.unlikely.*
 LAYOUT_FLAGS  := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
 	-Xlinker --section-ordering-file=$(LINK_ORDER)
 # --disable-local-rpath: no RUNPATH $ORIGIN. The binary links the Swift runtime statically and
