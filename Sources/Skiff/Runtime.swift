@@ -246,15 +246,16 @@ public struct Runtime: Sendable {
                 namespacesReady: netDevices.devices.isEmpty ? nil : { pid in try netDevices.moveIn(pid: pid) },
                 placeStage0: systemd.map { placement in
                     { pid in try startSystemdScope(placement, spec: spec, id: id, pid: pid) { unitStarted = true } }
+                },
+                pidReported: { pid, startTime in
+                    record.pid = pid
+                    record.pidStartTime = startTime
+                    record.rootfs = initOptions.rootfs
+                    try store.save(record)
                 }
             ).spawn()
             spawnedPid = spawned.pid
             try console?.receiveMaster()
-
-            record.pid = spawned.pid
-            record.pidStartTime = spawned.startTime
-            record.rootfs = initOptions.rootfs
-            try store.save(record)
             if let pidFile = options.pidFile {
                 try writePidFile(pidFile, pid: spawned.pid)
             }

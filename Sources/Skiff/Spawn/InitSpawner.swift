@@ -47,6 +47,10 @@ struct InitSpawner {
     /// join (cgroup2 ones by stage 0's pid, v1 ones by stage 2 itself). Under systemd
     /// `cgroupDirectories` is empty.
     var placeStage0: ((Int32) throws -> [String])? = nil
+    /// Runs once init's pid and start time are known, while init sets itself up: `create`
+    /// records them here, so that after "ready" only "committed" remains and init, which waits
+    /// for it, is not kept waiting on state.json's encoding.
+    var pidReported: ((_ pid: Int32, _ startTime: UInt64) throws -> Void)? = nil
 
     /// The container's init, prepared and waiting for `commit()`.
     struct Spawned {
@@ -185,10 +189,14 @@ struct InitSpawner {
             }
             (stage1, pid) = report
             logger.debug("init pid \(pid)")
+            guard let startTime = Procfs.startTime(of: pid) else {
+                throw failure(log: log.read, fallback: "init: process \(pid) is gone")
+            }
             if let namespacesReady {
                 try namespacesReady(pid)
                 try sendFirstMessage()
             }
+            try pidReported?(pid, startTime)
             _ = try? Processes.wait(stage1)
             let stage0Exit = try Processes.wait(stage0)
             if stage0Exit != .exited(0) {
@@ -213,9 +221,6 @@ struct InitSpawner {
             }
             forwardLogs(log.read)
             logger.debug("init ready")
-            guard let startTime = Procfs.startTime(of: pid) else {
-                throw SkiffError(.containerInit, "init: process \(pid) is gone")
-            }
             return Spawned(pid: pid, startTime: startTime, sync: sync)
         } catch {
             if pid > 0 {
