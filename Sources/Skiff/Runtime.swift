@@ -164,9 +164,9 @@ public struct Runtime: Sendable {
             process: spec.process, hooks: spec.hooks)
         /// state.json as it stands, written before each thing it names exists: a create killed at
         /// any instant leaves a record `delete --force` can follow to every cgroup and process.
-        /// Without config.json's process, which only `exec` reads (of a running container: the
-        /// record written after the spawn has it); encoding it twice cost each create ~145 K
-        /// instructions.
+        /// Without config.json's process, which only `exec` reads (of a created or running
+        /// container: the record written once init's pid is known has it); encoding it twice
+        /// cost each create ~145 K instructions.
         func recordCgroup() throws {
             record.cgroupPaths = cgroup?.directories ?? []
             record.cgroupsPath = cgroup?.path ?? ""
