@@ -30,11 +30,23 @@ public enum Files {
 
     /// Writes `data` to a temp file beside `path`, fsyncs nothing (state is tmpfs), and renames
     /// it over `path`, so a reader never sees a half-written file (runc does the same).
+    ///
+    /// A file that replaces another is exchanged with it (renameat2 RENAME_EXCHANGE), and the
+    /// old content unlinked: readers see the whole old or the whole new file as with rename,
+    /// but ext4 (auto_da_alloc) starts writeback of a file renamed over another, and the
+    /// unlink that ends a container's life then waited for that I/O (state.json on an ext4
+    /// root: 0.57 ms an unlink, 0.03 ms after an exchange). With nothing to replace (ENOENT)
+    /// or no exchange on the filesystem, a plain rename. A failed unlink of the old content
+    /// leaves `<path>.tmp`, which the next write truncates.
     public static func writeAtomically(_ path: String, _ data: [UInt8], mode: mode_t = 0o600) throws(LinuxError) {
         let temp = path + ".tmp"
         let fd = try open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         try fd.writeAll(data, path: temp)
         fd.close()
+        if sysCallErrno({ skiff_rename_exchange(temp, path) }).errno == 0 {
+            _ = Glibc.unlink(temp)
+            return
+        }
         _ = try sysCall("rename", path: path) { Glibc.rename(temp, path) }
     }
 

@@ -35,6 +35,21 @@ import SkiffLinux
         #expect(status.contains("\nPid:\t\(getpid())\n"))
     }
 
+    /// The replaced file is swapped out whole (renameat2's exchange, then unlinked): a reader
+    /// that opened it keeps the old content, and nothing of it stays in the directory.
+    @Test func aReaderOfTheReplacedFileKeepsItsContent() throws {
+        let path = temp.file("state.json")
+        try Files.writeAtomically(path, Array("old".utf8))
+        let reader = try Files.open(path, flags: O_RDONLY)
+        try Files.writeAtomically(path, Array("new".utf8))
+        #expect(try reader.preadAll() == Array("old".utf8))
+        var st = stat()
+        #expect(fstat(reader.raw, &st) == 0)
+        #expect(st.st_nlink == 0)
+        #expect(try temp.read("state.json") == "new")
+        #expect(try temp.entries() == ["state.json"])
+    }
+
     @Test func writeAtomicallyUsesTheMode() throws {
         try Files.writeAtomically(temp.file("pid"), Array("42".utf8), mode: 0o600)
         var st = stat()

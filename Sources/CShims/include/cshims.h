@@ -113,6 +113,11 @@ static inline int skiff_pivot_root(const char *new_root, const char *put_old) {
     return (int)syscall(SYS_pivot_root, new_root, put_old);
 }
 
+/* renameat2(2) with RENAME_EXCHANGE (1 << 1): swaps two existing paths atomically. */
+static inline int skiff_rename_exchange(const char *a, const char *b) {
+    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 1U << 1);
+}
+
 static inline int skiff_errno(void) { return errno; }
 static inline void skiff_set_errno(int value) { errno = value; }
 
