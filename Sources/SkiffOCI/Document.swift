@@ -121,12 +121,11 @@ public struct JSONDocument: Sendable {
     /// same value, whatever whitespace the file had. Nil when it is absent or null.
     public func text(of path: String) -> [UInt8]? {
         guard case .object(let members) = tree else { return nil }
-        let (key, rest) = path.firstIndex(of: ".").map { (String(path[..<$0]), String(path[path.index(after: $0)...])) }
-            ?? (path, "")
+        let (key, member) = JSONValue.split(path)
         guard var value = members.last(where: { $0.key == key })?.value else { return nil }
-        if !rest.isEmpty {
-            guard case .object(let inner) = value, let member = inner.last(where: { $0.key == rest })?.value else { return nil }
-            value = member
+        if let member {
+            guard case .object(let inner) = value, let nested = inner.last(where: { $0.key == member })?.value else { return nil }
+            value = nested
         }
         if case .null = value { return nil }
         return JSONWriter.write(value, indent: nil)
@@ -140,13 +139,20 @@ extension JSONValue {
         guard case .object(let members) = self else { return self }
         var nested: [String: Set<String>] = [:]
         for path in paths {
-            guard let dot = path.firstIndex(of: ".") else { continue }
-            nested[String(path[..<dot]), default: []].insert(String(path[path.index(after: dot)...]))
+            let (key, member) = Self.split(path)
+            if let member { nested[key, default: []].insert(member) }
         }
         return .object(members.compactMap { member in
             if paths.contains(member.key) { return nil }
             guard let inner = nested[member.key], case .object(let innerMembers) = member.value else { return member }
             return (member.key, .object(innerMembers.filter { !inner.contains($0.key) }))
         })
+    }
+
+    /// `linux.seccomp` as ("linux", "seccomp"), `process` as ("process", nil): the one level of
+    /// nesting `omitting` and `JSONDocument.text(of:)` take.
+    static func split(_ path: String) -> (key: String, member: String?) {
+        guard let dot = path.firstIndex(of: ".") else { return (path, nil) }
+        return (String(path[..<dot]), String(path[path.index(after: dot)...]))
     }
 }

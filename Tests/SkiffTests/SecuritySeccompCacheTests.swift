@@ -12,10 +12,13 @@ import SkiffOCI
         LinuxSyscall(names: ["read", "write", "openat"], action: "SCMP_ACT_ALLOW"),
     ])
 
+    /// A profile's JSON text, as config.json would carry it: what the cache is keyed by.
+    func text(_ seccomp: LinuxSeccomp) throws -> [UInt8] { try SkiffJSON.encode(seccomp) }
+
     @Test func aSecondCreateReadsTheCompiledFilter() throws {
         let temp = try TemporaryDirectory("skiff-seccomp-cache")
         let cache = SeccompCache(stateRoot: temp.path)
-        let first = try cache.program(for: profile)
+        let first = try cache.program(for: profile, text: text(profile))
         #expect(first == (try SeccompCompiler.compile(profile)))
         let entries = try FileManager.default.contentsOfDirectory(atPath: cache.directory)
         #expect(entries.count == 1)
@@ -25,18 +28,18 @@ import SkiffOCI
         // Proof the second call reads the entry: change the stored program, keep the key.
         let path = cache.directory + "/" + entries[0]
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        let key = try #require(SeccompCache.key(for: profile))
+        let key = try #require(SeccompCache.key(forText: try text(profile)))
         var altered = first
         altered.flags = 4
         bytes = Array(bytes.prefix(4 + key.count)) + altered.encoded()
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        #expect(try cache.program(for: profile) == altered)
+        #expect(try cache.program(for: profile, text: text(profile)) == altered)
     }
 
     @Test func anEntryForAnotherKeyIsNeverUsed() throws {
         let temp = try TemporaryDirectory("skiff-seccomp-cache")
         let cache = SeccompCache(stateRoot: temp.path)
-        let key = try #require(SeccompCache.key(for: profile))
+        let key = try #require(SeccompCache.key(forText: try text(profile)))
         // A file under this profile's name, holding another profile's key and a permissive program.
         var otherKey = key
         otherKey[otherKey.count - 2] ^= 1
@@ -45,16 +48,16 @@ import SkiffOCI
         bytes += otherKey + SeccompProgram(instructions: [.init(code: 6, jt: 0, jf: 0, k: 0x7fff_0000)], flags: 0).encoded()
         try FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
         try Data(bytes).write(to: URL(fileURLWithPath: cache.directory + "/" + SeccompCache.fileName(for: key)))
-        #expect(try cache.program(for: profile) == (try SeccompCompiler.compile(profile)))
+        #expect(try cache.program(for: profile, text: text(profile)) == (try SeccompCompiler.compile(profile)))
     }
 
     @Test func theKeyCoversTheWholeProfile() throws {
         var other = profile
         other.syscalls?[0].names.append("close")
         other.listenerMetadata = "x"
-        #expect(SeccompCache.key(for: profile) != SeccompCache.key(for: other))
-        #expect(SeccompCache.key(for: profile) == SeccompCache.key(for: profile))
-        let key = String(decoding: try #require(SeccompCache.key(for: profile)), as: UTF8.self)
+        #expect(SeccompCache.key(forText: try text(profile)) != SeccompCache.key(forText: try text(other)))
+        #expect(SeccompCache.key(forText: try text(profile)) == SeccompCache.key(forText: try text(profile)))
+        let key = String(decoding: try #require(SeccompCache.key(forText: try text(profile))), as: UTF8.self)
         #expect(key.contains("libseccomp 2."))
         #expect(key.contains("kernel "))
     }
@@ -81,9 +84,9 @@ import SkiffOCI
     @Test func aDamagedEntryIsRecompiled() throws {
         let temp = try TemporaryDirectory("skiff-seccomp-cache")
         let cache = SeccompCache(stateRoot: temp.path)
-        let key = try #require(SeccompCache.key(for: profile))
+        let key = try #require(SeccompCache.key(forText: try text(profile)))
         try FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: cache.directory + "/" + SeccompCache.fileName(for: key)))
-        #expect(try cache.program(for: profile) == (try SeccompCompiler.compile(profile)))
+        #expect(try cache.program(for: profile, text: text(profile)) == (try SeccompCompiler.compile(profile)))
     }
 }

@@ -27,10 +27,9 @@ struct SeccompCache {
 
     /// The filter for `seccomp`: from the cache, else compiled and stored. `text` is the
     /// profile's JSON text as config.json gave it (`JSONDocument.text(of:)`), the key `create`
-    /// looks up before it decodes the profile; without it the key is the profile encoded.
-    func program(for seccomp: LinuxSeccomp, text: [UInt8]? = nil, logger: SkiffLogger? = nil) throws(SkiffError) -> SeccompProgram {
-        let profileText = text ?? (try? SkiffJSON.encode(seccomp))
-        guard let key = profileText.flatMap(Self.key(forText:)) else { return try SeccompCompiler.compile(seccomp) }
+    /// looks up before it decodes the profile.
+    func program(for seccomp: LinuxSeccomp, text: [UInt8], logger: SkiffLogger? = nil) throws(SkiffError) -> SeccompProgram {
+        guard let key = Self.key(forText: text) else { return try SeccompCompiler.compile(seccomp) }
         let path = directory + "/" + Self.fileName(for: key)
         if let program = Self.read(path, key: key) {
             logger?.debug("seccomp filter from the cache")
@@ -95,11 +94,6 @@ struct SeccompCache {
         let header = "skiff-seccomp-cache 2\nlibseccomp \(version.pointee.major).\(version.pointee.minor).\(version.pointee.micro)\n"
             + "kernel \(release)\nbinary \(exe.st_dev):\(exe.st_ino):\(exe.st_size):\(exe.st_mtim.tv_sec).\(exe.st_mtim.tv_nsec)\n"
         return Array(header.utf8) + text
-    }
-
-    /// The key of a profile given as a value: its JSON encoding.
-    static func key(for seccomp: LinuxSeccomp) -> [UInt8]? {
-        (try? SkiffJSON.encode(seccomp)).flatMap(key(forText:))
     }
 
     /// FNV-1a, 64 bits: only to name the file, never trusted.

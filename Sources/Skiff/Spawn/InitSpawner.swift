@@ -55,7 +55,6 @@ struct InitSpawner {
     /// The container's init, prepared and waiting for `commit()`.
     struct Spawned {
         let pid: Int32
-        let startTime: UInt64
         let sync: SyncChannel
 
         /// Tells init that the runtime has recorded it (state.json, the pid file): it goes on
@@ -189,14 +188,16 @@ struct InitSpawner {
             }
             (stage1, pid) = report
             logger.debug("init pid \(pid)")
-            guard let startTime = Procfs.startTime(of: pid) else {
-                throw failure(log: log.read, fallback: "init: process \(pid) is gone")
-            }
             if let namespacesReady {
                 try namespacesReady(pid)
                 try sendFirstMessage()
             }
-            try pidReported?(pid, startTime)
+            if let pidReported {
+                guard let startTime = Procfs.startTime(of: pid) else {
+                    throw failure(log: log.read, fallback: "init: process \(pid) is gone")
+                }
+                try pidReported(pid, startTime)
+            }
             _ = try? Processes.wait(stage1)
             let stage0Exit = try Processes.wait(stage0)
             if stage0Exit != .exited(0) {
@@ -221,7 +222,7 @@ struct InitSpawner {
             }
             forwardLogs(log.read)
             logger.debug("init ready")
-            return Spawned(pid: pid, startTime: startTime, sync: sync)
+            return Spawned(pid: pid, sync: sync)
         } catch {
             if pid > 0 {
                 try? Processes.kill(pid, SIGKILL)
