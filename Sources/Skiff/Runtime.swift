@@ -201,13 +201,14 @@ public struct Runtime: Sendable {
                 } catch {
                     throw SkiffError(.invalidArgument, error)
                 }
-                try recordCgroup()
-                try cgroup?.create()
-                cgroupCreated = true
-            }
-            if systemd == nil {
-                try applyResources(spec, cgroup: cgroup)
-                logger.debug("cgroups created")
+                // On cgroup2 stage 0 is born in the container's cgroup (clone3
+                // CLONE_INTO_CGROUP), which must exist first. v1 hierarchies only: stage 2 joins
+                // them itself, and they are made while stage 0 loads (placeStage0 below).
+                if cgroup?.hierarchies.contains(where: { $0.version == .v2 }) == true {
+                    try recordCgroup()
+                    try cgroup?.create()
+                    cgroupCreated = true
+                }
             }
 
             let fifoPath = store.fifoPath(id)
@@ -232,7 +233,7 @@ public struct Runtime: Sendable {
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try bootstrap(spec, bundle: bundlePath), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds,
-                cgroupDirectories: systemd == nil ? cgroup?.directories ?? [] : [],
+                cgroupDirectories: systemd == nil && cgroupCreated ? cgroup?.directories ?? [] : [],
                 fifo: fifo, config: try SealedMemfd.make(name: "skiff-config", contents: configBytes),
                 consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
                 runtimeHooks: { [logger] pid in
@@ -246,6 +247,19 @@ public struct Runtime: Sendable {
                 namespacesReady: netDevices.devices.isEmpty ? nil : { pid in try netDevices.moveIn(pid: pid) },
                 placeStage0: systemd.map { placement in
                     { pid in try startSystemdScope(placement, spec: spec, id: id, pid: pid) { unitStarted = true } }
+                } ?? { [logger] _ in
+                    // While stage 0 loads: the cgroups not made yet, and every cgroup's limits
+                    // (before the bootstrap data, so before any process of the container).
+                    var made: [String] = []
+                    if let cgroup, !cgroupCreated {
+                        try recordCgroup()
+                        try cgroup.create()
+                        cgroupCreated = true
+                        made = cgroup.directories
+                    }
+                    try applyResources(spec, cgroup: cgroup)
+                    logger.debug("cgroups created")
+                    return made
                 },
                 pidReported: { pid, startTime in
                     record.pid = pid
