@@ -3,7 +3,7 @@ import SkiffOCI
 
 /// What the runtime tells the Swift init before it prepares the container: the options of
 /// the command line and what the runtime resolved (the rootfs, the cgroup directories).
-package struct InitOptions: Codable, Sendable, Equatable {
+package struct InitOptions: Sendable, Equatable {
     package var containerID: String
     package var rootfs: String
     package var noPivot: Bool
@@ -33,7 +33,7 @@ package struct InitOptions: Codable, Sendable, Equatable {
 }
 
 /// What the runtime tells the Swift init of `skiff exec`: the process to run.
-package struct ExecInitOptions: Codable, Sendable, Equatable {
+package struct ExecInitOptions: Sendable, Equatable {
     package var containerID: String
     package var process: Process
     package var preserveFds: Int
@@ -50,7 +50,7 @@ package struct ExecInitOptions: Codable, Sendable, Equatable {
     }
 }
 
-package struct CgroupMountSource: Codable, Sendable, Equatable {
+package struct CgroupMountSource: Sendable, Equatable {
     /// "v1" or "v2".
     package var version: String
     /// v1 controllers of the hierarchy ("cpu", "name=systemd"…), empty for v2.
@@ -71,7 +71,7 @@ package struct CgroupMountSource: Codable, Sendable, Equatable {
 /// Why init failed, as it crosses the sync socket: the one-line message, and the failed
 /// system call behind it as values (operation, path, errno), so that the runtime rebuilds a
 /// `SkiffError` whose `cause` is that `LinuxError` rather than text to parse.
-package struct InitFailure: Codable, Sendable, Equatable {
+package struct InitFailure: Sendable, Equatable {
     package var message: String
     package var operation: String?
     package var path: String?
@@ -99,7 +99,12 @@ package struct InitFailure: Codable, Sendable, Equatable {
 
 /// Messages on the sync socket (SOCK_SEQPACKET, one JSON object per packet), the only channel
 /// between the runtime and the Swift init. docs/nsexec.md lists them.
-package enum SyncMessage: Codable, Sendable, Equatable {
+///
+/// Mapped to and from the JSON tree by hand, not through Codable: init decodes its options
+/// first thing, and Codable's first use in a fresh process (its generic containers, their
+/// metadata and witness tables) cost init ~0.1 ms of every create and exec (docs/benchmarks.md).
+/// Only the spec's process inside `exec` goes through Codable, as the spec types do everywhere.
+package enum SyncMessage: Sendable, Equatable {
     case options(InitOptions)   // runtime → init, first, for a new container
     case exec(ExecInitOptions)  // runtime → init, first, for exec
     case hooks                  // init → runtime: namespaces and mounts made, before pivot_root: run prestart and createRuntime
@@ -108,50 +113,86 @@ package enum SyncMessage: Codable, Sendable, Equatable {
     case committed              // runtime → init: state.json and the pid file are written: go on (exec.fifo, or execve)
     case error(InitFailure)     // init → runtime: preparation failed: the one-line reason, and the failed call's operation, path and errno
 
-    private enum CodingKeys: String, CodingKey { case type, options, exec, message, operation, path, errno }
+    /// The packet: `{"type":"options","options":{…}}`, `{"type":"ready"}`, `{"type":"error","message":…}`.
+    package func encoded() throws -> [UInt8] {
+        var members: [(key: String, value: JSONValue)] = [("type", .string(name))]
+        switch self {
+        case .options(let options):
+            members.append(("options", .object([
+                ("containerID", .string(options.containerID)),
+                ("rootfs", .string(options.rootfs)),
+                ("noPivot", .bool(options.noPivot)),
+                ("noNewKeyring", .bool(options.noNewKeyring)),
+                ("preserveFds", .number(String(options.preserveFds))),
+                ("listenFds", .number(String(options.listenFds))),
+                ("cgroups", .array(options.cgroups.map { source in
+                    .object([
+                        ("version", .string(source.version)),
+                        ("controllers", .array(source.controllers.map(JSONValue.string))),
+                        ("mountPoint", .string(source.mountPoint)),
+                        ("directory", .string(source.directory)),
+                    ])
+                })),
+                ("debug", .bool(options.debug)),
+            ] + (options.bundle.map { [("bundle", JSONValue.string($0))] } ?? []))))
+        case .exec(let options):
+            members.append(("exec", .object([
+                ("containerID", .string(options.containerID)),
+                ("process", try SkiffJSON.tree(of: options.process)),
+                ("preserveFds", .number(String(options.preserveFds))),
+                ("listenFds", .number(String(options.listenFds))),
+            ] + (options.userSpec.map { [("userSpec", JSONValue.string($0))] } ?? []))))
+        case .error(let failure):
+            members.append(("message", .string(failure.message)))
+            if let operation = failure.operation { members.append(("operation", .string(operation))) }
+            if let path = failure.path { members.append(("path", .string(path))) }
+            if let errno = failure.errno { members.append(("errno", .number(String(errno)))) }
+        case .hooks, .hooksDone, .ready, .committed:
+            break
+        }
+        return SkiffJSON.write(.object(members))
+    }
 
-    package init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        switch try container.decode(String.self, forKey: .type) {
-        case "options": self = .options(try container.decode(InitOptions.self, forKey: .options))
-        case "exec": self = .exec(try container.decode(ExecInitOptions.self, forKey: .exec))
+    /// A packet read from the socket; a member missing or of the wrong type is an error naming it.
+    package init(decoding bytes: [UInt8]) throws {
+        let message = try MessageObject(SkiffJSON.parse(bytes, document: "sync message"), path: "")
+        switch try message.string("type") {
+        case "options":
+            let options = try message.object("options")
+            self = .options(InitOptions(
+                containerID: try options.string("containerID"), rootfs: try options.string("rootfs"),
+                noPivot: try options.bool("noPivot"), noNewKeyring: try options.bool("noNewKeyring"),
+                preserveFds: try options.int("preserveFds"), listenFds: try options.optionalInt("listenFds") ?? 0,
+                cgroups: try options.objects("cgroups").map { source in
+                    CgroupMountSource(version: try source.string("version"), controllers: try source.strings("controllers"),
+                                      mountPoint: try source.string("mountPoint"), directory: try source.string("directory"))
+                },
+                debug: try options.bool("debug"), bundle: try options.optionalString("bundle")))
+        case "exec":
+            let options = try message.object("exec")
+            self = .exec(ExecInitOptions(
+                containerID: try options.string("containerID"),
+                process: try Self.process(from: try options.member("process")),
+                preserveFds: try options.int("preserveFds"), listenFds: try options.optionalInt("listenFds") ?? 0,
+                userSpec: try options.optionalString("userSpec")))
         case "hooks": self = .hooks
         case "hooksDone": self = .hooksDone
         case "ready": self = .ready
         case "committed": self = .committed
         case "error":
-            self = .error(InitFailure(message: try container.decode(String.self, forKey: .message),
-                                      operation: try container.decodeIfPresent(String.self, forKey: .operation),
-                                      path: try container.decodeIfPresent(String.self, forKey: .path),
-                                      errno: try container.decodeIfPresent(Int32.self, forKey: .errno)))
+            self = .error(InitFailure(message: try message.string("message"), operation: try message.optionalString("operation"),
+                                      path: try message.optionalString("path"), errno: try message.optionalInt32("errno")))
         case let other:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown sync message \"\(other)\"")
+            throw SkiffError(.system, "type: unknown sync message \"\(other)\"")
         }
     }
 
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        switch self {
-        case .options(let options):
-            try container.encode("options", forKey: .type)
-            try container.encode(options, forKey: .options)
-        case .exec(let options):
-            try container.encode("exec", forKey: .type)
-            try container.encode(options, forKey: .exec)
-        case .hooks:
-            try container.encode("hooks", forKey: .type)
-        case .hooksDone:
-            try container.encode("hooksDone", forKey: .type)
-        case .ready:
-            try container.encode("ready", forKey: .type)
-        case .committed:
-            try container.encode("committed", forKey: .type)
-        case .error(let failure):
-            try container.encode("error", forKey: .type)
-            try container.encode(failure.message, forKey: .message)
-            try container.encodeIfPresent(failure.operation, forKey: .operation)
-            try container.encodeIfPresent(failure.path, forKey: .path)
-            try container.encodeIfPresent(failure.errno, forKey: .errno)
+    /// exec's process, decoded as config.json's is; errors name its path in the message.
+    private static func process(from tree: JSONValue) throws -> Process {
+        do {
+            return try SkiffJSON.decode(Process.self, from: tree, document: "exec.process")
+        } catch where error.path != "exec.process" {
+            throw SpecError(path: "exec.process." + error.path, message: error.message)
         }
     }
 
@@ -175,7 +216,7 @@ package struct SyncChannel: Sendable {
     package init(fd: OwnedFD) { self.fd = fd }
 
     package func send(_ message: SyncMessage) throws {
-        try Sockets.send(fd, try SkiffJSON.encode(message), operation: "send \(message.name) on sync socket")
+        try Sockets.send(fd, try message.encoded(), operation: "send \(message.name) on sync socket")
     }
 
     /// The next message, or nil when the peer closed without one.
@@ -183,9 +224,84 @@ package struct SyncChannel: Sendable {
         let bytes = try Sockets.receive(fd, operation: "receive on sync socket")
         if bytes.isEmpty { return nil }
         do {
-            return try SkiffJSON.decode(SyncMessage.self, from: bytes, document: "sync message")
+            return try SyncMessage(decoding: bytes)
         } catch {
             throw SkiffError(.system, "malformed sync message", error)
         }
+    }
+}
+
+/// One object of a sync message, read member by member: absent (or null) optional members are
+/// nil, anything else missing or of the wrong type is an error naming its path.
+private struct MessageObject {
+    let value: JSONValue
+    let path: String
+
+    init(_ value: JSONValue, path: String) throws {
+        guard case .object = value else { throw SkiffError(.system, "\(path.isEmpty ? "message" : path): expected an object") }
+        self.value = value
+        self.path = path
+    }
+
+    private func present(_ key: String) -> JSONValue? {
+        guard let member = value[member: key] else { return nil }
+        if case .null = member { return nil }
+        return member
+    }
+
+    private func mismatch(_ key: String, _ expected: String) -> SkiffError {
+        SkiffError(.system, "\(path.isEmpty ? key : path + "." + key): expected \(expected)")
+    }
+
+    func member(_ key: String) throws -> JSONValue {
+        guard let member = present(key) else { throw SkiffError(.system, "\(path.isEmpty ? key : path + "." + key): missing required field") }
+        return member
+    }
+
+    func string(_ key: String) throws -> String {
+        guard case .string(let string) = try member(key) else { throw mismatch(key, "string") }
+        return string
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        try present(key) == nil ? nil : string(key)
+    }
+
+    func bool(_ key: String) throws -> Bool {
+        guard case .bool(let bool) = try member(key) else { throw mismatch(key, "boolean") }
+        return bool
+    }
+
+    func int(_ key: String) throws -> Int {
+        guard case .number(let literal) = try member(key), let int = Int(literal) else { throw mismatch(key, "integer") }
+        return int
+    }
+
+    func optionalInt(_ key: String) throws -> Int? {
+        try present(key) == nil ? nil : int(key)
+    }
+
+    func optionalInt32(_ key: String) throws -> Int32? {
+        guard let int = try optionalInt(key) else { return nil }
+        guard let narrow = Int32(exactly: int) else { throw mismatch(key, "int32") }
+        return narrow
+    }
+
+    func strings(_ key: String) throws -> [String] {
+        guard case .array(let elements) = try member(key) else { throw mismatch(key, "array") }
+        return try elements.map { element in
+            guard case .string(let string) = element else { throw mismatch(key, "array of strings") }
+            return string
+        }
+    }
+
+    func object(_ key: String) throws -> MessageObject {
+        try MessageObject(try member(key), path: path.isEmpty ? key : path + "." + key)
+    }
+
+    func objects(_ key: String) throws -> [MessageObject] {
+        guard case .array(let elements) = try member(key) else { throw mismatch(key, "array") }
+        let prefix = path.isEmpty ? key : path + "." + key
+        return try elements.enumerated().map { try MessageObject($0.element, path: "\(prefix)[\($0.offset)]") }
     }
 }

@@ -63,6 +63,30 @@ public enum SkiffJSON {
     public static func encode(_ value: some Encodable, indent: String? = nil) throws -> [UInt8] {
         JSONWriter.write(try JSONTreeEncoder.encode(value), indent: indent)
     }
+
+    // The tree itself, for skiff's own messages mapped by hand rather than through Codable
+    // (the sync socket's, which init decodes first thing: Codable's first use in a fresh
+    // process instantiates its generic containers and their metadata, docs/benchmarks.md).
+
+    /// JSON text as a tree; errors name `document`.
+    package static func parse(_ bytes: [UInt8], document: String) throws(SpecError) -> JSONValue {
+        try JSONDocument(parsing: bytes, name: document).tree
+    }
+
+    /// One line of JSON text for a tree.
+    package static func write(_ tree: JSONValue) -> [UInt8] {
+        JSONWriter.write(tree, indent: nil)
+    }
+
+    /// `value` as a tree, through Codable: a spec type inside a hand-made message.
+    package static func tree(of value: some Encodable) throws -> JSONValue {
+        try JSONTreeEncoder.encode(value)
+    }
+
+    /// Decodes `type` from a tree through Codable; errors name the JSON path below `document`.
+    package static func decode<T: Decodable>(_ type: T.Type, from tree: JSONValue, document: String) throws(SpecError) -> T {
+        try JSONDocument(tree: tree, name: document).decode(type)
+    }
 }
 
 /// Decodes a closed set of string values, naming the field and the value when it is not one of
@@ -91,6 +115,11 @@ public struct JSONDocument: Sendable {
     let tree: JSONValue
     /// What errors about the whole document name: `config.json`.
     public let name: String
+
+    init(tree: JSONValue, name: String) {
+        self.tree = tree
+        self.name = name
+    }
 
     public init(parsing bytes: [UInt8], name: String) throws(SpecError) {
         do {

@@ -3,6 +3,7 @@ import Testing
 
 @testable import SkiffInitProtocol
 import SkiffLinux
+import SkiffOCI
 
 /// The runtime and the Swift init talk JSON over the sync socket; both ends are this code,
 /// but an old init and a new runtime may meet after an upgrade, so the wire form matters.
@@ -22,26 +23,52 @@ import SkiffLinux
                       .error(InitFailure(message: "mounts[3] /proc: mount \"/proc\": permission denied", operation: "mount",
                                          path: "/proc", errno: EACCES))])
     func roundTrips(message: SyncMessage) throws {
-        let data = try JSONEncoder().encode(message)
-        #expect(try JSONDecoder().decode(SyncMessage.self, from: data) == message)
+        #expect(try SyncMessage(decoding: message.encoded()) == message)
+    }
+
+    /// exec's process is the spec's, through Codable inside the hand-made message.
+    @Test func execCarriesTheSpecProcess() throws {
+        var process = SkiffOCI.Process(args: ["/bin/sh", "-c", "echo hi"], env: ["A=1"], cwd: "/tmp")
+        process.user = User(uid: 1000, gid: 1000, additionalGids: [10])
+        process.noNewPrivileges = true
+        let message = SyncMessage.exec(ExecInitOptions(containerID: "web", process: process, preserveFds: 1, listenFds: 1,
+                                                       userSpec: "daemon"))
+        #expect(try SyncMessage(decoding: message.encoded()) == message)
+        let wire = try #require(JSONSerialization.jsonObject(with: Data(message.encoded())) as? [String: Any])
+        let exec = try #require(wire["exec"] as? [String: Any])
+        #expect((exec["process"] as? [String: Any])?["args"] as? [String] == ["/bin/sh", "-c", "echo hi"])
+        #expect(exec["userSpec"] as? String == "daemon")
+        // An error in the process names its path, as config.json's do.
+        let bad = Array(#"{"type":"exec","exec":{"containerID":"c","preserveFds":0,"process":{"cwd":"/","user":{"uid":-1,"gid":0}}}}"#.utf8)
+        let error = #expect(throws: SpecError.self) { try SyncMessage(decoding: bad) }
+        #expect(error?.path == "exec.process.user.uid")
+    }
+
+    private static func wire(_ message: SyncMessage) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(message.encoded()))
     }
 
     @Test func wireForm() throws {
-        let ready = try JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.ready)) as? [String: String]
+        let ready = try Self.wire(.ready) as? [String: String]
         #expect(ready == ["type": "ready"])
-        let error = try JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.error(InitFailure(message: "boom"))))
+        let error = try Self.wire(.error(InitFailure(message: "boom")))
         #expect(error as? [String: String] == ["type": "error", "message": "boom"])
         let failure = InitFailure(message: "setrlimit RLIMIT_NOFILE: operation not permitted", operation: "setrlimit RLIMIT_NOFILE",
                                   errno: EPERM)
-        let withCause = try #require(
-            JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.error(failure))) as? [String: Any])
+        let withCause = try #require(Self.wire(.error(failure)) as? [String: Any])
         #expect(withCause["operation"] as? String == "setrlimit RLIMIT_NOFILE")
         #expect(withCause["errno"] as? Int == Int(EPERM))
         #expect(withCause["path"] == nil)
-        let options = try #require(
-            JSONSerialization.jsonObject(with: JSONEncoder().encode(SyncMessage.options(Self.options))) as? [String: Any])
+        let options = try #require(Self.wire(.options(Self.options)) as? [String: Any])
         #expect(options["type"] as? String == "options")
-        #expect((options["options"] as? [String: Any])?["containerID"] as? String == "web")
+        let fields = try #require(options["options"] as? [String: Any])
+        #expect(fields["containerID"] as? String == "web")
+        #expect(fields["preserveFds"] as? Int == 2)
+        #expect(fields["noPivot"] as? Bool == true)
+        #expect(fields["bundle"] == nil)
+        let cgroups = try #require(fields["cgroups"] as? [[String: Any]])
+        #expect(cgroups.map { $0["controllers"] as? [String] } == [["cpu", "cpuacct"], []])
+        #expect(cgroups.last?["directory"] as? String == "/sys/fs/cgroup/unified/skiff/web")
     }
 
     /// Init sends the failed call as values; the runtime rebuilds the LinuxError from them.
@@ -53,33 +80,46 @@ import SkiffLinux
         #expect(failure.path == "/proc")
         #expect(failure.errno == EPERM)
         #expect(failure.cause == linux)
-        let data = try JSONEncoder().encode(SyncMessage.error(failure))
-        #expect(try JSONDecoder().decode(SyncMessage.self, from: data) == .error(failure))
+        #expect(try SyncMessage(decoding: SyncMessage.error(failure).encoded()) == .error(failure))
         // A bare message (an error with no system call behind it) has no cause.
         #expect(InitFailure(SkiffError(.invalidArgument, "process.args: must not be empty")).cause == nil)
-        let old = try JSONDecoder().decode(SyncMessage.self, from: Data(#"{"type":"error","message":"boom"}"#.utf8))
+        let old = try SyncMessage(decoding: Array(#"{"type":"error","message":"boom"}"#.utf8))
         #expect(old == .error(InitFailure(message: "boom")))
     }
 
     @Test func unknownTypeIsAnErrorNamingIt() {
-        let error = #expect(throws: DecodingError.self) {
-            _ = try JSONDecoder().decode(SyncMessage.self, from: Data(#"{"type":"resume"}"#.utf8))
+        let error = #expect(throws: SkiffError.self) {
+            _ = try SyncMessage(decoding: Array(#"{"type":"resume"}"#.utf8))
         }
-        guard case .dataCorrupted(let context)? = error else {
-            Issue.record("unexpected \(String(describing: error))")
-            return
-        }
-        #expect(context.debugDescription == #"unknown sync message "resume""#)
-        #expect(context.codingPath.map(\.stringValue) == ["type"])
+        #expect(error?.message == #"type: unknown sync message "resume""#)
     }
 
-    @Test func missingFieldsAreErrors() {
-        #expect(throws: DecodingError.self) {
-            try JSONDecoder().decode(SyncMessage.self, from: Data(#"{"type":"error"}"#.utf8))
-        }
-        #expect(throws: DecodingError.self) {
-            try JSONDecoder().decode(SyncMessage.self, from: Data(#"{"message":"x"}"#.utf8))
-        }
+    @Test(arguments: [
+        (#"{"type":"error"}"#, "message: missing required field"),
+        (#"{"message":"x"}"#, "type: missing required field"),
+        (#"{"type":"error","message":"x","errno":4294967296}"#, "errno: expected int32"),
+        (#"{"type":"options","options":{"containerID":"c","rootfs":"/r","noPivot":"yes"}}"#, "options.noPivot: expected boolean"),
+        (#"{"type":"options","options":{"containerID":"c","rootfs":"/r","noPivot":false,"noNewKeyring":false,"preserveFds":0,"debug":false,"cgroups":[{"version":"v1"}]}}"#,
+         "options.cgroups[0].controllers: missing required field"),
+        (#"{"type":"options","options":[]}"#, "options: expected an object"),
+        (#"[]"#, "message: expected an object"),
+    ])
+    func malformedMessagesAreErrorsNamingTheField(text: String, message: String) {
+        let error = #expect(throws: SkiffError.self) { try SyncMessage(decoding: Array(text.utf8)) }
+        #expect(error?.message == message)
+    }
+
+    /// What the channel reports for bytes that are not a message at all.
+    @Test func channelNamesAMalformedMessage() throws {
+        var fds: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
+        let parent = OwnedFD(fds[0])
+        let child = SyncChannel(fd: OwnedFD(fds[1]))
+        try Sockets.send(parent, Array("{\"type\":".utf8), operation: "send")
+        let error = #expect(throws: SkiffError.self) { try child.receive() }
+        #expect(error?.message.hasPrefix("malformed sync message: sync message: malformed JSON") == true)
+        parent.close()
+        child.fd.close()
     }
 
     /// Over a real SOCK_SEQPACKET pair, one message per packet, and nil once the peer closes.

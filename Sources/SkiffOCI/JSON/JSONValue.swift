@@ -10,7 +10,7 @@ import Foundation
 /// reasons a user sees: a malformed config.json is reported with a line and column, and numbers
 /// keep their literal text so an integer field can say exactly why it rejected `4294967296` or
 /// `1.5` (Go's encoding/json, which runc uses, rejects both for a uint32).
-enum JSONValue: Sendable {
+package enum JSONValue: Sendable {
     case null
     case bool(Bool)
     /// The literal as written, already checked against the JSON number grammar.
@@ -37,6 +37,16 @@ enum JSONValue: Sendable {
         if case .number(let literal) = self { return literal }
         return kind
     }
+}
+
+extension JSONValue {
+    /// An object's member, the last of duplicates (as every lookup here); nil when it is
+    /// absent or this is not an object.
+    package subscript(member key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.last(where: { $0.key == key })?.value
+    }
+
 }
 
 /// Why a document is not JSON, with the line and column where parsing stopped.
