@@ -45,13 +45,16 @@ extension JSONValue {
         SpecError(path: JSONPath.render(codingPath), message: "expected \(expected), found \(shortDescription)")
     }
 
-    func unboxBool(at codingPath: [any CodingKey]) throws -> Bool {
-        guard case .bool(let bool) = self else { throw mismatch("boolean", at: codingPath) }
+    // The path of a value is built only when it is wrong (an autoclosure): each `codingPath +
+    // [key]` is two arrays of existentials, made for every field of every document otherwise.
+
+    func unboxBool(at codingPath: @autoclosure () -> [any CodingKey]) throws -> Bool {
+        guard case .bool(let bool) = self else { throw mismatch("boolean", at: codingPath()) }
         return bool
     }
 
-    func unboxString(at codingPath: [any CodingKey]) throws -> String {
-        guard case .string(let string) = self else { throw mismatch("string", at: codingPath) }
+    func unboxString(at codingPath: @autoclosure () -> [any CodingKey]) throws -> String {
+        guard case .string(let string) = self else { throw mismatch("string", at: codingPath()) }
         // Every string of the spec ends up as a C string (a path, an argument, a name): a NUL
         // would silently cut it short, so the value that is checked would not be the one used.
         // memchr over the string's own buffer: UTF8View.contains went byte by byte through the
@@ -60,27 +63,27 @@ extension JSONValue {
             bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false
         } ?? string.utf8.contains(0)
         if hasNUL {
-            throw SpecError(path: JSONPath.render(codingPath), message: "contains a NUL byte")
+            throw SpecError(path: JSONPath.render(codingPath()), message: "contains a NUL byte")
         }
         return string
     }
 
-    func unboxInteger<T: FixedWidthInteger>(_: T.Type, at codingPath: [any CodingKey]) throws -> T {
+    func unboxInteger<T: FixedWidthInteger>(_: T.Type, at codingPath: @autoclosure () -> [any CodingKey]) throws -> T {
         guard case .number(let literal) = self,
               !literal.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") })
-        else { throw mismatch(JSONPath.integerName(T.self), at: codingPath) }
+        else { throw mismatch(JSONPath.integerName(T.self), at: codingPath()) }
         guard let integer = T(literal, radix: 10) else {
-            throw SpecError(path: JSONPath.render(codingPath),
+            throw SpecError(path: JSONPath.render(codingPath()),
                             message: "\(literal) is out of range for \(JSONPath.integerName(T.self))")
         }
         return integer
     }
 
     func unboxFloat<T: BinaryFloatingPoint & LosslessStringConvertible>(
-        _: T.Type, at codingPath: [any CodingKey]
+        _: T.Type, at codingPath: @autoclosure () -> [any CodingKey]
     ) throws -> T {
         guard case .number(let literal) = self, let number = T(literal), number.isFinite else {
-            throw mismatch("number", at: codingPath)
+            throw mismatch("number", at: codingPath())
         }
         return number
     }
@@ -212,11 +215,13 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     private var currentPath: [any CodingKey] { codingPath + [IndexKey(currentIndex)] }
 
-    private mutating func next<T>(_ unbox: (JSONValue, [any CodingKey]) throws -> T) throws -> T {
+    /// `unbox` gets the element and a way to its path, built only when it is needed: for an
+    /// error, or a nested decoder.
+    private mutating func next<T>(_ unbox: (JSONValue, () -> [any CodingKey]) throws -> T) throws -> T {
         guard !isAtEnd else {
             throw SpecError(path: JSONPath.render(currentPath), message: "unexpected end of array")
         }
-        let result = try unbox(elements[currentIndex], currentPath)
+        let result = try unbox(elements[currentIndex], { currentPath })
         currentIndex += 1
         return result
     }
@@ -227,34 +232,34 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         return true
     }
 
-    mutating func decode(_ type: Bool.Type) throws -> Bool { try next { try $0.unboxBool(at: $1) } }
-    mutating func decode(_ type: String.Type) throws -> String { try next { try $0.unboxString(at: $1) } }
-    mutating func decode(_ type: Double.Type) throws -> Double { try next { try $0.unboxFloat(type, at: $1) } }
-    mutating func decode(_ type: Float.Type) throws -> Float { try next { try $0.unboxFloat(type, at: $1) } }
-    mutating func decode(_ type: Int.Type) throws -> Int { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: Int8.Type) throws -> Int8 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: Int16.Type) throws -> Int16 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: Int32.Type) throws -> Int32 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: Int64.Type) throws -> Int64 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: UInt.Type) throws -> UInt { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try next { try $0.unboxInteger(type, at: $1) } }
-    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next { try $0.decode(type, at: $1) } }
+    mutating func decode(_ type: Bool.Type) throws -> Bool { try next { try $0.unboxBool(at: $1()) } }
+    mutating func decode(_ type: String.Type) throws -> String { try next { try $0.unboxString(at: $1()) } }
+    mutating func decode(_ type: Double.Type) throws -> Double { try next { try $0.unboxFloat(type, at: $1()) } }
+    mutating func decode(_ type: Float.Type) throws -> Float { try next { try $0.unboxFloat(type, at: $1()) } }
+    mutating func decode(_ type: Int.Type) throws -> Int { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next { try $0.decode(type, at: $1()) } }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        try next { try JSONTreeDecoder($0, codingPath: $1).container(keyedBy: type) }
+        try next { try JSONTreeDecoder($0, codingPath: $1()).container(keyedBy: type) }
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        try next { try JSONTreeDecoder($0, codingPath: $1).unkeyedContainer() }
+        try next { try JSONTreeDecoder($0, codingPath: $1()).unkeyedContainer() }
     }
 
     mutating func superDecoder() throws -> any Decoder {
-        try next { JSONTreeDecoder($0, codingPath: $1) }
+        try next { JSONTreeDecoder($0, codingPath: $1()) }
     }
 }
 
