@@ -49,85 +49,99 @@ extension CgroupManager {
 
     /// The hierarchies described by the text of a mountinfo file and a /proc/PID/cgroup file.
     public static func parse(mountinfo: String, ownCgroups own: String) -> [CgroupHierarchy] {
-        var ownPaths: [String: String] = [:]  // controller list (or "" for v2) -> path
-        for line in Array(own.utf8).split(separator: UInt8(ascii: "\n")) {
-            // hierarchy-id:controllers:path
-            let fields = line.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
-            if fields.count == 3 {
-                ownPaths[String(decoding: fields[1], as: UTF8.self)] = String(decoding: fields[2], as: UTF8.self)
-            }
+        // hierarchy-id:controllers:path, one line each; a handful, searched (the last of a
+        // repeated one wins).
+        var ownPaths: [(controllers: ArraySlice<UInt8>, path: String)] = []
+        let ownText = Array(own.utf8)
+        forEachLine(ownText) { line in
+            guard let first = line.firstIndex(of: UInt8(ascii: ":")),
+                  let second = line[(first + 1)...].firstIndex(of: UInt8(ascii: ":")) else { return }
+            ownPaths.append((line[(first + 1)..<second], String(decoding: line[(second + 1)...], as: UTF8.self)))
         }
-        // Every command reads mountinfo, several times in `run`: it is scanned as bytes, by
-        // index, and only a cgroup line's fields become Strings. (Splitting it with the
-        // standard library's generic `split` into Substrings cost ~1.1 M instructions, 12% of
-        // a `skiff state`; docs/benchmarks.md.)
-        let mounts = MountTable(mountinfo)
+        let ownPath = { (key: String) in
+            ownPaths.last { $0.controllers.elementsEqual(key.utf8) }?.path ?? "/"
+        }
+
+        // Every command reads mountinfo, several times in `run`, and a host with many
+        // containers has hundreds of lines: one pass over its bytes, each line's fields
+        // found in a reused buffer, only the mount point of each line kept, and only a
+        // cgroup line's fields becoming Strings. (Splitting it with the standard library's
+        // generic `split` into Substrings cost ~1.1 M instructions, 12% of a `skiff state`;
+        // a table of every line's fields ~0.2 M in every create and delete; docs/benchmarks.md.)
+        let text = Array(mountinfo.utf8)
+        var mountPoints: [Range<Int>] = []
+        var candidates: [(line: Int, mountPoint: Range<Int>, fstype: Range<Int>, superOptions: Range<Int>)] = []
+        var fields: [Range<Int>] = []
+        fields.reserveCapacity(16)
+        forEachLine(text) { line in
+            fields.removeAll(keepingCapacity: true)
+            var start = line.startIndex
+            for index in line.startIndex...line.endIndex {
+                guard index == line.endIndex || text[index] == UInt8(ascii: " ") else { continue }
+                if index > start { fields.append(start..<index) }
+                start = index + 1
+            }
+            guard !fields.isEmpty else { return }
+            // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+            mountPoints.append(fields.count > 4 ? fields[4] : 0..<0)
+            guard fields.count > 7, let dash = fields[6...].firstIndex(where: { text[$0] == "-" }), dash + 3 < fields.count,
+                  text[fields[dash + 1]].starts(with: "cgroup".utf8),
+                  // A mount of a cgroup below the hierarchy's root (a container's view) is not
+                  // the hierarchy itself.
+                  text[fields[3]] == "/" else { return }
+            candidates.append((mountPoints.count - 1, fields[4], fields[dash + 1], fields[dash + 3]))
+        }
+
         var result: [CgroupHierarchy] = []
-        var seen = Set<String>()
-        for (index, fields) in mounts.lines.enumerated() {
-            // mountinfo: id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-            guard let dash = fields.indices.dropFirst(6).first(where: { mounts.bytes(fields[$0]) == "-" }),
-                  dash + 3 < fields.count, mounts.bytes(fields[dash + 1]).starts(with: "cgroup".utf8) else { continue }
-            // A mount of a cgroup below the hierarchy's root (a container's view) is not the
-            // hierarchy itself.
-            guard mounts.bytes(fields[3]) == "/" else { continue }
+        var seen: [String] = []
+        for candidate in candidates {
             // Every mount point, in the order the kernel lists the mounts (the order they were
             // made): a cgroup entry is really mounted only if nothing later sits on its mount
             // point or above it. A tmpfs over /sys/fs/cgroup/unified (how crun is run on a
             // hybrid host with cgroup2 hidden) leaves the cgroup2 line in mountinfo, and the
             // path then leads to the tmpfs.
-            let covered = mounts.lines[(index + 1)...].contains { later in
-                later.count > 4 && Self.covers(mounts.bytes(later[4]), mounts.bytes(fields[4]))
+            let covered = mountPoints[(candidate.line + 1)...].contains { later in
+                !later.isEmpty && Self.covers(text[later], text[candidate.mountPoint])
             }
             if covered { continue }
-            let mountPoint = Mountinfo.unescape(mounts.string(fields[4]))
-            switch mounts.string(fields[dash + 1]) {
-            case "cgroup2":
+            let mountPoint = Mountinfo.unescape(String(decoding: text[candidate.mountPoint], as: UTF8.self))
+            let fstype = text[candidate.fstype]
+            if fstype == "cgroup2" {
                 guard !seen.contains("v2") else { continue }
-                seen.insert("v2")
-                result.append(CgroupHierarchy(version: .v2, mountPoint: mountPoint, controllers: [],
-                                              ownPath: ownPaths[""] ?? "/"))
-            case "cgroup":
-                let controllers = mounts.bytes(fields[dash + 3]).split(separator: UInt8(ascii: ","))
-                    .map { String(decoding: $0, as: UTF8.self) }
-                    .filter { !mountOptions.contains($0) && !$0.hasPrefix("release_agent=") }
-                // Not `joined(separator:)`: its generic path cost ~22 K instructions a call.
+                seen.append("v2")
+                result.append(CgroupHierarchy(version: .v2, mountPoint: mountPoint, controllers: [], ownPath: ownPath("")))
+            } else if fstype == "cgroup" {
+                var controllers: [String] = []
                 var key = ""
-                for controller in controllers { key += key.isEmpty ? controller : "," + controller }
+                forEachItem(text[candidate.superOptions], separator: UInt8(ascii: ",")) { item in
+                    let option = String(decoding: item, as: UTF8.self)
+                    guard !Self.mountOptions.contains(option), !option.hasPrefix("release_agent=") else { return }
+                    controllers.append(option)
+                    // Not `joined(separator:)`: its generic path cost ~22 K instructions a call.
+                    key += key.isEmpty ? option : "," + option
+                }
                 guard !controllers.isEmpty, !seen.contains(key) else { continue }
-                seen.insert(key)
+                seen.append(key)
                 result.append(CgroupHierarchy(version: .v1, mountPoint: mountPoint, controllers: controllers,
-                                              ownPath: ownPaths[key] ?? "/"))
-            default: continue
+                                              ownPath: ownPath(key)))
             }
         }
         return result
     }
 
-    /// mountinfo as bytes, each line the ranges of its space-separated fields (empty fields
-    /// dropped, as `split` does).
-    private struct MountTable {
-        let text: [UInt8]
-        var lines: [[Range<Int>]] = []
+    /// Calls `body` with each non-empty line of `text`.
+    private static func forEachLine(_ text: [UInt8], _ body: (ArraySlice<UInt8>) -> Void) {
+        forEachItem(text[...], separator: UInt8(ascii: "\n"), body)
+    }
 
-        init(_ mountinfo: String) {
-            text = Array(mountinfo.utf8)
-            var fields: [Range<Int>] = []
-            var start = 0
-            for index in 0...text.count {
-                let byte = index < text.count ? text[index] : UInt8(ascii: "\n")
-                guard byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n") else { continue }
-                if index > start { fields.append(start..<index) }
-                start = index + 1
-                if byte == UInt8(ascii: "\n"), !fields.isEmpty {
-                    lines.append(fields)
-                    fields.removeAll(keepingCapacity: true)
-                }
-            }
+    /// Calls `body` with each non-empty run of `bytes` between `separator`s.
+    private static func forEachItem(_ bytes: ArraySlice<UInt8>, separator: UInt8, _ body: (ArraySlice<UInt8>) -> Void) {
+        var start = bytes.startIndex
+        for index in bytes.startIndex...bytes.endIndex {
+            guard index == bytes.endIndex || bytes[index] == separator else { continue }
+            if index > start { body(bytes[start..<index]) }
+            start = index + 1
         }
-
-        func bytes(_ field: Range<Int>) -> ArraySlice<UInt8> { text[field] }
-        func string(_ field: Range<Int>) -> String { String(decoding: text[field], as: UTF8.self) }
     }
 
     /// Whether a mount at `upper` hides what is mounted at `lower` (the same path, or a
@@ -138,8 +152,9 @@ extension CgroupManager {
         return lower[lower.startIndex + upper.count] == UInt8(ascii: "/")
     }
 
-    /// Super options the kernel lists beside a v1 hierarchy's controllers.
-    private static let mountOptions: Set<String> = [
+    /// Super options the kernel lists beside a v1 hierarchy's controllers (searched in order:
+    /// a dozen short strings compare faster than they hash).
+    private static let mountOptions: [String] = [
         "rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "clone_children", "noprefix", "xattr",
         "cpuset_v2_mode", "favordynmods",
     ]
