@@ -154,25 +154,28 @@ package enum SyncMessage: Sendable, Equatable {
     }
 
     /// A packet read from the socket; a member missing or of the wrong type is an error naming it.
-    package init(decoding bytes: [UInt8]) throws {
-        let message = try MessageObject(SkiffJSON.parse(bytes, document: "sync message"), path: "")
+    package init(decoding bytes: [UInt8]) throws(SpecError) {
+        let message = try JSONObjectReader(SkiffJSON.parse(bytes, document: "sync message"), document: "sync message")
         switch try message.string("type") {
         case "options":
             let options = try message.object("options")
+            var cgroups: [CgroupMountSource] = []
+            for source in try options.objects("cgroups") {
+                cgroups.append(CgroupMountSource(version: try source.string("version"), controllers: try source.strings("controllers"),
+                                                 mountPoint: try source.string("mountPoint"), directory: try source.string("directory")))
+            }
             self = .options(InitOptions(
                 containerID: try options.string("containerID"), rootfs: try options.string("rootfs"),
                 noPivot: try options.bool("noPivot"), noNewKeyring: try options.bool("noNewKeyring"),
                 preserveFds: try options.int("preserveFds"), listenFds: try options.optionalInt("listenFds") ?? 0,
-                cgroups: try options.objects("cgroups").map { source in
-                    CgroupMountSource(version: try source.string("version"), controllers: try source.strings("controllers"),
-                                      mountPoint: try source.string("mountPoint"), directory: try source.string("directory"))
-                },
-                debug: try options.bool("debug"), bundle: try options.optionalString("bundle")))
+                cgroups: cgroups, debug: try options.bool("debug"), bundle: try options.optionalString("bundle")))
         case "exec":
             let options = try message.object("exec")
+            guard let process = try options.decode(Process.self, "process") else {
+                throw SpecError(path: options.path(of: "process"), message: "missing required field")
+            }
             self = .exec(ExecInitOptions(
-                containerID: try options.string("containerID"),
-                process: try Self.process(from: try options.member("process")),
+                containerID: try options.string("containerID"), process: process,
                 preserveFds: try options.int("preserveFds"), listenFds: try options.optionalInt("listenFds") ?? 0,
                 userSpec: try options.optionalString("userSpec")))
         case "hooks": self = .hooks
@@ -183,16 +186,7 @@ package enum SyncMessage: Sendable, Equatable {
             self = .error(InitFailure(message: try message.string("message"), operation: try message.optionalString("operation"),
                                       path: try message.optionalString("path"), errno: try message.optionalInt32("errno")))
         case let other:
-            throw SkiffError(.system, "type: unknown sync message \"\(other)\"")
-        }
-    }
-
-    /// exec's process, decoded as config.json's is; errors name its path in the message.
-    private static func process(from tree: JSONValue) throws -> Process {
-        do {
-            return try SkiffJSON.decode(Process.self, from: tree, document: "exec.process")
-        } catch where error.path != "exec.process" {
-            throw SpecError(path: "exec.process." + error.path, message: error.message)
+            throw SpecError(path: "type", message: "unknown sync message \"\(other)\"")
         }
     }
 
@@ -231,77 +225,3 @@ package struct SyncChannel: Sendable {
     }
 }
 
-/// One object of a sync message, read member by member: absent (or null) optional members are
-/// nil, anything else missing or of the wrong type is an error naming its path.
-private struct MessageObject {
-    let value: JSONValue
-    let path: String
-
-    init(_ value: JSONValue, path: String) throws {
-        guard case .object = value else { throw SkiffError(.system, "\(path.isEmpty ? "message" : path): expected an object") }
-        self.value = value
-        self.path = path
-    }
-
-    private func present(_ key: String) -> JSONValue? {
-        guard let member = value[member: key] else { return nil }
-        if case .null = member { return nil }
-        return member
-    }
-
-    private func mismatch(_ key: String, _ expected: String) -> SkiffError {
-        SkiffError(.system, "\(path.isEmpty ? key : path + "." + key): expected \(expected)")
-    }
-
-    func member(_ key: String) throws -> JSONValue {
-        guard let member = present(key) else { throw SkiffError(.system, "\(path.isEmpty ? key : path + "." + key): missing required field") }
-        return member
-    }
-
-    func string(_ key: String) throws -> String {
-        guard case .string(let string) = try member(key) else { throw mismatch(key, "string") }
-        return string
-    }
-
-    func optionalString(_ key: String) throws -> String? {
-        try present(key) == nil ? nil : string(key)
-    }
-
-    func bool(_ key: String) throws -> Bool {
-        guard case .bool(let bool) = try member(key) else { throw mismatch(key, "boolean") }
-        return bool
-    }
-
-    func int(_ key: String) throws -> Int {
-        guard case .number(let literal) = try member(key), let int = Int(literal) else { throw mismatch(key, "integer") }
-        return int
-    }
-
-    func optionalInt(_ key: String) throws -> Int? {
-        try present(key) == nil ? nil : int(key)
-    }
-
-    func optionalInt32(_ key: String) throws -> Int32? {
-        guard let int = try optionalInt(key) else { return nil }
-        guard let narrow = Int32(exactly: int) else { throw mismatch(key, "int32") }
-        return narrow
-    }
-
-    func strings(_ key: String) throws -> [String] {
-        guard case .array(let elements) = try member(key) else { throw mismatch(key, "array") }
-        return try elements.map { element in
-            guard case .string(let string) = element else { throw mismatch(key, "array of strings") }
-            return string
-        }
-    }
-
-    func object(_ key: String) throws -> MessageObject {
-        try MessageObject(try member(key), path: path.isEmpty ? key : path + "." + key)
-    }
-
-    func objects(_ key: String) throws -> [MessageObject] {
-        guard case .array(let elements) = try member(key) else { throw mismatch(key, "array") }
-        let prefix = path.isEmpty ? key : path + "." + key
-        return try elements.enumerated().map { try MessageObject($0.element, path: "\(prefix)[\($0.offset)]") }
-    }
-}

@@ -88,25 +88,26 @@ import SkiffOCI
     }
 
     @Test func unknownTypeIsAnErrorNamingIt() {
-        let error = #expect(throws: SkiffError.self) {
+        let error = #expect(throws: SpecError.self) {
             _ = try SyncMessage(decoding: Array(#"{"type":"resume"}"#.utf8))
         }
-        #expect(error?.message == #"type: unknown sync message "resume""#)
+        #expect(error?.description == #"type: unknown sync message "resume""#)
     }
 
     @Test(arguments: [
         (#"{"type":"error"}"#, "message: missing required field"),
         (#"{"message":"x"}"#, "type: missing required field"),
-        (#"{"type":"error","message":"x","errno":4294967296}"#, "errno: expected int32"),
-        (#"{"type":"options","options":{"containerID":"c","rootfs":"/r","noPivot":"yes"}}"#, "options.noPivot: expected boolean"),
+        (#"{"type":"error","message":"x","errno":4294967296}"#, "errno: 4294967296 is out of range for 32-bit integer"),
+        (#"{"type":"options","options":{"containerID":"c","rootfs":"/r","cgroups":[],"noPivot":"yes"}}"#, "options.noPivot: expected boolean, found string"),
         (#"{"type":"options","options":{"containerID":"c","rootfs":"/r","noPivot":false,"noNewKeyring":false,"preserveFds":0,"debug":false,"cgroups":[{"version":"v1"}]}}"#,
          "options.cgroups[0].controllers: missing required field"),
-        (#"{"type":"options","options":[]}"#, "options: expected an object"),
-        (#"[]"#, "message: expected an object"),
+        (#"{"type":"options","options":[]}"#, "options: expected an object, found array"),
+        (#"[]"#, "sync message: expected an object, found array"),
+        (#"{"type":"exec","exec":{"containerID":"c","preserveFds":0}}"#, "exec.process: missing required field"),
     ])
     func malformedMessagesAreErrorsNamingTheField(text: String, message: String) {
-        let error = #expect(throws: SkiffError.self) { try SyncMessage(decoding: Array(text.utf8)) }
-        #expect(error?.message == message)
+        let error = #expect(throws: SpecError.self) { try SyncMessage(decoding: Array(text.utf8)) }
+        #expect(error?.description == message)
     }
 
     /// What the channel reports for bytes that are not a message at all.

@@ -39,3 +39,55 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// Whether the unit belongs to the user's manager (rootless) rather than the system's.
     public var systemdUserBus: Bool? = nil
 }
+
+// state.json by hand, not through Codable: every command but `run` and `create` starts by
+// reading it, and Codable's first use in the process (its generic containers, metadata and
+// witness tables) cost each ~0.2 M instructions before it did anything (docs/benchmarks.md).
+// The same form Codable writes — members in declaration order, unset optionals left out,
+// maps' keys sorted — which ContainerRecordTests checks against the synthesized conformance,
+// so the public Codable and state.json cannot drift apart. The spec's process and hooks
+// inside go through Codable.
+extension ContainerRecord {
+    /// The record as state.json's tree.
+    package func json() throws -> JSONValue {
+        func map(_ map: [String: String]) -> JSONValue {
+            .object(map.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+        }
+        var members: [(key: String, value: JSONValue)] = [
+            ("ociVersion", .string(ociVersion)),
+            ("id", .string(id)),
+            ("pid", .number(String(pid))),
+            ("pidStartTime", .number(String(pidStartTime))),
+            ("bundle", .string(bundle)),
+            ("rootfs", .string(rootfs)),
+            ("created", .string(created)),
+            ("owner", .string(owner)),
+        ]
+        if let annotations { members.append(("annotations", map(annotations))) }
+        members.append(("cgroupPaths", .array(cgroupPaths.map(JSONValue.string))))
+        members.append(("cgroupsPath", .string(cgroupsPath)))
+        members.append(("cgroupRelative", .bool(cgroupRelative)))
+        members.append(("namespaces", .array(namespaces.map(JSONValue.string))))
+        if let process { members.append(("process", try SkiffJSON.tree(of: process))) }
+        if let hooks { members.append(("hooks", try SkiffJSON.tree(of: hooks))) }
+        if let netDevices { members.append(("netDevices", map(netDevices))) }
+        if let systemdUnit { members.append(("systemdUnit", .string(systemdUnit))) }
+        if let systemdUserBus { members.append(("systemdUserBus", .bool(systemdUserBus))) }
+        return .object(members)
+    }
+
+    /// A record read from state.json's tree; `includingProcess: false` leaves `process` nil
+    /// without decoding it.
+    package init(reading record: JSONObjectReader, includingProcess: Bool = true) throws(SpecError) {
+        self.init(
+            ociVersion: try record.string("ociVersion"), id: try record.string("id"), pid: try record.int32("pid"),
+            pidStartTime: try record.uint64("pidStartTime"), bundle: try record.string("bundle"),
+            rootfs: try record.string("rootfs"), created: try record.string("created"), owner: try record.string("owner"),
+            annotations: try record.optionalStringMap("annotations"), cgroupPaths: try record.strings("cgroupPaths"),
+            cgroupsPath: try record.string("cgroupsPath"), cgroupRelative: try record.bool("cgroupRelative"),
+            namespaces: try record.strings("namespaces"),
+            process: includingProcess ? try record.decode(Process.self, "process") : nil,
+            hooks: try record.decode(Hooks.self, "hooks"), netDevices: try record.optionalStringMap("netDevices"),
+            systemdUnit: try record.optionalString("systemdUnit"), systemdUserBus: try record.optionalBool("systemdUserBus"))
+    }
+}

@@ -88,8 +88,9 @@ public struct StateStore: Sendable {
     /// state.json's bytes as the record of container `id` (what `load` reads; fuzzed by
     /// Tests/Fuzz).
     public static func decodeRecord(_ bytes: [UInt8], id: String, includingProcess: Bool = true) throws -> ContainerRecord {
-        let record = try SkiffJSON.decode(ContainerRecord.self, from: bytes, document: "state.json",
-                                          omitting: includingProcess ? [] : ["process"])
+        let record = try ContainerRecord(reading: JSONObjectReader(SkiffJSON.parse(bytes, document: "state.json"),
+                                                                   document: "state.json"),
+                                         includingProcess: includingProcess)
         // The directory is the container's name; a record naming another (edited, or copied
         // from elsewhere) must not be acted on as if it were this one.
         guard record.id == id else {
@@ -159,7 +160,7 @@ public struct StateStore: Sendable {
 
     public func save(_ record: ContainerRecord) throws {
         let path = statePath(record.id)
-        let bytes = try SkiffJSON.encode(record)
+        let bytes = SkiffJSON.write(try record.json())
         try Files.writeAtomically(path, bytes)
         // The next load of these same bytes is this record: `run` loads what its create has
         // just saved, in start and in delete, and decoding it cost ~0.28 M instructions,
