@@ -690,8 +690,14 @@ public struct Runtime: Sendable {
         }
         guard Procfs.startTime(of: record.pid) == record.pidStartTime else { return }
         // Init first: once the others die (and with them possibly init), it may be reaped at
-        // once and pidfd_send_signal would fail with ESRCH.
-        try Processes.signal(pidfd, SIGKILL)
+        // once. It still may be: a paused container's processes were all killed before this
+        // (killPaused), and init, reaped by its parent since, makes the pidfd's signal fail with
+        // ESRCH: the process the pidfd names is gone, which is what this wants.
+        let signalled = Result { () throws(LinuxError) in try Processes.signal(pidfd, SIGKILL) }
+        if case .failure(let error) = signalled {
+            guard error.errno.rawValue == ESRCH else { throw error }
+            return
+        }
         cgroup(of: record)?.pids.forEach { try? Processes.kill($0, SIGKILL) }
         // Our own child (run) is reaped by the caller; others are reaped by their parent.
         _ = try Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
