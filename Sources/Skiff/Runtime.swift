@@ -692,14 +692,13 @@ public struct Runtime: Sendable {
         // Init first: once the others die (and with them possibly init), it may be reaped at
         // once. It still may be: a paused container's processes were all killed before this
         // (killPaused), and init, reaped by its parent since, makes the pidfd's signal fail with
-        // ESRCH: the process the pidfd names is gone, which is what this wants.
+        // ESRCH: the process the pidfd names is gone, which is what this wants; the rest of the
+        // cgroup is still killed.
         let signalled = Result { () throws(LinuxError) in try Processes.signal(pidfd, SIGKILL) }
-        if case .failure(let error) = signalled {
-            guard error.errno.rawValue == ESRCH else { throw error }
-            return
-        }
+        if case .failure(let error) = signalled, error.errno.rawValue != ESRCH { throw error }
         cgroup(of: record)?.pids.forEach { try? Processes.kill($0, SIGKILL) }
-        // Our own child (run) is reaped by the caller; others are reaped by their parent.
+        // Our own child (run) is reaped by the caller; others are reaped by their parent (a
+        // pidfd of a process already gone polls readable at once).
         _ = try Processes.waitExit(pidfd, timeoutMilliseconds: 10_000)
     }
 
