@@ -34,12 +34,16 @@ extension BootstrapMessage {
         }
         func mapLines(_ mappings: [LinuxIDMapping]?) -> String? {
             guard let mappings, !mappings.isEmpty else { return nil }
-            return mappings.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+            return LinuxIDMapping.mapFileText(mappings)
         }
         var timeOffsets: String?
         if let offsets = linux?.timeOffsets, !offsets.isEmpty {
-            timeOffsets = offsets.sorted { $0.key < $1.key }
-                .map { "\($0.key) \($0.value.secs ?? 0) \($0.value.nanosecs ?? 0)\n" }.joined()
+            // Appended line by line, as the id maps are (LinuxIDMapping.mapFileText).
+            var lines = ""
+            for (clock, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+                lines += clock + " " + String(offset.secs ?? 0) + " " + String(offset.nanosecs ?? 0) + "\n"
+            }
+            timeOffsets = lines
         }
         var message = BootstrapMessage()
         message.cloneFlags = flags

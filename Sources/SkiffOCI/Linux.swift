@@ -110,6 +110,19 @@ public struct LinuxIDMapping: Codable, Sendable, Equatable {
         self.hostID = hostID
         self.size = size
     }
+
+    /// `mappings` as /proc/PID/uid_map (or gid_map) takes them: one "containerID hostID size"
+    /// line each. Appended one by one, numbers through String(_:): `[String].joined()` is
+    /// generic over the sequence, and the Swift runtime resolved its associated types by
+    /// mangled name, scanning every conformance record of the binary (~100 K instructions a
+    /// map, in every create with a user namespace).
+    public static func mapFileText(_ mappings: [LinuxIDMapping]) -> String {
+        var text = ""
+        for mapping in mappings {
+            text += String(mapping.containerID) + " " + String(mapping.hostID) + " " + String(mapping.size) + "\n"
+        }
+        return text
+    }
 }
 
 /// A clock offset for the time namespace.

@@ -65,10 +65,7 @@ struct IDMappedMountSet {
 
     /// One user namespace per distinct pair of maps.
     private static func namespace(uid: [LinuxIDMapping]?, gid: [LinuxIDMapping]?, cache: inout [String: OwnedFD]) throws -> OwnedFD {
-        func lines(_ mappings: [LinuxIDMapping]?) -> String {
-            (mappings ?? []).map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
-        }
-        let uidMap = lines(uid), gidMap = lines(gid)
+        let uidMap = LinuxIDMapping.mapFileText(uid ?? []), gidMap = LinuxIDMapping.mapFileText(gid ?? [])
         let key = uidMap + "|" + gidMap
         if let known = cache[key] { return known }
         let made = try IDMappedMounts.userNamespace(uidMap: uidMap, gidMap: gidMap)
