@@ -152,6 +152,9 @@ public struct Runtime: Sendable {
         var cgroupWarning: String?
         var systemd: SystemdPlacement?
         var unitStarted = false
+        // The directories made before the spawn (the cgroup2 one stage 0 is born in, or a
+        // rootless cgroup): the rest are made in placeStage0.
+        var bornIn: [String] = []
         // Rootless cgroups are placed by absolute path below the cgroup2 mount (Runtime+Rootless),
         // systemd scopes by their absolute path in the hierarchy.
         let relative = !rootless && !systemdCgroup && !(spec.linux?.cgroupsPath ?? "/").hasPrefix("/")
@@ -192,6 +195,7 @@ public struct Runtime: Sendable {
             } else if rootless {
                 (cgroup, cgroupWarning) = try createRootlessCgroup(spec: spec, id: id)
                 cgroupCreated = cgroup != nil
+                bornIn = cgroup?.directories ?? []
                 try recordCgroup()
             } else {
                 let cgroupsPath = spec.linux?.cgroupsPath ?? "/skiff/\(id)"
@@ -202,12 +206,12 @@ public struct Runtime: Sendable {
                     throw SkiffError(.invalidArgument, error)
                 }
                 // On cgroup2 stage 0 is born in the container's cgroup (clone3
-                // CLONE_INTO_CGROUP), which must exist first. v1 hierarchies only: stage 2 joins
-                // them itself, and they are made while stage 0 loads (placeStage0 below).
+                // CLONE_INTO_CGROUP), which must exist first. The v1 hierarchies' are made while
+                // stage 0 loads (placeStage0 below): stage 2 joins them itself.
                 if cgroup?.hierarchies.contains(where: { $0.version == .v2 }) == true {
                     try recordCgroup()
-                    try cgroup?.create()
                     cgroupCreated = true
+                    bornIn = try cgroup?.create(only: .v2) ?? []
                 }
             }
 
@@ -233,7 +237,7 @@ public struct Runtime: Sendable {
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try bootstrap(spec, bundle: bundlePath), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds,
-                cgroupDirectories: systemd == nil && cgroupCreated ? cgroup?.directories ?? [] : [],
+                cgroupDirectories: bornIn,
                 fifo: fifo, config: try SealedMemfd.make(name: "skiff-config", contents: configBytes),
                 consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
                 runtimeHooks: { [logger] pid in
@@ -248,14 +252,14 @@ public struct Runtime: Sendable {
                 placeStage0: systemd.map { placement in
                     { pid in try startSystemdScope(placement, spec: spec, id: id, pid: pid) { unitStarted = true } }
                 } ?? { [logger] _ in
-                    // While stage 0 loads: the cgroups not made yet, and every cgroup's limits
-                    // (before the bootstrap data, so before any process of the container).
+                    // While stage 0 loads: the v1 cgroups, and every cgroup's limits (before the
+                    // bootstrap data, so before any process of the container).
                     var made: [String] = []
-                    if let cgroup, !cgroupCreated {
-                        try recordCgroup()
-                        try cgroup.create()
+                    if let cgroup, !rootless {
+                        // Recorded before the first directory it names exists.
+                        if !cgroupCreated { try recordCgroup() }
                         cgroupCreated = true
-                        made = cgroup.directories
+                        made = try cgroup.create(only: .v1)
                     }
                     try applyResources(spec, cgroup: cgroup)
                     logger.debug("cgroups created")

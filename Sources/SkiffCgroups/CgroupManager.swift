@@ -103,12 +103,18 @@ public struct CgroupManager: Sendable {
 
     // MARK: create, join
 
-    /// Creates the container's cgroup in every hierarchy (parents as needed); on cgroup2 the
-    /// parents delegate the controllers it drives. On failure, removes what it created.
-    public func create() throws(LinuxError) {
+    /// Creates the container's cgroup in every hierarchy (or, with `version`, in those of that
+    /// version: create makes the cgroup2 one before stage 0, which is born in it, and the v1
+    /// ones while stage 0 loads), parents as needed; on cgroup2 the parents delegate the
+    /// controllers it drives. On failure, removes what this call created. Returns the
+    /// directories it stands for.
+    @discardableResult
+    public func create(only version: CgroupHierarchy.Version? = nil) throws(LinuxError) -> [String] {
         var made: [String] = []
+        var directories: [String] = []
         do {
-            for hierarchy in hierarchies {
+            for hierarchy in hierarchies where version == nil || hierarchy.version == version {
+                directories.append(directory(in: hierarchy))
                 let directory = directory(in: hierarchy)
                 if hierarchy.version == .v2 {
                     enableControllers(base: base(of: hierarchy), directory: directory)
@@ -123,6 +129,7 @@ public struct CgroupManager: Sendable {
             for directory in made.reversed() { try? Files.rmdir(directory) }
             throw error
         }
+        return directories
     }
 
 
