@@ -149,13 +149,8 @@ public struct JSONDocument: Sendable {
     /// object's) as compact JSON text, written back from the parse: the same text for the
     /// same value, whatever whitespace the file had. Nil when it is absent or null.
     public func text(of path: String) -> [UInt8]? {
-        guard case .object(let members) = tree else { return nil }
         let (key, member) = JSONValue.split(path)
-        guard var value = members.last(where: { $0.key == key })?.value else { return nil }
-        if let member {
-            guard case .object(let inner) = value, let nested = inner.last(where: { $0.key == member })?.value else { return nil }
-            value = nested
-        }
+        guard let outer = tree[member: key], let value = member.map({ outer[member: $0] }) ?? outer else { return nil }
         if case .null = value { return nil }
         return JSONWriter.write(value, indent: nil)
     }

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// One JSON object read member by member, for skiff's own documents mapped by hand rather than
 /// through Codable (the sync socket's messages, state.json): Codable's first use in a fresh
 /// process instantiates its generic containers, their metadata and witness tables, which every
@@ -29,10 +25,6 @@ package struct JSONObjectReader {
         JSONPath.appending(key: key, to: path)
     }
 
-    private func mismatch(_ key: String, _ expected: String, _ found: JSONValue) -> SpecError {
-        SpecError(path: path(of: key), message: "expected \(expected), found \(found.shortDescription)")
-    }
-
     /// The member, nil when it is absent or null.
     package func optionalMember(_ key: String) -> JSONValue? {
         guard let member = value[member: key] else { return nil }
@@ -45,21 +37,12 @@ package struct JSONObjectReader {
         return member
     }
 
+    // Each value converted by the spec decoder's own functions (JSONTreeDecoder.swift): the
+    // same checks (integer literals, ranges, NUL bytes) and the same messages.
+
     package func string(_ key: String) throws(SpecError) -> String {
         let member = try member(key)
-        guard case .string(let string) = member else { throw mismatch(key, "string", member) }
-        try Self.checkNoNUL(string, at: path(of: key))
-        return string
-    }
-
-    /// Every string ends up as a C string (a path, a name): a NUL would cut it short, as
-    /// the spec's decoder refuses too.
-    private static func checkNoNUL(_ string: String, at path: @autoclosure () -> String) throws(SpecError) {
-        // memchr over the string's own buffer, as JSONTreeDecoder's unboxString does.
-        let hasNUL = string.utf8.withContiguousStorageIfAvailable { bytes in
-            bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false
-        } ?? string.utf8.contains(0)
-        if hasNUL { throw SpecError(path: path(), message: "contains a NUL byte") }
+        return try member.unboxString(at: path(of: key))
     }
 
     package func optionalString(_ key: String) throws(SpecError) -> String? {
@@ -68,25 +51,16 @@ package struct JSONObjectReader {
 
     package func bool(_ key: String) throws(SpecError) -> Bool {
         let member = try member(key)
-        guard case .bool(let bool) = member else { throw mismatch(key, "boolean", member) }
-        return bool
+        return try member.unboxBool(at: path(of: key))
     }
 
     package func optionalBool(_ key: String) throws(SpecError) -> Bool? {
         optionalMember(key) == nil ? nil : try bool(key)
     }
 
-    /// An integer member of type `T`, with the messages the spec's decoder gives: a number
-    /// that is not an integer literal is the wrong type, one that does not fit out of range.
-    private func integer<T: FixedWidthInteger>(_ key: String, _: T.Type) throws(SpecError) -> T {
+    private func integer<T: FixedWidthInteger>(_ key: String, _ type: T.Type) throws(SpecError) -> T {
         let member = try member(key)
-        guard case .number(let literal) = member,
-              !literal.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") })
-        else { throw mismatch(key, JSONPath.integerName(T.self), member) }
-        guard let integer = T(literal, radix: 10) else {
-            throw SpecError(path: path(of: key), message: "\(literal) is out of range for \(JSONPath.integerName(T.self))")
-        }
-        return integer
+        return try member.unboxInteger(type, at: path(of: key))
     }
 
     package func int(_ key: String) throws(SpecError) -> Int {
@@ -111,15 +85,11 @@ package struct JSONObjectReader {
 
     package func strings(_ key: String) throws(SpecError) -> [String] {
         let member = try member(key)
-        guard case .array(let elements) = member else { throw mismatch(key, "array", member) }
+        guard case .array(let elements) = member else { throw member.mismatch("array", at: path(of: key)) }
         var strings: [String] = []
         strings.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
-            guard case .string(let string) = element else {
-                throw SpecError(path: JSONPath.appending(index: index, to: path(of: key)), message: "expected string, found \(element.shortDescription)")
-            }
-            try Self.checkNoNUL(string, at: JSONPath.appending(index: index, to: path(of: key)))
-            strings.append(string)
+            strings.append(try element.unboxString(at: JSONPath.appending(index: index, to: path(of: key))))
         }
         return strings
     }
@@ -127,15 +97,10 @@ package struct JSONObjectReader {
     /// An object of strings (annotations), nil when absent or null.
     package func optionalStringMap(_ key: String) throws(SpecError) -> [String: String]? {
         guard let member = optionalMember(key) else { return nil }
-        guard case .object(let members) = member else { throw mismatch(key, "object", member) }
+        guard case .object(let members) = member else { throw member.mismatch("object", at: path(of: key)) }
         var map: [String: String] = [:]
         for (name, value) in members {
-            guard case .string(let string) = value else {
-                throw SpecError(path: JSONPath.appending(key: name, to: path(of: key)), message: "expected string, found \(value.shortDescription)")
-            }
-            try Self.checkNoNUL(name, at: path(of: key))
-            try Self.checkNoNUL(string, at: JSONPath.appending(key: name, to: path(of: key)))
-            map[name] = string
+            map[name] = try value.unboxString(at: JSONPath.appending(key: name, to: path(of: key)))
         }
         return map
     }
@@ -146,7 +111,7 @@ package struct JSONObjectReader {
 
     package func objects(_ key: String) throws(SpecError) -> [JSONObjectReader] {
         let member = try member(key)
-        guard case .array(let elements) = member else { throw mismatch(key, "array", member) }
+        guard case .array(let elements) = member else { throw member.mismatch("array", at: path(of: key)) }
         var objects: [JSONObjectReader] = []
         for (index, element) in elements.enumerated() {
             objects.append(try JSONObjectReader(element, path: JSONPath.appending(index: index, to: path(of: key))))

@@ -42,19 +42,24 @@ struct JSONTreeDecoder: Decoder {
 
 extension JSONValue {
     func mismatch(_ expected: String, at codingPath: [any CodingKey]) -> SpecError {
-        SpecError(path: JSONPath.render(codingPath), message: "expected \(expected), found \(shortDescription)")
+        mismatch(expected, at: JSONPath.render(codingPath))
     }
 
-    // The path of a value is built only when it is wrong (an autoclosure): each `codingPath +
+    func mismatch(_ expected: String, at path: String) -> SpecError {
+        SpecError(path: path, message: "expected \(expected), found \(shortDescription)")
+    }
+
+    // One value converted, for the decoder's containers and for JSONObjectReader alike. The
+    // value's JSON path is rendered only when it is wrong (an autoclosure): each `codingPath +
     // [key]` is two arrays of existentials, made for every field of every document otherwise.
 
-    func unboxBool(at codingPath: @autoclosure () -> [any CodingKey]) throws -> Bool {
-        guard case .bool(let bool) = self else { throw mismatch("boolean", at: codingPath()) }
+    func unboxBool(at path: @autoclosure () -> String) throws(SpecError) -> Bool {
+        guard case .bool(let bool) = self else { throw mismatch("boolean", at: path()) }
         return bool
     }
 
-    func unboxString(at codingPath: @autoclosure () -> [any CodingKey]) throws -> String {
-        guard case .string(let string) = self else { throw mismatch("string", at: codingPath()) }
+    func unboxString(at path: @autoclosure () -> String) throws(SpecError) -> String {
+        guard case .string(let string) = self else { throw mismatch("string", at: path()) }
         // Every string of the spec ends up as a C string (a path, an argument, a name): a NUL
         // would silently cut it short, so the value that is checked would not be the one used.
         // memchr over the string's own buffer: UTF8View.contains went byte by byte through the
@@ -63,27 +68,27 @@ extension JSONValue {
             bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false
         } ?? string.utf8.contains(0)
         if hasNUL {
-            throw SpecError(path: JSONPath.render(codingPath()), message: "contains a NUL byte")
+            throw SpecError(path: path(), message: "contains a NUL byte")
         }
         return string
     }
 
-    func unboxInteger<T: FixedWidthInteger>(_: T.Type, at codingPath: @autoclosure () -> [any CodingKey]) throws -> T {
+    func unboxInteger<T: FixedWidthInteger>(_: T.Type, at path: @autoclosure () -> String) throws(SpecError) -> T {
         guard case .number(let literal) = self,
               !literal.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") })
-        else { throw mismatch(JSONPath.integerName(T.self), at: codingPath()) }
+        else { throw mismatch(JSONPath.integerName(T.self), at: path()) }
         guard let integer = T(literal, radix: 10) else {
-            throw SpecError(path: JSONPath.render(codingPath()),
+            throw SpecError(path: path(),
                             message: "\(literal) is out of range for \(JSONPath.integerName(T.self))")
         }
         return integer
     }
 
     func unboxFloat<T: BinaryFloatingPoint & LosslessStringConvertible>(
-        _: T.Type, at codingPath: @autoclosure () -> [any CodingKey]
-    ) throws -> T {
+        _: T.Type, at path: @autoclosure () -> String
+    ) throws(SpecError) -> T {
         guard case .number(let literal) = self, let number = T(literal), number.isFinite else {
-            throw mismatch("number", at: codingPath())
+            throw mismatch("number", at: path())
         }
         return number
     }
@@ -113,6 +118,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         members.last(where: { $0.key == key.stringValue })?.value
     }
 
+    /// `key`'s JSON path, for an error about its value.
+    private func path(_ key: Key) -> String { JSONPath.render(codingPath + [key]) }
+
     private func require(_ key: Key) throws -> JSONValue {
         guard let value = lookup(key) else {
             throw SpecError(path: JSONPath.render(codingPath + [key]), message: "missing required field")
@@ -126,10 +134,10 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return false
     }
 
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try require(key).unboxBool(at: codingPath + [key]) }
-    func decode(_ type: String.Type, forKey key: Key) throws -> String { try require(key).unboxString(at: codingPath + [key]) }
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try require(key).unboxFloat(type, at: codingPath + [key]) }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try require(key).unboxFloat(type, at: codingPath + [key]) }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try require(key).unboxBool(at: path(key)) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try require(key).unboxString(at: path(key)) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try require(key).unboxFloat(type, at: path(key)) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try require(key).unboxFloat(type, at: path(key)) }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(type, key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(type, key) }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try integer(type, key) }
@@ -146,7 +154,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func integer<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T {
-        try require(key).unboxInteger(type, at: codingPath + [key])
+        try require(key).unboxInteger(type, at: path(key))
     }
 
     // The optional fields, most of the spec: the protocol's default `decodeIfPresent` asks
@@ -158,10 +166,10 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return value
     }
 
-    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try present(key)?.unboxBool(at: codingPath + [key]) }
-    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try present(key)?.unboxString(at: codingPath + [key]) }
-    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try present(key)?.unboxFloat(type, at: codingPath + [key]) }
-    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? { try present(key)?.unboxFloat(type, at: codingPath + [key]) }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try present(key)?.unboxBool(at: path(key)) }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try present(key)?.unboxString(at: path(key)) }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try present(key)?.unboxFloat(type, at: path(key)) }
+    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? { try present(key)?.unboxFloat(type, at: path(key)) }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try optionalInteger(type, key) }
     func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try optionalInteger(type, key) }
     func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? { try optionalInteger(type, key) }
@@ -178,7 +186,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func optionalInteger<T: FixedWidthInteger>(_ type: T.Type, _ key: Key) throws -> T? {
-        try present(key)?.unboxInteger(type, at: codingPath + [key])
+        try present(key)?.unboxInteger(type, at: path(key))
     }
 
     func nestedContainer<NestedKey: CodingKey>(
@@ -232,21 +240,25 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         return true
     }
 
-    mutating func decode(_ type: Bool.Type) throws -> Bool { try next { try $0.unboxBool(at: $1()) } }
-    mutating func decode(_ type: String.Type) throws -> String { try next { try $0.unboxString(at: $1()) } }
-    mutating func decode(_ type: Double.Type) throws -> Double { try next { try $0.unboxFloat(type, at: $1()) } }
-    mutating func decode(_ type: Float.Type) throws -> Float { try next { try $0.unboxFloat(type, at: $1()) } }
-    mutating func decode(_ type: Int.Type) throws -> Int { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: Int8.Type) throws -> Int8 { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: Int16.Type) throws -> Int16 { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: Int32.Type) throws -> Int32 { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: Int64.Type) throws -> Int64 { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: UInt.Type) throws -> UInt { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try next { try $0.unboxInteger(type, at: $1()) } }
-    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try next { try $0.unboxInteger(type, at: $1()) } }
+    mutating func decode(_ type: Bool.Type) throws -> Bool { try next { try $0.unboxBool(at: JSONPath.render($1())) } }
+    mutating func decode(_ type: String.Type) throws -> String { try next { try $0.unboxString(at: JSONPath.render($1())) } }
+    mutating func decode(_ type: Double.Type) throws -> Double { try next { try $0.unboxFloat(type, at: JSONPath.render($1())) } }
+    mutating func decode(_ type: Float.Type) throws -> Float { try next { try $0.unboxFloat(type, at: JSONPath.render($1())) } }
+    mutating func decode(_ type: Int.Type) throws -> Int { try integer(type) }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { try integer(type) }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { try integer(type) }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { try integer(type) }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { try integer(type) }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { try integer(type) }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(type) }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(type) }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next { try $0.decode(type, at: $1()) } }
+
+    private mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
+        try next { try $0.unboxInteger(type, at: JSONPath.render($1())) }
+    }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type
@@ -272,19 +284,23 @@ private struct SingleValueContainer: SingleValueDecodingContainer {
         return false
     }
 
-    func decode(_ type: Bool.Type) throws -> Bool { try value.unboxBool(at: codingPath) }
-    func decode(_ type: String.Type) throws -> String { try value.unboxString(at: codingPath) }
-    func decode(_ type: Double.Type) throws -> Double { try value.unboxFloat(type, at: codingPath) }
-    func decode(_ type: Float.Type) throws -> Float { try value.unboxFloat(type, at: codingPath) }
-    func decode(_ type: Int.Type) throws -> Int { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: UInt.Type) throws -> UInt { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { try value.unboxInteger(type, at: codingPath) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { try value.unboxInteger(type, at: codingPath) }
+    func decode(_ type: Bool.Type) throws -> Bool { try value.unboxBool(at: JSONPath.render(codingPath)) }
+    func decode(_ type: String.Type) throws -> String { try value.unboxString(at: JSONPath.render(codingPath)) }
+    func decode(_ type: Double.Type) throws -> Double { try value.unboxFloat(type, at: JSONPath.render(codingPath)) }
+    func decode(_ type: Float.Type) throws -> Float { try value.unboxFloat(type, at: JSONPath.render(codingPath)) }
+    func decode(_ type: Int.Type) throws -> Int { try integer(type) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try integer(type) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try integer(type) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try integer(type) }
+    func decode(_ type: UInt.Type) throws -> UInt { try integer(type) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try integer(type) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(type) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(type) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try value.decode(type, at: codingPath) }
+
+    private func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
+        try value.unboxInteger(type, at: JSONPath.render(codingPath))
+    }
 }
