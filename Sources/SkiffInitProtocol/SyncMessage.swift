@@ -156,35 +156,35 @@ package enum SyncMessage: Sendable, Equatable {
     /// A packet read from the socket; a member missing or of the wrong type is an error naming it.
     package init(decoding bytes: [UInt8]) throws(SpecError) {
         let message = try JSONObjectReader(SkiffJSON.parse(bytes, document: "sync message"), document: "sync message")
-        switch try message.string("type") {
+        switch try message.required("type", as: String.self) {
         case "options":
-            let options = try message.object("options")
+            let options = try message.required("options", as: JSONObjectReader.self)
             var cgroups: [CgroupMountSource] = []
-            for source in try options.objects("cgroups") {
-                cgroups.append(CgroupMountSource(version: try source.string("version"), controllers: try source.strings("controllers"),
-                                                 mountPoint: try source.string("mountPoint"), directory: try source.string("directory")))
+            for source in try options.array("cgroups", of: JSONObjectReader.self) {
+                cgroups.append(CgroupMountSource(version: try source.required("version"), controllers: try source.array("controllers"),
+                                                 mountPoint: try source.required("mountPoint"), directory: try source.required("directory")))
             }
             self = .options(InitOptions(
-                containerID: try options.string("containerID"), rootfs: try options.string("rootfs"),
-                noPivot: try options.bool("noPivot"), noNewKeyring: try options.bool("noNewKeyring"),
-                preserveFds: try options.int("preserveFds"), listenFds: try options.optionalInt("listenFds") ?? 0,
-                cgroups: cgroups, debug: try options.bool("debug"), bundle: try options.optionalString("bundle")))
+                containerID: try options.required("containerID"), rootfs: try options.required("rootfs"),
+                noPivot: try options.required("noPivot"), noNewKeyring: try options.required("noNewKeyring"),
+                preserveFds: try options.required("preserveFds"), listenFds: try options.optional("listenFds") ?? 0,
+                cgroups: cgroups, debug: try options.required("debug"), bundle: try options.optional("bundle")))
         case "exec":
-            let options = try message.object("exec")
-            guard let process = try options.decode(Process.self, "process") else {
+            let options = try message.required("exec", as: JSONObjectReader.self)
+            guard let process = try options.optional("process", as: Process.self) else {
                 throw SpecError(path: options.path(of: "process"), message: "missing required field")
             }
             self = .exec(ExecInitOptions(
-                containerID: try options.string("containerID"), process: process,
-                preserveFds: try options.int("preserveFds"), listenFds: try options.optionalInt("listenFds") ?? 0,
-                userSpec: try options.optionalString("userSpec")))
+                containerID: try options.required("containerID"), process: process,
+                preserveFds: try options.required("preserveFds"), listenFds: try options.optional("listenFds") ?? 0,
+                userSpec: try options.optional("userSpec")))
         case "hooks": self = .hooks
         case "hooksDone": self = .hooksDone
         case "ready": self = .ready
         case "committed": self = .committed
         case "error":
-            self = .error(InitFailure(message: try message.string("message"), operation: try message.optionalString("operation"),
-                                      path: try message.optionalString("path"), errno: try message.optionalInt32("errno")))
+            self = .error(InitFailure(message: try message.required("message"), operation: try message.optional("operation"),
+                                      path: try message.optional("path"), errno: try message.optional("errno")))
         case let other:
             throw SpecError(path: "type", message: "unknown sync message \"\(other)\"")
         }

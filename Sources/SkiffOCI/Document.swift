@@ -133,6 +133,22 @@ public struct JSONDocument: Sendable {
     /// Decodes `type`, errors naming the JSON path; `omitting` as in `SkiffJSON.decode`.
     public func decode<T: Decodable>(_ type: T.Type, omitting: Set<String> = []) throws(SpecError) -> T {
         let value = omitting.isEmpty ? tree : tree.omitting(omitting)
+        // The documents on skiff's own paths are read by hand (SpecReading.swift), found by
+        // the type's identity: asking whether T conforms to JSONObjectMapped would scan the
+        // binary's conformance records, the first time in every process.
+        for mapped in [Spec.self, Process.self, LinuxResources.self] as [any JSONObjectMapped.Type] where mapped == type {
+            return try mapped.init(reading: JSONObjectReader(value, document: name)) as! T
+        }
+        return try Self.decodeThroughCodable(type, value, document: name)
+    }
+
+    /// Decodes `type` through its Codable conformance, even a type read by hand elsewhere:
+    /// the reference SpecReadingTests and the fuzzer hold the hand readings to.
+    package func decodeThroughCodable<T: Decodable>(_ type: T.Type) throws(SpecError) -> T {
+        try Self.decodeThroughCodable(type, tree, document: name)
+    }
+
+    private static func decodeThroughCodable<T: Decodable>(_ type: T.Type, _ value: JSONValue, document name: String) throws(SpecError) -> T {
         do {
             return try T(from: JSONTreeDecoder(value))
         } catch let error as SpecError {

@@ -22,6 +22,21 @@ func fuzzOne(_ bytes: [UInt8]) {
         try? process.validate()
     }
     _ = try? StateStore.decodeRecord(bytes, id: "fuzz")
+    // skiff reads these documents by hand (SpecReading.swift): whatever the input, the value or
+    // the error must be the one their Codable conformances give.
+    if let document = try? JSONDocument(parsing: bytes, name: "config.json") {
+        agree(document, Spec.self)
+        agree(document, Process.self)
+        agree(document, LinuxResources.self)
+    }
+}
+
+func agree<T: Decodable & Equatable>(_ document: JSONDocument, _ type: T.Type) {
+    let byHand = Result { () throws(SpecError) -> T in try document.decode(type) }
+    let throughCodable = Result { () throws(SpecError) -> T in try document.decodeThroughCodable(type) }
+    if byHand != throughCodable {
+        fatalError("\(type): read by hand \(byHand), through Codable \(throughCodable)")
+    }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

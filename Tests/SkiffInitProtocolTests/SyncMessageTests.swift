@@ -101,8 +101,8 @@ import SkiffOCI
         (#"{"type":"options","options":{"containerID":"c","rootfs":"/r","cgroups":[],"noPivot":"yes"}}"#, "options.noPivot: expected boolean, found string"),
         (#"{"type":"options","options":{"containerID":"c","rootfs":"/r","noPivot":false,"noNewKeyring":false,"preserveFds":0,"debug":false,"cgroups":[{"version":"v1"}]}}"#,
          "options.cgroups[0].controllers: missing required field"),
-        (#"{"type":"options","options":[]}"#, "options: expected an object, found array"),
-        (#"[]"#, "sync message: expected an object, found array"),
+        (#"{"type":"options","options":[]}"#, "options: expected object, found array"),
+        (#"[]"#, "sync message: expected object, found array"),
         (#"{"type":"exec","exec":{"containerID":"c","preserveFds":0}}"#, "exec.process: missing required field"),
     ])
     func malformedMessagesAreErrorsNamingTheField(text: String, message: String) {

@@ -40,7 +40,7 @@ import SkiffOCI
     }
 
     @Test(arguments: [
-        (#"[]"#, "state.json: expected an object, found array"),
+        (#"[]"#, "state.json: expected object, found array"),
         (#"{"ociVersion":"1","id":"c","pid":1.5}"#, "pid: expected 32-bit integer, found 1.5"),
         (#"{"ociVersion":"1","id":"c"}"#, "pid: missing required field"),
         (#"{"ociVersion":"1","id":"c","pid":4294967296}"#, "pid: 4294967296 is out of range for 32-bit integer"),

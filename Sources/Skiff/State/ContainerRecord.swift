@@ -80,14 +80,14 @@ extension ContainerRecord {
     /// without decoding it.
     package init(reading record: JSONObjectReader, includingProcess: Bool = true) throws(SpecError) {
         self.init(
-            ociVersion: try record.string("ociVersion"), id: try record.string("id"), pid: try record.int32("pid"),
-            pidStartTime: try record.uint64("pidStartTime"), bundle: try record.string("bundle"),
-            rootfs: try record.string("rootfs"), created: try record.string("created"), owner: try record.string("owner"),
-            annotations: try record.optionalStringMap("annotations"), cgroupPaths: try record.strings("cgroupPaths"),
-            cgroupsPath: try record.string("cgroupsPath"), cgroupRelative: try record.bool("cgroupRelative"),
-            namespaces: try record.strings("namespaces"),
-            process: includingProcess ? try record.decode(Process.self, "process") : nil,
-            hooks: try record.decode(Hooks.self, "hooks"), netDevices: try record.optionalStringMap("netDevices"),
-            systemdUnit: try record.optionalString("systemdUnit"), systemdUserBus: try record.optionalBool("systemdUserBus"))
+            ociVersion: try record.required("ociVersion"), id: try record.required("id"), pid: try record.required("pid"),
+            pidStartTime: try record.required("pidStartTime"), bundle: try record.required("bundle"),
+            rootfs: try record.required("rootfs"), created: try record.required("created"), owner: try record.required("owner"),
+            annotations: try record.optionalMap("annotations"), cgroupPaths: try record.array("cgroupPaths"),
+            cgroupsPath: try record.required("cgroupsPath"), cgroupRelative: try record.required("cgroupRelative"),
+            namespaces: try record.array("namespaces"),
+            process: includingProcess ? try record.optional("process", as: Process.self) : nil,
+            hooks: try record.optional("hooks", as: Hooks.self), netDevices: try record.optionalMap("netDevices"),
+            systemdUnit: try record.optional("systemdUnit"), systemdUserBus: try record.optional("systemdUserBus"))
     }
 }

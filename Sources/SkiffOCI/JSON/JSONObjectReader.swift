@@ -1,22 +1,24 @@
-/// One JSON object read member by member, for skiff's own documents mapped by hand rather than
-/// through Codable (the sync socket's messages, state.json): Codable's first use in a fresh
-/// process instantiates its generic containers, their metadata and witness tables, which every
-/// short-lived command and every container's init paid for (docs/benchmarks.md). The spec's
-/// types inside them (a process, hooks) still decode through Codable (`decode`).
+/// One JSON object read member by member, for documents mapped by hand rather than through
+/// Codable: the spec's types skiff reads on the way to every container (config.json, a
+/// process), and skiff's own (the sync socket's messages, state.json). Codable's first use in
+/// a fresh process instantiates its generic containers, their metadata and witness tables,
+/// which every short-lived command and every container's init paid for (docs/benchmarks.md).
 ///
-/// An optional member that is absent or null is nil; a required one that is missing, or any
-/// member of the wrong type, is a `SpecError` naming its path (`options.cgroups[0].version`).
+/// The reading is the spec decoder's (JSONTreeDecoder): an optional member that is absent or
+/// null is nil; a required one that is absent is `missing required field`; a value of the
+/// wrong type, null for a required member included, is `expected …, found …`; the last of
+/// duplicate keys wins; every error is a `SpecError` naming the member's path
+/// (`linux.namespaces[2].type`). Tests/SkiffOCITests/SpecReadingTests.swift holds the two
+/// readings to the same values and the same errors.
 package struct JSONObjectReader {
     /// Where this object is in its document, "" for the document itself.
     package let path: String
-    private let value: JSONValue
+    private let members: [(key: String, value: JSONValue)]
 
     /// `document` names the whole (`state.json`) when it is not an object.
     package init(_ value: JSONValue, path: String = "", document: String = "document") throws(SpecError) {
-        guard case .object = value else {
-            throw SpecError(path: path.isEmpty ? document : path, message: "expected an object, found \(value.kind)")
-        }
-        self.value = value
+        guard case .object(let members) = value else { throw value.mismatch("object", at: path.isEmpty ? document : path) }
+        self.members = members
         self.path = path
     }
 
@@ -25,102 +27,74 @@ package struct JSONObjectReader {
         JSONPath.appending(key: key, to: path)
     }
 
+    /// The member as written (null included), the last of duplicates; nil when absent.
+    private func lookup(_ key: String) -> JSONValue? {
+        members.last(where: { $0.key == key })?.value
+    }
+
     /// The member, nil when it is absent or null.
     package func optionalMember(_ key: String) -> JSONValue? {
-        guard let member = value[member: key] else { return nil }
+        guard let member = lookup(key) else { return nil }
         if case .null = member { return nil }
         return member
     }
 
+    /// A member that must be there; null is a value of the wrong type, as Codable reads it.
     package func member(_ key: String) throws(SpecError) -> JSONValue {
-        guard let member = optionalMember(key) else { throw SpecError(path: path(of: key), message: "missing required field") }
+        guard let member = lookup(key) else { throw SpecError(path: path(of: key), message: "missing required field") }
         return member
     }
 
-    // Each value converted by the spec decoder's own functions (JSONTreeDecoder.swift): the
-    // same checks (integer literals, ranges, NUL bytes) and the same messages.
-
-    package func string(_ key: String) throws(SpecError) -> String {
-        let member = try member(key)
-        return try member.unboxString(at: path(of: key))
+    /// A required member.
+    package func required<T: JSONReadable>(_ key: String, as _: T.Type = T.self) throws(SpecError) -> T {
+        try T.read(try member(key), at: path(of: key))
     }
 
-    package func optionalString(_ key: String) throws(SpecError) -> String? {
-        optionalMember(key) == nil ? nil : try string(key)
-    }
-
-    package func bool(_ key: String) throws(SpecError) -> Bool {
-        let member = try member(key)
-        return try member.unboxBool(at: path(of: key))
-    }
-
-    package func optionalBool(_ key: String) throws(SpecError) -> Bool? {
-        optionalMember(key) == nil ? nil : try bool(key)
-    }
-
-    private func integer<T: FixedWidthInteger>(_ key: String, _ type: T.Type) throws(SpecError) -> T {
-        let member = try member(key)
-        return try member.unboxInteger(type, at: path(of: key))
-    }
-
-    package func int(_ key: String) throws(SpecError) -> Int {
-        try integer(key, Int.self)
-    }
-
-    package func optionalInt(_ key: String) throws(SpecError) -> Int? {
-        optionalMember(key) == nil ? nil : try int(key)
-    }
-
-    package func int32(_ key: String) throws(SpecError) -> Int32 {
-        try integer(key, Int32.self)
-    }
-
-    package func optionalInt32(_ key: String) throws(SpecError) -> Int32? {
-        optionalMember(key) == nil ? nil : try int32(key)
-    }
-
-    package func uint64(_ key: String) throws(SpecError) -> UInt64 {
-        try integer(key, UInt64.self)
-    }
-
-    package func strings(_ key: String) throws(SpecError) -> [String] {
-        let member = try member(key)
-        guard case .array(let elements) = member else { throw member.mismatch("array", at: path(of: key)) }
-        var strings: [String] = []
-        strings.reserveCapacity(elements.count)
-        for (index, element) in elements.enumerated() {
-            strings.append(try element.unboxString(at: JSONPath.appending(index: index, to: path(of: key))))
-        }
-        return strings
-    }
-
-    /// An object of strings (annotations), nil when absent or null.
-    package func optionalStringMap(_ key: String) throws(SpecError) -> [String: String]? {
+    /// An optional member: nil when absent or null.
+    package func optional<T: JSONReadable>(_ key: String, as _: T.Type = T.self) throws(SpecError) -> T? {
         guard let member = optionalMember(key) else { return nil }
-        guard case .object(let members) = member else { throw member.mismatch("object", at: path(of: key)) }
-        var map: [String: String] = [:]
-        for (name, value) in members {
-            map[name] = try value.unboxString(at: JSONPath.appending(key: name, to: path(of: key)))
+        return try T.read(member, at: path(of: key))
+    }
+
+    /// A required array.
+    package func array<T: JSONReadable>(_ key: String, of _: T.Type = T.self) throws(SpecError) -> [T] {
+        try Self.elements(try member(key), at: path(of: key))
+    }
+
+    /// An optional array: nil when absent or null.
+    package func optionalArray<T: JSONReadable>(_ key: String, of _: T.Type = T.self) throws(SpecError) -> [T]? {
+        guard let member = optionalMember(key) else { return nil }
+        return try Self.elements(member, at: path(of: key))
+    }
+
+    /// An optional object of values by name (annotations, sysctl): nil when absent or null.
+    package func optionalMap<T: JSONReadable>(_ key: String, of _: T.Type = T.self) throws(SpecError) -> [String: T]? {
+        guard let member = optionalMember(key) else { return nil }
+        let at = path(of: key)
+        guard case .object(let members) = member else { throw member.mismatch("object", at: at) }
+        // As Dictionary's Decodable reads a keyed container: each name once, in the order of its
+        // first appearance, with the value of its last.
+        var map: [String: T] = [:]
+        map.reserveCapacity(members.count)
+        for (name, _) in members where map[name] == nil {
+            let value = members.last(where: { $0.key == name })!.value
+            map[name] = try T.read(value, at: JSONPath.appending(key: name, to: at))
         }
         return map
     }
 
-    package func object(_ key: String) throws(SpecError) -> JSONObjectReader {
-        try JSONObjectReader(try member(key), path: path(of: key))
-    }
-
-    package func objects(_ key: String) throws(SpecError) -> [JSONObjectReader] {
-        let member = try member(key)
-        guard case .array(let elements) = member else { throw member.mismatch("array", at: path(of: key)) }
-        var objects: [JSONObjectReader] = []
-        for (index, element) in elements.enumerated() {
-            objects.append(try JSONObjectReader(element, path: JSONPath.appending(index: index, to: path(of: key))))
+    private static func elements<T: JSONReadable>(_ value: JSONValue, at path: String) throws(SpecError) -> [T] {
+        guard case .array(let elements) = value else { throw value.mismatch("array", at: path) }
+        var values: [T] = []
+        values.reserveCapacity(elements.count)
+        for index in elements.indices {
+            values.append(try T.read(elements[index], at: JSONPath.appending(index: index, to: path)))
         }
-        return objects
+        return values
     }
 
-    /// A member of a spec type, through Codable; nil when absent or null. Errors name the
-    /// member's path below this object.
+    /// A member through Codable (a type not mapped by hand); nil when absent or null. Errors
+    /// name the member's path below this object.
     package func decode<T: Decodable>(_ type: T.Type, _ key: String) throws(SpecError) -> T? {
         guard let member = optionalMember(key) else { return nil }
         let at = path(of: key)
@@ -131,3 +105,58 @@ package struct JSONObjectReader {
         }
     }
 }
+
+/// A value read from one JSON value by hand: the spec's scalars, its objects
+/// (`JSONObjectMapped`) and an object reader itself.
+package protocol JSONReadable {
+    /// `value` as this type; `path` (rendered only for an error, or to name a nested object's
+    /// members) is where it is in its document.
+    static func read(_ value: JSONValue, at path: @autoclosure () -> String) throws(SpecError) -> Self
+}
+
+/// A spec type with a hand-written reading beside its Codable conformance, which stays the
+/// public one (and the reference the tests compare with).
+package protocol JSONObjectMapped: JSONReadable, Decodable {
+    init(reading object: JSONObjectReader) throws(SpecError)
+}
+
+extension JSONObjectMapped {
+    package static func read(_ value: JSONValue, at path: @autoclosure () -> String) throws(SpecError) -> Self {
+        try Self(reading: JSONObjectReader(value, path: path()))
+    }
+}
+
+extension JSONObjectReader: JSONReadable {
+    package static func read(_ value: JSONValue, at path: @autoclosure () -> String) throws(SpecError) -> Self {
+        try JSONObjectReader(value, path: path())
+    }
+}
+
+// Each scalar converted by the spec decoder's own functions (JSONTreeDecoder.swift): the same
+// checks (integer literals, ranges, NUL bytes) and the same messages.
+
+extension String: JSONReadable {
+    package static func read(_ value: JSONValue, at path: @autoclosure () -> String) throws(SpecError) -> Self {
+        try value.unboxString(at: path())
+    }
+}
+
+extension Bool: JSONReadable {
+    package static func read(_ value: JSONValue, at path: @autoclosure () -> String) throws(SpecError) -> Self {
+        try value.unboxBool(at: path())
+    }
+}
+
+extension JSONReadable where Self: FixedWidthInteger {
+    package static func read(_ value: JSONValue, at path: @autoclosure () -> String) throws(SpecError) -> Self {
+        try value.unboxInteger(Self.self, at: path())
+    }
+}
+
+extension Int: JSONReadable {}
+extension Int32: JSONReadable {}
+extension Int64: JSONReadable {}
+extension UInt: JSONReadable {}
+extension UInt16: JSONReadable {}
+extension UInt32: JSONReadable {}
+extension UInt64: JSONReadable {}
