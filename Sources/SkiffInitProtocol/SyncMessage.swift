@@ -138,7 +138,7 @@ package enum SyncMessage: Sendable, Equatable {
         case .exec(let options):
             members.append(("exec", .object([
                 ("containerID", .string(options.containerID)),
-                ("process", try SkiffJSON.tree(of: options.process)),
+                ("process", options.process.jsonTree),
                 ("preserveFds", .number(String(options.preserveFds))),
                 ("listenFds", .number(String(options.listenFds))),
             ] + (options.userSpec.map { [("userSpec", JSONValue.string($0))] } ?? []))))

@@ -78,11 +78,6 @@ public enum SkiffJSON {
         JSONWriter.write(tree, indent: nil)
     }
 
-    /// `value` as a tree, through Codable: a spec type inside a hand-made message.
-    package static func tree(of value: some Encodable) throws -> JSONValue {
-        try JSONTreeEncoder.encode(value)
-    }
-
     /// Decodes `type` from a tree through Codable; errors name the JSON path below `document`.
     package static func decode<T: Decodable>(_ type: T.Type, from tree: JSONValue, document: String) throws(SpecError) -> T {
         try JSONDocument(tree: tree, name: document).decode(type)

@@ -7,7 +7,7 @@ import Testing
 /// Codable everywhere else (JSONDecoder users, `decodeThroughCodable`). These tests hold the
 /// two to the same values and the same errors, and fail when a member is added to a type
 /// and not to its reading.
-@Suite("hand-written spec readings match Codable")
+@Suite("hand-written spec readings and writings match Codable")
 struct SpecReadingTests {
     static let configs = ["every-field.json", "runc-spec.json", "runc-spec-rootless.json", "podman.json", "containerd.json"]
 
@@ -47,7 +47,11 @@ struct SpecReadingTests {
             let bytes = SkiffJSON.write(tree)
             let spec = Self.outcomes(Spec.self, bytes, document: "config.json")
             #expect(spec.byHand == spec.throughCodable, "round \(round): \(String(decoding: bytes, as: UTF8.self))")
-            if case .failure = spec.byHand { errors += 1 }
+            if case .value(let value) = spec.byHand {
+                #expect(try Self.writingsAgree(value), "round \(round)")
+            } else {
+                errors += 1
+            }
             if let process = tree[member: "process"] {
                 let outcome = Self.outcomes(Process.self, SkiffJSON.write(process), document: "process.json")
                 #expect(outcome.byHand == outcome.throughCodable, "round \(round): process")
@@ -62,7 +66,22 @@ struct SpecReadingTests {
         #expect(errors > 500 && errors < 2900, "\(errors) errors in 3000")
     }
 
+    @Test("process and hooks are written as their Codable conformances write them", arguments: configs)
+    func sameWriting(name: String) throws {
+        #expect(try Self.writingsAgree(Spec.decode(fixture(name))))
+    }
+
     // MARK: - Helpers
+
+    /// The hand writings (SpecWriting.swift) of a spec's process and hooks against Codable's,
+    /// byte for byte.
+    static func writingsAgree(_ spec: Spec) throws -> Bool {
+        func agree(_ value: (some JSONWritable & Encodable)?) throws -> Bool {
+            guard let value else { return true }
+            return SkiffJSON.write(value.jsonTree) == (try SkiffJSON.encode(value))
+        }
+        return try agree(spec.process) && agree(spec.hooks)
+    }
 
     enum Outcome<T: Equatable>: Equatable {
         case value(T)

@@ -68,8 +68,8 @@ extension ContainerRecord {
         members.append(("cgroupsPath", .string(cgroupsPath)))
         members.append(("cgroupRelative", .bool(cgroupRelative)))
         members.append(("namespaces", .array(namespaces.map(JSONValue.string))))
-        if let process { members.append(("process", try SkiffJSON.tree(of: process))) }
-        if let hooks { members.append(("hooks", try SkiffJSON.tree(of: hooks))) }
+        if let process { members.append(("process", process.jsonTree)) }
+        if let hooks { members.append(("hooks", hooks.jsonTree)) }
         if let netDevices { members.append(("netDevices", map(netDevices))) }
         if let systemdUnit { members.append(("systemdUnit", .string(systemdUnit))) }
         if let systemdUserBus { members.append(("systemdUserBus", .bool(systemdUserBus))) }
