@@ -33,7 +33,7 @@ package struct JSONObjectReader {
     }
 
     /// The member, nil when it is absent or null.
-    package func optionalMember(_ key: String) -> JSONValue? {
+    private func optionalMember(_ key: String) -> JSONValue? {
         guard let member = lookup(key) else { return nil }
         if case .null = member { return nil }
         return member
@@ -91,18 +91,6 @@ package struct JSONObjectReader {
             values.append(try T.read(elements[index], at: JSONPath.appending(index: index, to: path)))
         }
         return values
-    }
-
-    /// A member through Codable (a type not mapped by hand); nil when absent or null. Errors
-    /// name the member's path below this object.
-    package func decode<T: Decodable>(_ type: T.Type, _ key: String) throws(SpecError) -> T? {
-        guard let member = optionalMember(key) else { return nil }
-        let at = path(of: key)
-        do {
-            return try SkiffJSON.decode(type, from: member, document: at)
-        } catch where error.path != at {
-            throw SpecError(path: at + (error.path.hasPrefix("[") ? "" : ".") + error.path, message: error.message)
-        }
     }
 }
 
