@@ -23,10 +23,15 @@ BENCH_N     ?= 30
 
 # Release binary: the Swift runtime is linked in, so it runs where /opt/swift
 # is absent (a container host, a VM, an initramfs). Linked at a fixed address
-# (-no-pie, like Debian's runc): as a PIE, the loader applied ~43,000 relative
+# (not a PIE, like Debian's runc): as a PIE, the loader applied ~43,000 relative
 # relocations on every exec (each command, and each container's init), and the
 # pages it wrote became private copies: 0.6 ms and 1.1 MB per process, and in
 # init that memory is charged to the container (docs/security.md, docs/benchmarks.md).
+# glibc is linked in too (-static): dynamically, every process (each command, stage 0
+# of every container, its init) mapped ld.so, libc and libm, relocated them and bound
+# each libc function at its first call, ~0.3 ms of CPU a `run` on the way to the
+# container, and ~1.5 MB of its peak RSS were the three libraries' pages. libsystemd is
+# still dlopen'ed (Sources/CSystemd), by glibc's loader inside the static binary.
 # libstdc++ and libgcc (which the static Swift runtime needs) are linked statically too: as
 # shared libraries the loader spent ~1.8 M instructions, 13% of a `skiff state`, binding
 # libstdc++'s symbols at every exec (docs/benchmarks.md). The toolchain's static-stdlib args
@@ -83,7 +88,7 @@ LAYOUT_FLAGS  := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction
 # in the binary's directory (and its glibc-hwcaps, tls, x86_64 subdirectories) first: 20 failed
 # lookups in every process, and a library planted beside the binary would have been loaded by root.
 RELEASE_FLAGS := --scratch-path $(SCRATCH) -c release --product skiff --static-swift-stdlib --disable-local-rpath \
-	-Xswiftc -Xclang-linker -Xswiftc -no-pie -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
+	-Xswiftc -Xclang-linker -Xswiftc -static -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
 	-Xlinker -L$(STATIC_LIBS) -Xlinker --version-script=$(EXPORTS_MAP) $(METADATA_FLAGS) $(LAYOUT_FLAGS)
 BIN           := $(SCRATCH)/release/skiff
 
@@ -204,9 +209,9 @@ build: deps-build commit-header
 	@if [ -f $(BIN) ]; then for input in $(LINK_ORDER) $(STATIC_C_ARCHIVES); do \
 		[ $$input -nt $(BIN) ] && rm -f $(BIN); done; true; fi
 	$(SWIFT) build $(RELEASE_FLAGS)
-	@if ldd $(BIN) 2>/dev/null | grep -qE 'libswift|libstdc\+\+|libgcc_s|libcap|libseccomp'; then \
+	@if readelf -d $(BIN) | grep -q NEEDED; then \
 		echo "error: $(BIN) needs shared libraries it should have linked statically:"; \
-		ldd $(BIN) | grep -E 'libswift|libstdc|libgcc_s|libcap|libseccomp'; exit 1; \
+		readelf -d $(BIN) | grep NEEDED; exit 1; \
 	fi
 	@exported=$$(readelf --dyn-syms -W $(BIN) | awk '$$7 != "UND" && $$5 == "GLOBAL"' | wc -l); \
 	if [ "$$exported" -gt 0 ]; then echo "error: $(BIN) exports $$exported symbols (EXPORTS_MAP)"; exit 1; fi
