@@ -47,8 +47,16 @@ STATIC_LIBS   := $(SCRATCH)/static-libs
 # -L/usr/lib/<triplet> before STATIC_LIBS, and that directory's .so won.
 HOT_C_LIBS    := cap
 COLD_C_LIBS   := seccomp
-STATIC_C_LIBS := $(HOT_C_LIBS) $(COLD_C_LIBS)
+# glibc's libc and libm (the binary is linked -static) get the same renaming, every text
+# section of each object (`.text.libc.malloc`, `.text.libc.strlen-evex.evex`): their code
+# would otherwise lie where the linker leaves it, and what every process runs of it (the
+# start-up, each IFUNC resolver — a static binary runs them all before main —, malloc, the
+# string functions) spread over ~15 64 KB windows of text. LINK_ORDER puts an object where
+# HOT_FUNCTIONS first names one of its functions (GLIBC_SECTIONS maps the names).
+GLIBC_LIBS    := c m
+STATIC_C_LIBS := $(HOT_C_LIBS) $(COLD_C_LIBS) $(GLIBC_LIBS)
 STATIC_C_ARCHIVES := $(STATIC_C_LIBS:%=$(STATIC_LIBS)/lib%.a)
+GLIBC_SECTIONS := $(STATIC_LIBS)/glibc-sections.txt
 C_LIBDIR      := /usr/lib/$(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 # Generic types are instantiated through metadata accessors given their witness tables,
 # not by demangling a type name at run time: each demangled name's generic requirements cost
@@ -191,15 +199,27 @@ build: deps-build commit-header
 	@set -e; for lib in $(STATIC_C_LIBS); do \
 		source=$(C_LIBDIR)/lib$$lib.a; target=$(STATIC_LIBS)/lib$$lib.a; \
 		[ -f "$$source" ] || { echo "error: $$source not found (lib$$lib-dev)"; exit 1; }; \
+		group=$$(sed -n 's/^GROUP *( *\([^ ]*\.a\).*/\1/p' "$$source" 2>/dev/null); \
+		[ -z "$$group" ] || source=$$group; \
 		[ -f "$$target" ] && [ "$$target" -nt "$$source" ] && continue; \
 		rm -rf "$$target.d"; mkdir "$$target.d"; \
 		(cd "$$target.d" && ar x "$$source" && for object in *.o; do \
-			objcopy --rename-section .text=.text.lib$$lib.$${object%.o} "$$object"; done && \
+			renames=$$(readelf -SW "$$object" | awk -v to=".text.lib$$lib.$${object%.o}" \
+				'{ for (i = 2; i <= NF; i++) if ($$(i-1) ~ /\]$$/ && $$i ~ /^\.text(\.|$$)/) { name = $$i; sub(/^\.text/, to, name); print "--rename-section " $$i "=" name } }'); \
+			[ -z "$$renames" ] || objcopy $$renames "$$object"; done && \
 			ar rcs "$$target.tmp" *.o); \
 		mv "$$target.tmp" "$$target"; rm -rf "$$target.d"; \
 	done
+	@for lib in $(GLIBC_LIBS); do [ $(GLIBC_SECTIONS) -nt $(STATIC_LIBS)/lib$$lib.a ] || rm -f $(GLIBC_SECTIONS); done; \
+	[ -f $(GLIBC_SECTIONS) ] || for lib in $(GLIBC_LIBS); do nm -A --defined-only $(STATIC_LIBS)/lib$$lib.a | \
+		awk -v lib=$$lib '$$(NF-1) ~ /^[tTwWi]$$/ { split($$1, member, ":"); sub(/\.o$$/, "", member[2]); print $$NF, ".text.lib" lib "." member[2] }'; \
+	done > $(GLIBC_SECTIONS)
 	@{ for lib in $(HOT_C_LIBS); do ar t $(STATIC_LIBS)/lib$$lib.a | sed "s/^/.text.lib$$lib./; s/\.o\$$//"; done; \
-		cat $(HOT_FUNCTIONS); \
+		awk 'NR == FNR { if (!($$1 in glibc)) glibc[$$1] = $$2; next } \
+			{ name = substr($$0, 7) } \
+			!(name in glibc) { print; next } \
+			!(glibc[name] in placed) { placed[glibc[name]] = 1; print glibc[name]; print glibc[name] ".*" }' \
+			$(GLIBC_SECTIONS) $(HOT_FUNCTIONS); \
 		set -f; for section in $(UNNAMED_FUNCTIONS); do echo "$$section"; done; set +f; \
 		for lib in $(COLD_C_LIBS); do ar t $(STATIC_LIBS)/lib$$lib.a | sed "s/^/.text.lib$$lib./; s/\.o\$$//"; done; \
 	} > $(LINK_ORDER).tmp
