@@ -21,11 +21,16 @@ public struct CgroupManager: Sendable {
     /// The controllers driven through cgroup2: offered by its root's cgroup.controllers and not
     /// mounted as v1 hierarchies.
     public let v2Controllers: [String]
+    /// The directories of this container, one per hierarchy; named once, since every
+    /// operation walks them (a `run` asked for them ~100 times, ~60 K instructions of appends).
+    public let directories: [String]
 
     public init(hierarchies: [CgroupHierarchy], cgroupsPath: String, relative: Bool = false) throws(CgroupError) {
         self.hierarchies = hierarchies
-        self.path = try Self.normalize(cgroupsPath)
+        let path = try Self.normalize(cgroupsPath)
+        self.path = path
         self.relative = relative
+        directories = hierarchies.map { Self.directory(in: $0, path: path, relative: relative) }
         let v1 = Set(hierarchies.filter { $0.version == .v1 }.flatMap(\.controllers))
         if let v2 = hierarchies.first(where: { $0.version == .v2 }),
            let text = try? Files.readString(v2.mountPoint + "/cgroup.controllers") {
@@ -71,16 +76,21 @@ public struct CgroupManager: Sendable {
     /// The directory below which the container's path starts in `hierarchy`: its root, or the
     /// runtime's own cgroup for a relative cgroupsPath, as runc takes it.
     func base(of hierarchy: CgroupHierarchy) -> String {
+        Self.base(of: hierarchy, relative: relative)
+    }
+
+    private static func base(of hierarchy: CgroupHierarchy, relative: Bool) -> String {
         hierarchy.mountPoint + (relative && hierarchy.ownPath != "/" ? hierarchy.ownPath : "")
     }
 
     /// The container's directory in one hierarchy.
     public func directory(in hierarchy: CgroupHierarchy) -> String {
-        base(of: hierarchy) + path
+        Self.directory(in: hierarchy, path: path, relative: relative)
     }
 
-    /// The directories of this container, one per hierarchy.
-    public var directories: [String] { hierarchies.map(directory(in:)) }
+    private static func directory(in hierarchy: CgroupHierarchy, path: String, relative: Bool) -> String {
+        base(of: hierarchy, relative: relative) + path
+    }
 
     /// The hierarchy that drives `controller` here, nil when none does. The v2 freezer
     /// (cgroup.freeze) and device filter (eBPF) are part of cgroup2 itself, not controllers
