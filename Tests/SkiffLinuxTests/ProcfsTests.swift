@@ -40,6 +40,20 @@ import SkiffLinux
         #expect(Procfs.processState(of: pid) != "Z")
     }
 
+    /// The fields after the last ')', separated by blanks; too few fields, or a field 22 that is
+    /// not a number that fits, is no answer rather than a wrong one.
+    @Test func parseStatFindsFieldsThreeAndTwentyTwo() {
+        let tail = (4...21).map(String.init).joined(separator: " ")
+        func parse(_ text: String) -> (state: Character, startTime: UInt64)? { Procfs.parseStat(Array(text.utf8)) }
+        #expect(parse("1 (a) b) S \(tail) 12345 23 24\n").map { "\($0.state) \($0.startTime)" } == "S 12345")
+        #expect(parse("1 (x) R \(tail) 7\n").map { "\($0.state) \($0.startTime)" } == "R 7")
+        #expect(parse("1 (x) R \(tail)\n") == nil)
+        #expect(parse("1 (x) R \(tail) 12a 1") == nil)
+        #expect(parse("1 (x) R \(tail) 18446744073709551616 1") == nil)
+        #expect(parse("1 x R \(tail) 5") == nil)
+        #expect(parse("") == nil)
+    }
+
     @Test func readOfProcfsWorks() throws {
         let text = try Procfs.read("/proc/self/status")
         #expect(text.contains("Pid:\t\(getpid())\n"))
