@@ -37,6 +37,37 @@ struct JSONWriterTests {
         #expect(jsonQuote("x\u{2028}") == #""x\u2028""#)
     }
 
+    /// The writer copies unescaped bytes a run at a time; a reference that escapes scalar by
+    /// scalar, over seeded strings of the pieces that matter (escapes, three-byte characters
+    /// that are and are not line separators, at the start, the end and side by side).
+    @Test("run-at-a-time escaping matches a scalar-by-scalar reference")
+    func escapingMatchesAReference() {
+        func reference(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case "<", ">", "&", "\u{2028}", "\u{2029}", "\u{0}"..."\u{1F}":
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let pieces = ["a", "bc", "\"", "\\", "\n", "\r", "\t", "<", ">", "&", "\u{0}", "\u{1F}", "\u{7F}", "é", "€",
+                      "\u{2027}", "\u{2028}", "\u{2029}", "\u{202A}", "✓", "😀", "/"]
+        var generator = SplitMix64(seed: 0x4A50)
+        for _ in 0..<2000 {
+            let text = (0..<generator.next(below: 8)).map { _ in pieces[generator.next(below: pieces.count)] }.joined()
+            #expect(jsonQuote(text) == reference(text), "\(Array(text.unicodeScalars))")
+        }
+    }
+
     @Test("empty lists and objects are written, not dropped")
     func empties() throws {
         let spec = Spec(ociVersion: "1", mounts: [], linux: Linux())

@@ -301,8 +301,23 @@ enum JSONWriter {
         var text = string
         text.withUTF8 { bytes in
             var index = 0
+            // Bytes that need no escape are copied a run at a time: appended one by one, each
+            // with its capacity check, they were most of writing state.json (~35 instructions
+            // a byte).
+            var plainFrom = 0
+            func flushPlain(upTo end: Int) {
+                if plainFrom < end { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[plainFrom..<end])) }
+            }
             while index < bytes.count {
                 let byte = bytes[index]
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"), 0..<0x20, 0xE2:
+                    flushPlain(upTo: index)
+                    plainFrom = index + 1
+                default:
+                    index += 1
+                    continue
+                }
                 switch byte {
                 case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
                 case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
@@ -318,11 +333,14 @@ enum JSONWriter {
                     && (bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9):
                     unicodeEscape(bytes[index + 2] == 0xA8 ? 0x2028 : 0x2029, into: &out)
                     index += 2
+                    plainFrom = index + 1
                 default:
-                    out.append(byte)
+                    // 0xE2 starting any other character: copied with the run that follows.
+                    plainFrom = index
                 }
                 index += 1
             }
+            flushPlain(upTo: bytes.count)
         }
         out.append(UInt8(ascii: "\""))
     }
