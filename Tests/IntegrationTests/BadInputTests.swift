@@ -64,6 +64,26 @@ struct BadInputTests {
         }
     }
 
+    /// A config.json may be large (the limit is 64 MB): 200,000 annotations run, are kept in
+    /// the state and reach `state`, instead of freezing the runtime in a search per key (the
+    /// decoder did that until the eighth session: minutes for this config). runc beside it.
+    @Test func aHugeAnnotationMapRunsWithoutStalling() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("annotations")
+            var annotations: [String: String] = [:]
+            for index in 0..<200_000 { annotations["org.example.k\(index)"] = "v" }
+            let bundle = try sandbox.bundle(args: ["true"]) { $0.annotations = annotations }
+            let run = sandbox.skiff("run", "--bundle", bundle, id, timeout: 60)
+            #expect(run.succeeded && !run.timedOut, "\(run.status) \(run.stderr.prefix(300))")
+            #expect(sandbox.rootEntries == [])
+            if let runc = Sandbox.runcBinary {
+                let reference = execute(runc, ["--root", sandbox.path("runc-root"), "run", "--bundle", bundle, id + "-runc"],
+                                        timeout: 60)
+                #expect(reference.succeeded, "runc: \(reference.status) \(reference.stderr.prefix(300))")
+            }
+        }
+    }
+
     @Test func missingRequiredFieldNamesTheField() throws {
         try expectCreateRejected("cwd", mentioning: ["process.cwd"]) {
             try $0.bundle(args: ["true"], edits: [(["process", "cwd"], nil)])

@@ -71,6 +71,23 @@ struct SpecReadingTests {
         #expect(try Self.writingsAgree(Spec.decode(fixture(name))))
     }
 
+    /// A config.json may be 64 MB: a map's members must not be searched once per key. Both
+    /// readings of 200,000 annotations (duplicates included: the last wins) agree, and finish
+    /// — searched per key, they took minutes. A guard against a hang, not a speed measurement.
+    @Test("a map of 200,000 members is read in linear time, by both readings", .timeLimit(.minutes(1)))
+    func largeMapsAreNotQuadratic() throws {
+        var members: [(key: String, value: JSONValue)] = (0..<200_000).map { ("k\($0)", .string("v\($0)")) }
+        members.append(("k7", .string("last")))
+        let tree = JSONValue.object([("ociVersion", .string("1.2.1")), ("annotations", .object(members))])
+        let document = try JSONDocument(parsing: SkiffJSON.write(tree), name: "config.json")
+        let byHand = try document.decode(Spec.self)
+        #expect(byHand.annotations?.count == 200_000)
+        #expect(byHand.annotations?["k7"] == "last")
+        #expect(try document.decodeThroughCodable(Spec.self) == byHand)
+        // Written back through Codable (`skiff state`, the hooks' state) in linear time too.
+        #expect(try Spec.decode(bytes: SkiffJSON.encode(byHand)) == byHand)
+    }
+
     // MARK: - Helpers
 
     /// The hand writings (SpecWriting.swift) of a spec's process and hooks against Codable's,

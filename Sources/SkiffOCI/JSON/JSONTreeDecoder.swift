@@ -103,6 +103,24 @@ extension JSONValue {
 private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let members: [(key: String, value: JSONValue)]
     let codingPath: [any CodingKey]
+    /// Each name's last member, for a large object (a map such as annotations, decoded as a
+    /// Dictionary: one lookup per key). Searching the members for each key made a
+    /// config.json with 200,000 annotations take minutes; a small object (a struct's fields)
+    /// is searched, which costs less than building the index.
+    private let lastIndex: [String: Int]?
+
+    init(members: [(key: String, value: JSONValue)], codingPath: [any CodingKey]) {
+        self.members = members
+        self.codingPath = codingPath
+        if members.count > 32 {
+            var index: [String: Int] = [:]
+            index.reserveCapacity(members.count)
+            for position in members.indices { index[members[position].key] = position }
+            lastIndex = index
+        } else {
+            lastIndex = nil
+        }
+    }
 
     var allKeys: [Key] {
         var seen = Set<String>()
@@ -115,7 +133,8 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func contains(_ key: Key) -> Bool { lookup(key) != nil }
 
     private func lookup(_ key: Key) -> JSONValue? {
-        members.last(where: { $0.key == key.stringValue })?.value
+        if let lastIndex { return lastIndex[key.stringValue].map { members[$0].value } }
+        return members.last(where: { $0.key == key.stringValue })?.value
     }
 
     /// `key`'s JSON path, for an error about its value.

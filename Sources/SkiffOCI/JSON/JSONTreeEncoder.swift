@@ -43,7 +43,10 @@ private final class EncodingNode {
 
     func encode(_ value: some Encodable, codingPath: [any CodingKey]) throws {
         try value.encode(to: NodeEncoder(node: self, codingPath: codingPath))
-        if keyType != nil, keyType == Self.dictionaryKeyType { members.sort { $0.key < $1.key } }
+        if keyType != nil, keyType == Self.dictionaryKeyType {
+            members.sort { $0.key < $1.key }
+            memberIndex = nil
+        }
     }
 
     /// The standard library's key type for a dictionary's members (`_DictionaryCodingKey`,
@@ -62,6 +65,7 @@ private final class EncodingNode {
         if case .object = kind { return }
         kind = .object
         members = []
+        memberIndex = nil
     }
 
     func makeArray() {
@@ -70,13 +74,23 @@ private final class EncodingNode {
         elements = []
     }
 
+    /// Each key's position among `members`, once there are many (a map such as annotations):
+    /// searching the members for each new key made a 200,000-entry map take minutes to write.
+    private var memberIndex: [String: Int]?
+
     /// The member for a key, replacing an earlier one with the same key.
     func child(forKey key: String) -> EncodingNode {
         makeObject()
         let node = EncodingNode()
-        if let index = members.firstIndex(where: { $0.key == key }) {
+        if memberIndex == nil, members.count >= 32 {
+            memberIndex = Dictionary(members.indices.map { (members[$0].key, $0) }, uniquingKeysWith: { _, last in last })
+        }
+        let existing: Int?
+        if let memberIndex { existing = memberIndex[key] } else { existing = members.firstIndex(where: { $0.key == key }) }
+        if let index = existing {
             members[index].node = node
         } else {
+            memberIndex?[key] = members.count
             members.append((key, node))
         }
         return node
