@@ -103,7 +103,8 @@ package struct InitFailure: Sendable, Equatable {
 /// Mapped to and from the JSON tree by hand, not through Codable: init decodes its options
 /// first thing, and Codable's first use in a fresh process (its generic containers, their
 /// metadata and witness tables) cost init ~0.1 ms of every create and exec (docs/benchmarks.md).
-/// Only the spec's process inside `exec` goes through Codable, as the spec types do everywhere.
+/// The spec's process inside `exec` is written and read by its own hand mapping
+/// (SkiffOCI's SpecWriting.swift and SpecReading.swift, held to its Codable conformance).
 package enum SyncMessage: Sendable, Equatable {
     case options(InitOptions)   // runtime → init, first, for a new container
     case exec(ExecInitOptions)  // runtime → init, first, for exec

@@ -46,7 +46,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
 // The same form Codable writes — members in declaration order, unset optionals left out,
 // maps' keys sorted — which ContainerRecordTests checks against the synthesized conformance,
 // so the public Codable and state.json cannot drift apart. The spec's process and hooks
-// inside go through Codable.
+// inside use their own hand mappings (SkiffOCI's SpecWriting.swift, SpecReading.swift).
 extension ContainerRecord {
     /// The record as state.json's tree.
     package func json() throws -> JSONValue {
