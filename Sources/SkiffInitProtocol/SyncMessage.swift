@@ -115,7 +115,7 @@ package enum SyncMessage: Sendable, Equatable {
     case error(InitFailure)     // init → runtime: preparation failed: the one-line reason, and the failed call's operation, path and errno
 
     /// The packet: `{"type":"options","options":{…}}`, `{"type":"ready"}`, `{"type":"error","message":…}`.
-    package func encoded() throws -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [("type", .string(name))]
         switch self {
         case .options(let options):
@@ -211,7 +211,7 @@ package struct SyncChannel: Sendable {
     package init(fd: OwnedFD) { self.fd = fd }
 
     package func send(_ message: SyncMessage) throws {
-        try Sockets.send(fd, try message.encoded(), operation: "send \(message.name) on sync socket")
+        try Sockets.send(fd, message.encoded(), operation: "send \(message.name) on sync socket")
     }
 
     /// The next message, or nil when the peer closed without one.

@@ -31,7 +31,7 @@ extension UInt32: JSONWritable {}
 extension UInt64: JSONWritable {}
 
 extension Array: JSONWritable where Element: JSONWritable {
-    package var jsonTree: JSONValue { .array(map(\.jsonTree)) }
+    package var jsonTree: JSONValue { .array(map { $0.jsonTree }) }
 }
 
 /// An object's members in the order they are added; an optional that is nil is left out, as

@@ -30,7 +30,7 @@ import SkiffOCI
 
     @Test(arguments: [full, minimal, StateStoreTests.record("web")])
     func oneFormatWithTheSynthesizedCodable(record: ContainerRecord) throws {
-        let byHand = SkiffJSON.write(try record.json())
+        let byHand = SkiffJSON.write(record.json())
         #expect(String(decoding: byHand, as: UTF8.self) == String(decoding: try SkiffJSON.encode(record), as: UTF8.self))
         #expect(try StateStore.decodeRecord(byHand, id: record.id) == record)
         #expect(try JSONDecoder().decode(ContainerRecord.self, from: Data(byHand)) == record)

@@ -49,7 +49,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
 // inside use their own hand mappings (SkiffOCI's SpecWriting.swift, SpecReading.swift).
 extension ContainerRecord {
     /// The record as state.json's tree.
-    package func json() throws -> JSONValue {
+    package func json() -> JSONValue {
         func map(_ map: [String: String]) -> JSONValue {
             .object(map.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
         }

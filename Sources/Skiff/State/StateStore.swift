@@ -160,7 +160,7 @@ public struct StateStore: Sendable {
 
     public func save(_ record: ContainerRecord) throws {
         let path = statePath(record.id)
-        let bytes = SkiffJSON.write(try record.json())
+        let bytes = SkiffJSON.write(record.json())
         try Files.writeAtomically(path, bytes)
         // The next load of these same bytes is this record: `run` loads what its create has
         // just saved, in start and in delete, and decoding it cost ~0.28 M instructions,

@@ -73,16 +73,12 @@ package struct JSONObjectReader {
         let at = path(of: key)
         guard case .object(let members) = member else { throw member.mismatch("object", at: at) }
         // As Dictionary's Decodable reads a keyed container: each name once, in the order of its
-        // first appearance, with the value of its last. Found through a dictionary, not by
-        // searching the members for each name: a config.json with a million annotations must
-        // not cost a million squared comparisons.
-        var lastValues: [String: JSONValue] = [:]
-        lastValues.reserveCapacity(members.count)
-        for (name, value) in members { lastValues[name] = value }
+        // first appearance, with the value of its last.
+        let last = JSONValue.lastPositions(of: members)
         var map: [String: T] = [:]
-        map.reserveCapacity(lastValues.count)
+        map.reserveCapacity(last.count)
         for (name, _) in members where map[name] == nil {
-            map[name] = try T.read(lastValues[name]!, at: JSONPath.appending(key: name, to: at))
+            map[name] = try T.read(members[last[name]!].value, at: JSONPath.appending(key: name, to: at))
         }
         return map
     }

@@ -112,14 +112,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     init(members: [(key: String, value: JSONValue)], codingPath: [any CodingKey]) {
         self.members = members
         self.codingPath = codingPath
-        if members.count > 32 {
-            var index: [String: Int] = [:]
-            index.reserveCapacity(members.count)
-            for position in members.indices { index[members[position].key] = position }
-            lastIndex = index
-        } else {
-            lastIndex = nil
-        }
+        lastIndex = members.count > 32 ? JSONValue.lastPositions(of: members) : nil
     }
 
     var allKeys: [Key] {

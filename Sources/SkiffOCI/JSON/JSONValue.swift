@@ -47,6 +47,16 @@ extension JSONValue {
         return members.last(where: { $0.key == key })?.value
     }
 
+    /// Each key's position among an object's members, the last of duplicates: for an object
+    /// read key by key when it is large (a map such as annotations), where searching the
+    /// members for each key would cost their number squared.
+    static func lastPositions(of members: [(key: String, value: JSONValue)]) -> [String: Int] {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(members.count)
+        for position in members.indices { positions[members[position].key] = position }
+        return positions
+    }
+
 }
 
 /// Why a document is not JSON, with the line and column where parsing stopped.
