@@ -108,6 +108,17 @@ public struct Runtime: Sendable {
     /// create, returning the pty master when skiff itself holds the terminal (`run -t`
     /// without a console socket).
     func create(id: String, bundle: String, options: CreateOptions, foregroundTerminal: Bool) throws -> (state: State, master: OwnedFD?) {
+        let created = try create(id: id, bundle: bundle, options: options, foregroundTerminal: foregroundTerminal,
+                                 startOnCommit: false)
+        return (created.state, created.master)
+    }
+
+    /// create; with `startOnCommit` (`run` without a terminal of its own) the container is also
+    /// released: exec.fifo's reader is opened before init is told "committed", so init goes
+    /// straight on to its execve instead of waiting for `start` to load the record again. The
+    /// reader comes back in `started`, for `awaitStart`.
+    private func create(id: String, bundle: String, options: CreateOptions, foregroundTerminal: Bool,
+                        startOnCommit: Bool) throws -> (state: State, master: OwnedFD?, started: StartingProcess?) {
         var options = options
         options.foregroundTerminal = foregroundTerminal
         logger.debug("create \(id)")
@@ -277,10 +288,15 @@ public struct Runtime: Sendable {
             if let pidFile = options.pidFile {
                 try writePidFile(pidFile, pid: spawned.pid)
             }
+            // A terminal skiff proxies itself is read only once `run` has set its proxy up, so
+            // that process is released by `start` as before.
+            let started = startOnCommit && console?.master == nil ? try prepareStart(record) : nil
             try spawned.commit()
             withExtendedLifetime(lock) {}
             if let cgroupWarning { logger.warning(cgroupWarning) }
-            return (state(of: record), console?.master)
+            // Released, the process may already have exited: the state is the one it was
+            // committed in, not read back.
+            return (started == nil ? state(of: record) : state(of: record, status: .created), console?.master, started)
         } catch {
             if let pid = spawnedPid {
                 // Spawned but not committed: init exits when our end of the sync socket
@@ -475,12 +491,7 @@ public struct Runtime: Sendable {
     public func start(id: String) throws {
         try skiffErrors {
             let (record, notify) = try startContainer(id: id)
-            // After the lock is released: the wait for READY may be long, and kill or delete
-            // must not wait behind it.
-            if let notify, let host = NotifySocket.host {
-                try NotifySocket.forward(notify, host: host, pid: record.pid, logger: logger,
-                                         isAlive: { Procfs.startTime(of: record.pid) == record.pidStartTime })
-            }
+            try forwardNotifications(record, notify)
         }
     }
 
@@ -493,22 +504,55 @@ public struct Runtime: Sendable {
         guard status == .created else {
             throw SkiffError(.invalidState, "cannot start a container that is \(status.rawValue)")
         }
+        let started = try prepareStart(record)
+        try awaitStart(started)
+        withExtendedLifetime(lock) {}
+        return (record, started.notify)
+    }
+
+    /// After the lock is released: the wait for READY may be long, and kill or delete must
+    /// not wait behind it.
+    private func forwardNotifications(_ record: ContainerRecord, _ notify: OwnedFD?) throws {
+        if let notify, let host = NotifySocket.host {
+            try NotifySocket.forward(notify, host: host, pid: record.pid, logger: logger,
+                                     isAlive: { Procfs.startTime(of: record.pid) == record.pidStartTime })
+        }
+    }
+
+    /// A created container's process being released: exec.fifo opened for reading (init's
+    /// open for writing returns once it is), a pidfd of init, and the notify socket.
+    struct StartingProcess {
+        let record: ContainerRecord
+        let fifo: OwnedFD
+        let pidfd: OwnedFD
+        let notify: OwnedFD?
+    }
+
+    /// Everything `start` sets up before the process may run: the pidfd first (init's pid
+    /// cannot be reused behind it), the notify socket bound, then the fifo's reader.
+    private func prepareStart(_ record: ContainerRecord) throws -> StartingProcess {
         let pidfd = try Processes.pidfd(record.pid)
-        let notify = NotifySocket.host == nil ? nil : try NotifySocket.bind(stateDirectory: store.directory(id))
-        let fifoPath = store.fifoPath(id)
-        let fifo = try Files.open(fifoPath, flags: O_RDONLY | O_NONBLOCK)
-        // Wait for init's byte, or for init to die (then the fifo never gets a writer).
-        var entries = [pollfd(fd: fifo.raw, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)]
+        let notify = NotifySocket.host == nil ? nil : try NotifySocket.bind(stateDirectory: store.directory(record.id))
+        let fifo = try Files.open(store.fifoPath(record.id), flags: O_RDONLY | O_NONBLOCK)
+        return StartingProcess(record: record, fifo: fifo, pidfd: pidfd, notify: notify)
+    }
+
+    /// Waits for init's byte on exec.fifo ("0": it execs the process; "1": a startContainer
+    /// hook failed) or for init to die (then the fifo never gets a writer), then removes the
+    /// fifo and runs the poststart hooks.
+    private func awaitStart(_ started: StartingProcess) throws {
+        let fifoPath = store.fifoPath(started.record.id)
+        var entries = [pollfd(fd: started.fifo.raw, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: started.pidfd.raw, events: Int16(POLLIN), revents: 0)]
         while true {
             try Poll.wait(&entries, timeout: -1, path: fifoPath)
             if entries[0].revents & Int16(POLLIN) != 0 {
-                let byte = try fifo.read(upTo: 1, operation: "read exec.fifo")
+                let byte = try started.fifo.read(upTo: 1, operation: "read exec.fifo")
                 if byte == [UInt8(ascii: "0")] { break }
                 if byte == [UInt8(ascii: "1")] {
                     // A startContainer hook failed: init writes why and exits without running
                     // the process (the spec: generate an error, stop the container).
-                    let message = Self.readStartFailure(fifo)
+                    let message = Self.readStartFailure(started.fifo)
                     try? Files.unlink(fifoPath)
                     throw SkiffError(.system, message)
                 }
@@ -520,10 +564,8 @@ public struct Runtime: Sendable {
             usleep(1000)
         }
         try Files.unlink(fifoPath)
-        try HookRunner.run(record.hooks?.poststart, kind: "poststart", state: state(of: record), logger: logger,
-                           failureIsWarning: true)
-        withExtendedLifetime(lock) {}
-        return (record, notify)
+        try HookRunner.run(started.record.hooks?.poststart, kind: "poststart", state: state(of: started.record),
+                           logger: logger, failureIsWarning: true)
     }
 
     /// A failed startContainer hook's message, which init writes after its "1" before it exits.
@@ -742,12 +784,21 @@ public struct Runtime: Sendable {
             // init, as runc does.
             ProcessControl.trySetChildSubreaper()
         }
-        let (state, master) = try create(id: id, bundle: bundle, options: options,
-                                         foregroundTerminal: !detach && options.consoleSocket == nil)
+        let (state, master, started) = try create(id: id, bundle: bundle, options: options,
+                                                  foregroundTerminal: !detach && options.consoleSocket == nil,
+                                                  startOnCommit: true)
         // Become the terminal's proxy before the process starts, so no output is lost.
         let proxy = try master.map { try TerminalProxy(master: $0) }
         do {
-            try start(id: id)
+            if let started {
+                // Released by create; awaited under the lock, as `start` does.
+                let lock = try store.lock(id)
+                try awaitStart(started)
+                withExtendedLifetime(lock) {}
+                try forwardNotifications(started.record, started.notify)
+            } else {
+                try start(id: id)
+            }
         } catch {
             try? delete(id: id, force: true)
             throw error

@@ -4,7 +4,8 @@
 Each scenario runs the same runtime commands for every runtime, alternating
 runtimes inside each iteration (A B C A B C ...) so drift in the machine's
 state (page cache, RCU backlog, thermal) lands on all of them alike.  Each
-runtime has its own --root in a temporary directory.  The result is a markdown
+runtime has its own --root, on a tmpfs as /run is in production (--state disk: in
+the temporary directory, beside the bundles).  The result is a markdown
 table of medians with ratios against runc, ready for docs/benchmarks.md.
 
 Environment:
@@ -562,6 +563,32 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:.1f} ms"
 
 
+def filesystem_of(path: str) -> str:
+    """The type of the filesystem `path` is on, from /proc/self/mounts (the longest mount point
+    that contains it)."""
+    path = os.path.realpath(path)
+    best, fstype = "", "?"
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[1]
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best, fstype = point, fields[2]
+    return fstype
+
+
+def state_directory(where: str, tmp: str) -> str:
+    """A fresh directory for the runtimes' roots: on /dev/shm for "tmpfs" (refused when that is
+    not a tmpfs here), else beside the bundles."""
+    if where == "disk":
+        return tmp
+    if filesystem_of("/dev/shm") != "tmpfs":
+        raise SystemExit("bench: /dev/shm is not a tmpfs here; pass --state disk")
+    state = tempfile.mkdtemp(prefix="skiff-bench-state-", dir="/dev/shm")
+    os.chmod(state, 0o755)  # the rootless scenarios' user makes its XDG_RUNTIME_DIR's roots here
+    return state
+
+
 def main() -> int:
     global WORKDIR
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -578,6 +605,9 @@ def main() -> int:
                     help="also run runc and skiff in the host's own cgroup view (default yes)")
     ap.add_argument("--callgrind", choices=["yes", "no"], default="yes" if shutil.which("valgrind") else "no",
                     help="also count each command's instructions under callgrind (default yes when installed)")
+    ap.add_argument("--state", choices=["tmpfs", "disk"], default="tmpfs",
+                    help="where the runtimes' --root directories live: a tmpfs (/dev/shm), as /run is on "
+                         "production hosts (default), or beside the bundles in the temporary directory")
     opts = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -603,8 +633,14 @@ def main() -> int:
     os.chmod(tmp, 0o755)  # the rootless scenarios' user reads the bundles
     WORKDIR = tmp
     ctx = Context(base_config, rootfs, tmp)
+    # The state roots. Each runtime writes, renames and unlinks its state file on every
+    # command; on a disk filesystem (this machine's /tmp and /run are ext4) that costs every
+    # runtime alike ~0.7 ms a `run` in writeback the kernel starts at the rename, which no
+    # production host pays: /run, where runc, crun and skiff keep their state by default, is a
+    # tmpfs there.
+    state = state_directory(opts.state, tmp)
     for rt in runtimes:
-        rt.root = os.path.join(tmp, "root-" + rt.name.split()[0] + "-" + rt.view)
+        rt.root = os.path.join(state, "root-" + rt.name.split()[0] + "-" + rt.view)
         os.makedirs(rt.root)
         rt.version = version_of(rt)
 
@@ -627,7 +663,7 @@ def main() -> int:
         finally:
             cleanup(rt, "bench-smoke")
     runtimes = usable
-    rootless = {rt.name: rootless_runtime(rt, tmp) for rt in runtimes} if any(s.rootless for s in scenarios) else {}
+    rootless = {rt.name: rootless_runtime(rt, state) for rt in runtimes} if any(s.rootless for s in scenarios) else {}
 
     try:
         for sc in scenarios:
@@ -672,6 +708,7 @@ def main() -> int:
             for cid in os.listdir(rt.root) if os.path.isdir(rt.root) else []:
                 cleanup(rt, cid)
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
 
     # ----- report
     names = [rt.name for rt in runtimes]
@@ -711,6 +748,7 @@ def main() -> int:
         print(f"Kernel floor, `unshare -pfmnui --fork /bin/true`: {floor:.1f} ms.")
     if rss_min is not None:
         print(f"RSS floor, GNU time's /bin/true: {rss_min:,.0f} KB.")
+    print(f"State roots (--root) on {filesystem_of(state)} ({os.path.dirname(state)}).")
     if hidden:
         print("Every runtime ran in one cgroup view: a private mount namespace with an empty tmpfs over "
               "/sys/fs/cgroup/unified (what crun needs on this hybrid host), entered by the benchmark itself, "

@@ -220,6 +220,55 @@ struct HookTests {
         }
     }
 
+    /// `run` releases the process as soon as init is committed (exec.fifo's reader is opened
+    /// before), yet keeps the spec's points: createContainer, then startContainer in the
+    /// container, then the process, and poststart, with the container running, before `run`
+    /// waits for it. The run's exit status is the process's.
+    @Test func runKeepsTheHookPointsOfCreateAndStart() throws {
+        try Sandbox.with { sandbox in
+            let script = try Self.containerRecorder(in: sandbox)
+            _ = try Self.recorder(in: sandbox)
+            let log = sandbox.directory
+            let bundle = try sandbox.bundle(args: sh("echo process >> /hooks/order; sleep 0.5; exit 7")) { spec in
+                Self.containerHooks(sandbox, script)(&spec)
+                spec.hooks?.poststart = [Hook(path: script, args: ["chook.sh", "poststart", log])]
+            }
+            let id = sandbox.id("run-hooks")
+            let run = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(run.status == 7, "\(run)")
+            let order = Self.text(log + "/order").split(separator: "\n").map(String.init)
+            #expect(order.prefix(2) == ["createContainer", "startContainer"], "\(order)")
+            #expect(Set(order.dropFirst(2)) == ["process", "poststart"] && order.count == 4, "\(order)")
+            let poststart = Self.json(log + "/poststart.json")
+            #expect(poststart["status"] as? String == "running", "poststart: \(poststart)")
+            #expect((poststart["pid"] as? Int ?? 0) > 0, "poststart: \(poststart)")
+            #expect(sandbox.leftovers(id: id) == [])
+        }
+    }
+
+    /// A startContainer hook that fails under `run`: run fails with its reason, the process never
+    /// runs and nothing is left — as runc run on the same bundle (which also fails and never runs
+    /// the process).
+    @Test func aFailingStartContainerHookFailsRun() throws {
+        try Sandbox.with { sandbox in
+            let script = try Self.containerRecorder(in: sandbox)
+            _ = try Self.recorder(in: sandbox)
+            let bundle = try sandbox.bundle(args: sh("echo process >> /hooks/order"),
+                                            configure: Self.containerHooks(sandbox, script, startExit: 3))
+            let id = sandbox.id("run-shook")
+            let run = sandbox.skiff("run", "--bundle", bundle, id)
+            #expect(!run.succeeded)
+            #expect(run.stderr.contains("hooks.startContainer[0] /hooks/chook.sh: exit status 3"), "\(run)")
+            #expect(!Self.text(sandbox.path("order")).contains("process"), "the process ran after a failed startContainer hook")
+            #expect(sandbox.leftovers(id: id) == [])
+
+            try "".write(toFile: sandbox.path("order"), atomically: true, encoding: .utf8)
+            let runc = try runcRun(sandbox, bundle: bundle, id: id)
+            #expect(!runc.succeeded, "runc: \(runc)")
+            #expect(Self.text(sandbox.path("order")) == "createContainer\nstartContainer", "runc")
+        }
+    }
+
     /// A failing (or timed-out) startContainer hook fails start with its reason; the process
     /// never runs and the container is stopped (the spec: generate an error, stop the container).
     @Test(arguments: [(3, nil), (0, 1)] as [(Int, Int?)])

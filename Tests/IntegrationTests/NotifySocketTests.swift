@@ -26,9 +26,11 @@ private let notifySource = #"""
 @Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces and mounts"),
        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/gcc"), "needs gcc for the sd_notify sender"))
 struct NotifySocketTests {
-    /// runc's NOTIFY_SOCKET: the container sees /run/notify/notify.sock; `start` waits for its
-    /// READY=1 and passes on what it sent, then MAINPID (the init's pid) and BARRIER=1.
-    @Test func startForwardsReadyAndMainPidToTheHostSocket() throws {
+    /// runc's NOTIFY_SOCKET: the container sees /run/notify/notify.sock; `start` (and `run -d`,
+    /// which releases the process as it commits init) waits for its READY=1 and passes on what
+    /// it sent, then MAINPID (the init's pid) and BARRIER=1.
+    @Test(arguments: ["start", "run -d"])
+    func startForwardsReadyAndMainPidToTheHostSocket(command: String) throws {
         try Sandbox.with { sandbox in
             let tools = sandbox.path("tools")
             try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
@@ -52,11 +54,16 @@ struct NotifySocketTests {
                 $0.mounts = ($0.mounts ?? []) + [Mount(destination: "/var/tmp", type: "bind", source: tools, options: ["bind", "ro"])]
             }
             let environment = ["NOTIFY_SOCKET=" + hostSocket, Paths.binary, "--root", sandbox.root]
-            let created = execute("/usr/bin/env", environment + ["create", "--bundle", bundle, id], timeout: slow)
-            try #require(created.succeeded, "create: \(created)")
-            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+            let arguments: [String]
+            if command == "start" {
+                let created = execute("/usr/bin/env", environment + ["create", "--bundle", bundle, id], timeout: slow)
+                try #require(created.succeeded, "create: \(created)")
+                arguments = ["start", id]
+            } else {
+                arguments = ["run", "-d", "--bundle", bundle, id]
+            }
 
-            let start = try Spawned(environment + ["start", id], stdoutPath: sandbox.path("start.out"),
+            let start = try Spawned(environment + arguments, stdoutPath: sandbox.path("start.out"),
                                     stderrPath: sandbox.path("start.err"), executable: "/usr/bin/env")
             var received: [String] = []
             var timeout = timeval(tv_sec: Int(slow), tv_usec: 0)
@@ -68,6 +75,7 @@ struct NotifySocketTests {
                 if count < 0 { break }
                 received.append(String(decoding: buffer.prefix(count), as: UTF8.self))
             }
+            let pid = try #require(sandbox.state(id)?["pid"] as? Int)
             #expect(received == ["STATUS=at /run/notify/notify.sock\n", "READY=1\nMAINPID=\(pid)\n", "BARRIER=1"])
             let started = start.wait(timeout: slow)
             #expect(started.succeeded, "start: \(started)")
