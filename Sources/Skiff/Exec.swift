@@ -124,6 +124,7 @@ extension Runtime {
         }
         let listenFds = Runtime.socketActivationFds()
         let spawned: InitSpawner.Spawned
+        var pidFileFailure: (any Error)?
         do {
             spawned = try InitSpawner(
                 workingDirectory: "/", bootstrap: .forExec(pid: record.pid, namespaces: record.namespaces),
@@ -132,25 +133,27 @@ extension Runtime {
                                                     userSpec: options.userSpec)),
                 preserveFds: listenFds + options.preserveFds, cgroupDirectories: cgroups, fifo: nil, config: nil,
                 consoleSocket: console?.childEnd, debug: debug, logger: logger, security: security,
-                initialCPUs: try ProcessTuning.initialCPUs(options.process)
+                initialCPUs: try ProcessTuning.initialCPUs(options.process),
+                pidReported: { pid, _ in
+                    guard let pidFile = options.pidFile else { return }
+                    do {
+                        try self.writePidFile(pidFile, pid: pid)
+                    } catch {
+                        // A caller that cannot learn the pid cannot manage the process: the
+                        // spawn kills it.
+                        pidFileFailure = error
+                        throw error
+                    }
+                },
+                // The pid file is exec's only record: init is told "committed" with it, and
+                // goes from "ready" straight to its execve, unless a console or a seccomp
+                // listener must reach the runtime first (as create, InitSpawner).
+                commitOnRecord: console == nil && !security.forwardsListener
             ).spawn()
             try console?.receiveMaster()
-        } catch {
-            throw SkiffError.wrap(error, "exec failed")
-        }
-        if let pidFile = options.pidFile {
-            do {
-                try writePidFile(pidFile, pid: spawned.pid)
-            } catch {
-                // A caller that cannot learn the pid cannot manage the process: do not leave it.
-                try? Processes.kill(spawned.pid, SIGKILL)
-                _ = try? Processes.wait(spawned.pid)
-                throw SkiffError.wrap(error, "--pid-file")
-            }
-        }
-        do {
             try spawned.commit()
         } catch {
+            if let pidFileFailure { throw SkiffError.wrap(pidFileFailure, "--pid-file") }
             throw SkiffError.wrap(error, "exec failed")
         }
         if options.detach { return 0 }

@@ -162,6 +162,7 @@ public struct Runtime: Sendable {
         var cgroup: CgroupManager?
         var cgroupCreated = false
         var spawnedPid: Int32?
+        var pidFileWritten: String?
         var cgroupWarning: String?
         var systemd: SystemdPlacement?
         var unitStarted = false
@@ -247,6 +248,13 @@ public struct Runtime: Sendable {
                 noNewKeyring: options.noNewKeyring, preserveFds: listenFds + options.preserveFds,
                 listenFds: listenFds, cgroups: cgroupSources(cgroup), debug: debug,
                 bundle: bundlePath)
+            // init is told "committed" as soon as it is recorded (state.json, the pid file)
+            // unless something must still reach the runtime between its steps: the runtime's
+            // hooks, a seccomp listener, a console. `run` then also opens exec.fifo's reader
+            // there, so the process starts the moment init is ready.
+            let hasRuntimeHooks = !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty
+            let commitOnRecord = console == nil && !hasRuntimeHooks && !security.forwardsListener
+            var started: StartingProcess?
             let spawned = try InitSpawner(
                 workingDirectory: bundlePath, bootstrap: try bootstrap(spec, bundle: bundlePath), firstMessage: .options(initOptions),
                 preserveFds: initOptions.preserveFds,
@@ -283,16 +291,19 @@ public struct Runtime: Sendable {
                     record.pidStartTime = startTime
                     record.rootfs = initOptions.rootfs
                     try store.save(record)
-                }
+                    if let pidFile = options.pidFile {
+                        try writePidFile(pidFile, pid: pid)
+                        pidFileWritten = pidFile
+                    }
+                    if commitOnRecord && startOnCommit { started = try prepareStart(record) }
+                },
+                commitOnRecord: commitOnRecord
             ).spawn()
             spawnedPid = spawned.pid
             try console?.receiveMaster()
-            if let pidFile = options.pidFile {
-                try writePidFile(pidFile, pid: spawned.pid)
-            }
             // A terminal skiff proxies itself is read only once `run` has set its proxy up, so
             // that process is released by `start` as before.
-            let started = startOnCommit && console?.master == nil ? try prepareStart(record) : nil
+            if startOnCommit && started == nil && console?.master == nil { started = try prepareStart(record) }
             try spawned.commit()
             withExtendedLifetime(lock) {}
             if let cgroupWarning { logger.warning(cgroupWarning) }
@@ -316,6 +327,9 @@ public struct Runtime: Sendable {
             }
             if cgroupCreated || unitStarted { try? cgroup?.destroy() }
             try? store.remove(id)
+            // Written with the records, before "ready": a create that fails leaves no pid file
+            // naming a process that is gone (runc writes it only once create has succeeded).
+            if let pidFileWritten { try? Files.unlink(pidFileWritten) }
             throw error
         }
     }

@@ -38,6 +38,7 @@ public enum ContainerInit {
             if sync.fd.raw < 0 || (try? sync.send(.error(InitFailure(error)))) == nil {
                 writeStderr("skiff init: \(error)\n")
             }
+            if sync.fd.raw >= 0 { sync.discardIncoming() }
             exit(1)
         }
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SkiffLinux
 import SkiffOCI
 
@@ -210,13 +213,26 @@ package struct SyncChannel: Sendable {
 
     package init(fd: OwnedFD) { self.fd = fd }
 
+    /// Before init exits with an error it has sent: "committed" may already be waiting
+    /// (InitSpawner.commitOnRecord), and leaving it unread would reset the runtime's end
+    /// before the runtime reads the error.
+    package func discardIncoming() {
+        Sockets.discardIncoming(fd)
+    }
+
     package func send(_ message: SyncMessage) throws {
         try Sockets.send(fd, message.encoded(), operation: "send \(message.name) on sync socket")
     }
 
-    /// The next message, or nil when the peer closed without one.
+    /// The next message, or nil when the peer closed without one (also when it closed with
+    /// one of ours unread: the kernel then reports ECONNRESET).
     package func receive() throws -> SyncMessage? {
-        let bytes = try Sockets.receive(fd, operation: "receive on sync socket")
+        let bytes: [UInt8]
+        do {
+            bytes = try Sockets.receive(fd, operation: "receive on sync socket")
+        } catch where error.code == ECONNRESET {
+            return nil
+        }
         if bytes.isEmpty { return nil }
         do {
             return try SyncMessage(decoding: bytes)

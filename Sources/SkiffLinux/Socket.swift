@@ -116,6 +116,16 @@ public enum Sockets {
     /// is peeked first (MSG_PEEK | MSG_TRUNC returns it whole), so the buffer is exactly that
     /// big: a fixed large buffer would be faulted in by every receive, and in the container's
     /// init those pages are charged to the container's memory limit.
+    /// Stops receiving on `fd` and drops what arrived unread, before a process exits with it
+    /// open: a unix socket closed with unread data resets its peer, whose next receive then
+    /// fails with ECONNRESET before it has read what was sent to it (the message saying
+    /// why). After this the peer's sends fail with EPIPE instead of queueing.
+    public static func discardIncoming(_ fd: OwnedFD) {
+        _ = shutdown(fd.raw, Int32(SHUT_RD))
+        var byte: UInt8 = 0
+        while recv(fd.raw, &byte, 1, Int32(MSG_DONTWAIT)) > 0 {}
+    }
+
     public static func receive(_ fd: OwnedFD, maxSize: Int = 1 << 20, operation: String = "recv") throws(LinuxError) -> [UInt8] {
         let (length, peekErr) = sysCallErrno { recv(fd.raw, nil, 0, Int32(MSG_PEEK | MSG_TRUNC)) }
         if peekErr != 0 { throw LinuxError(operation, errno: peekErr) }

@@ -457,6 +457,32 @@ struct LifecycleTests {
         }
     }
 
+    /// The pid file is written with init's records, before init is ready (so "committed" can
+    /// go with them): a create that then fails inside init (a bind source that does not
+    /// exist) removes it again and leaves nothing, as runc, which writes it only after a
+    /// create that succeeded, leaves none either.
+    @Test func aCreateThatFailsInInitLeavesNoPidFile() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("pidfail")
+            let bundle = try sandbox.bundle(args: ["true"]) {
+                $0.mounts?.append(Mount(destination: "/mnt/missing", type: "bind", source: sandbox.path("missing"),
+                                        options: ["bind"]))
+            }
+            let pidFile = sandbox.path("create.pid")
+            let create = sandbox.skiff("create", "--pid-file", pidFile, "--bundle", bundle, id)
+            #expect(!create.succeeded && create.stderr.contains("missing"), "\(create)")
+            #expect(!FileManager.default.fileExists(atPath: pidFile), "skiff left its pid file")
+            #expect(sandbox.leftovers(id: id) == [])
+
+            let runcPidFile = sandbox.path("runc.pid")
+            let runc = execute("/usr/sbin/runc", ["--root", sandbox.path("runc-root"), "create", "--pid-file", runcPidFile,
+                                                  "--bundle", bundle, id + "-runc"])
+            #expect(!runc.succeeded, "runc: \(runc)")
+            #expect(!FileManager.default.fileExists(atPath: runcPidFile), "runc left its pid file")
+            _ = execute("/usr/sbin/runc", ["--root", sandbox.path("runc-root"), "delete", "--force", id + "-runc"])
+        }
+    }
+
     @Test(arguments: [0, 1, 126, 255])
     func exitCodesPassThrough(_ code: Int) throws {
         try Sandbox.with { sandbox in

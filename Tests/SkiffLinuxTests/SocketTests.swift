@@ -37,6 +37,28 @@ import SkiffLinux
         #expect(try Sockets.receive(b) == [])
     }
 
+    /// Init's exit after an error, with the runtime's early "committed" unread: closed as it
+    /// is, the socket resets the runtime's end, whose next receive fails with ECONNRESET before
+    /// the error message init sent; after discardIncoming the message arrives, then the end,
+    /// and the runtime's later sends fail (EPIPE) instead of queueing.
+    @Test func discardingUnreadMessagesKeepsOursReadable() throws {
+        let (runtime, initEnd) = try Sockets.pair(type: Int32(SOCK_SEQPACKET.rawValue))
+        try Sockets.send(initEnd, Array("error".utf8))
+        try Sockets.send(runtime, Array("committed".utf8))
+        Sockets.discardIncoming(initEnd)
+        #expect(throws: LinuxError.self) { try Sockets.send(runtime, Array("late".utf8)) }
+        initEnd.close()
+        #expect(try Sockets.receive(runtime) == Array("error".utf8))
+        #expect(try Sockets.receive(runtime) == [])
+
+        // What discardIncoming avoids (the kernel's behaviour this relies on).
+        let (other, closing) = try Sockets.pair(type: Int32(SOCK_SEQPACKET.rawValue))
+        try Sockets.send(closing, Array("error".utf8))
+        try Sockets.send(other, Array("committed".utf8))
+        closing.close()
+        #expect(throws: LinuxError.self) { try Sockets.receive(other) }
+    }
+
     @Test func aMessageAboveTheMaximumIsAnError() throws {
         let (a, b) = try Sockets.pair(type: Int32(SOCK_SEQPACKET.rawValue))
         try Sockets.send(a, [UInt8](repeating: 1, count: 5000))

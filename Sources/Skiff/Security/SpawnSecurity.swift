@@ -28,6 +28,8 @@ final class SpawnSecurity {
     private let saveProgram: Bool
     private let logger: SkiffLogger
     private var listenerChannel: (runtime: OwnedFD, child: OwnedFD)?
+    /// Whether init hands the runtime a seccomp listener before "ready" (forwardSeccompListener).
+    var forwardsListener: Bool { seccomp?.hasListener == true }
     private var programFD: OwnedFD?
     private var executable: SealedExecutable?
 
