@@ -20,19 +20,33 @@ extension Runtime {
     /// it, so the container never runs unlimited. An error leaves the cgroup to create's
     /// cleanup.
     func applyResources(_ spec: Spec, cgroup: CgroupManager?) throws {
+        try applyLimits(spec, cgroup: cgroup)
+        try applyDeviceRules(spec, cgroup: cgroup)
+    }
+
+    /// linux.resources but the device rules.
+    func applyLimits(_ spec: Spec, cgroup: CgroupManager?) throws {
         guard let cgroup else { return }
-        let resources = spec.linux?.resources ?? LinuxResources()
         do {
-            for warning in try cgroup.apply(resources) { logger.warning(warning) }
-            // A rootless container's user namespace keeps it from device nodes anyway, and
-            // attaching a device filter needs CAP_SYS_ADMIN on the host.
-            if !rootless {
-                try cgroup.applyDevices(try DeviceRule.container(resources: resources.devices))
-            }
+            for warning in try cgroup.apply(spec.linux?.resources ?? LinuxResources()) { logger.warning(warning) }
         } catch {
             throw SkiffError(.invalidArgument, error)
         }
         logger.debug("resources applied to \(cgroup.path)")
+    }
+
+    /// linux.resources.devices: the default rules and the config's, a v1 list or a cgroup2
+    /// device filter.
+    func applyDeviceRules(_ spec: Spec, cgroup: CgroupManager?) throws {
+        // A rootless container's user namespace keeps it from device nodes anyway, and
+        // attaching a device filter needs CAP_SYS_ADMIN on the host.
+        guard let cgroup, !rootless else { return }
+        do {
+            try cgroup.applyDevices(try DeviceRule.container(resources: spec.linux?.resources?.devices))
+        } catch {
+            throw SkiffError(.invalidArgument, error)
+        }
+        logger.debug("device rules applied to \(cgroup.path)")
     }
 
     /// Whether the container's cgroup is frozen: `state` then says "paused".

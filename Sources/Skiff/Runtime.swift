@@ -274,7 +274,7 @@ public struct Runtime: Sendable {
                     { pid in try startSystemdScope(placement, spec: spec, id: id, pid: pid) { unitStarted = true } }
                 } ?? { [logger] _ in
                     // While stage 0 loads: the v1 cgroups, and every cgroup's limits (before the
-                    // bootstrap data, so before any process of the container).
+                    // bootstrap data, so before any process of the container joins).
                     var made: [String] = []
                     if let cgroup, !rootless {
                         // Recorded before the first directory it names exists.
@@ -282,10 +282,16 @@ public struct Runtime: Sendable {
                         cgroupCreated = true
                         made = try cgroup.create(only: .v1)
                     }
-                    try applyResources(spec, cgroup: cgroup)
+                    try applyLimits(spec, cgroup: cgroup)
                     logger.debug("cgroups created")
                     return made
                 },
+                // The device rules (a dozen writes, or a BPF filter) while the C stage makes the
+                // namespaces: before init's first message, so before init makes a device node
+                // or the container's process runs (runc 1.1 sets its resources later still, at
+                // procHooks, after its init has made the nodes). With systemd, placeStage0
+                // applies them all.
+                beforeFirstMessage: systemd == nil ? { try applyDeviceRules(spec, cgroup: cgroup) } : nil,
                 pidReported: { pid, startTime in
                     record.pid = pid
                     record.pidStartTime = startTime

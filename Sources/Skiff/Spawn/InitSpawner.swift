@@ -50,6 +50,11 @@ struct InitSpawner {
     /// directories still to join besides `cgroupDirectories` (cgroup2 ones by stage 0's pid,
     /// v1 ones by stage 2 itself).
     var placeStage0: ((Int32) throws -> [String])? = nil
+    /// Runs once the bootstrap data is sent and before init's first message: stages 0, 1 and
+    /// 2 make the namespaces meanwhile (~0.5 ms), and the Swift init, which does nothing
+    /// before that message, finds whatever this does done. `create` writes the device rules
+    /// here, which kept stage 0 waiting for its bootstrap data when written in placeStage0.
+    var beforeFirstMessage: (() throws -> Void)? = nil
     /// Runs once init's pid and start time are known, while init sets itself up: `create`
     /// records them here, so that after "ready" only "committed" remains and init, which waits
     /// for it, is not kept waiting on state.json's encoding.
@@ -182,6 +187,7 @@ struct InitSpawner {
             bootstrap.cgroupTasks = (given.v1 + placed.v1).map { $0 + "/tasks" }
             logger.debug("stage-0 joins \(byProcsWrite.count) cgroups, stage-2 \(bootstrap.cgroupTasks.count) v1 hierarchies")
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
+            try beforeFirstMessage?()
             let sync = SyncChannel(fd: syncParent)
             func sendFirstMessage() throws {
                 do {
