@@ -566,29 +566,103 @@ static void send_mount_sources(const struct skiff_bootstrap *cfg, int sock, pid_
 }
 
 // The container's cgroup v1 hierarchies, opened by stage 0 and joined by stage 2 (the
-// container's init, or the exec'd process) as the first thing it does. Stages 0 and 1 stay
-// outside: what they make — the namespaces, the copies of the address space that each clone
-// makes, stage 2's task and kernel stack — is charged to the runtime's memory cgroup, as when
-// crun clones the container before moving it; the container pays only for what its init does
-// once it is inside, before any of the container's code runs (a smaller memory floor). The cgroup
-// namespace is unshared after the join (stage 2), so that its root is the container's cgroup.
-// Writing "0" to a v1 tasks file moves the calling thread, and stage 2 is single-threaded: the
-// kernel lets a thread move itself without the global cgroup threadgroup lock, whose first taker
-// waits for an RCU grace period (5-15 ms) when the runtime writes a pid to cgroup.procs instead.
-// The files are opened here, in the runtime's mount namespace: stage 2 may no longer see them.
-// Stages 0 and 1 keep their copies until they exit (they exec nothing, and closing them would
-// be nine more syscalls per container); stage 2 closes its own right after the join, before any
-// Swift runs (close-on-exec would close them only at the container's execve).
+// container's init, or the exec'd process) as soon as stage 0 lets it go on. Stages 0 and 1
+// stay outside: what they make — the namespaces, the copies of the address space that each
+// clone makes, stage 2's task and kernel stack — is charged to the runtime's memory cgroup, as
+// when crun clones the container before moving it; the container pays only for what its init
+// does once it is inside, before any of the container's code runs (a smaller memory floor). The
+// cgroup namespace is unshared after the join (stage 2), so that its root is the container's
+// cgroup. Writing "0" to a v1 tasks file moves the calling thread, and stage 2 is
+// single-threaded: the kernel lets a thread move itself without the global cgroup threadgroup
+// lock, whose first taker waits for an RCU grace period (5-15 ms) when the runtime writes a pid
+// to cgroup.procs instead.
+//
+// On create the directories do not exist yet when the bootstrap data arrives: the runtime makes
+// them (~30 us of kernel time each) and writes their limits while stages 0 and 1 make the
+// namespaces, then sends one byte, SKIFF_CGROUPS_READY, on the init socket. Stage 0 reads it
+// after its pid report, opens the tasks files in the runtime's mount namespace (stage 2 may no
+// longer see them) and hands them to stage 2 with the go-ahead (SCM_RIGHTS), so no stage 2
+// joins a directory before its limits are written. Stage 2 closes them right after the join,
+// before any Swift runs (close-on-exec would close them only at the container's execve).
 static int cgroup_task_fds[SKIFF_BOOTSTRAP_MAX_CGROUPS];
 static int cgroup_task_fd_count;
 
-static void open_cgroups(const struct skiff_bootstrap *cfg) {
+static void open_cgroups(int init_fd, const struct skiff_bootstrap *cfg) {
+    if (cfg->cgroup_tasks_count == 0) return;
+    char ready = 0;
+    ssize_t n;
+    do n = read(init_fd, &ready, 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) bail("read cgroups-ready from the runtime");
+    if (n == 0) bailx("the runtime closed %s before the cgroups were ready", SKIFF_ENV_INITPIPE);
+    if (ready != SKIFF_CGROUPS_READY) bailx("unexpected byte 0x%x from the runtime, want cgroups-ready", (unsigned char)ready);
     for (int i = 0; i < cfg->cgroup_tasks_count; i++) {
         const char *path = cfg->cgroup_tasks[i];
         int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) bail("join cgroup: open \"%s\"", path);
         cgroup_task_fds[cgroup_task_fd_count++] = fd;
     }
+}
+
+// The go-ahead, with the tasks files attached (SCM_RIGHTS; none without cgroup v1); stage 0
+// closes its copies once they are sent.
+static void send_go(int sock) {
+    struct sync_msg m = {SYNC_GO, cgroup_task_fd_count};
+    struct iovec iov = {&m, sizeof(m)};
+    char control[CMSG_SPACE(sizeof(int) * SKIFF_BOOTSTRAP_MAX_CGROUPS)];
+    memset(control, 0, sizeof(control));
+    struct msghdr hdr = {0};
+    hdr.msg_iov = &iov;
+    hdr.msg_iovlen = 1;
+    if (cgroup_task_fd_count > 0) {
+        hdr.msg_control = control;
+        hdr.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)cgroup_task_fd_count);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)cgroup_task_fd_count);
+        memcpy(CMSG_DATA(c), cgroup_task_fds, sizeof(int) * (size_t)cgroup_task_fd_count);
+    }
+    debug("send go(%d) to stage-2", cgroup_task_fd_count);
+    ssize_t n;
+    do n = sendmsg(sock, &hdr, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) bail("send go to stage-2");
+    if (n != (ssize_t)sizeof(m)) bailx("send go to stage-2: short write");
+    for (int i = 0; i < cgroup_task_fd_count; i++) close(cgroup_task_fds[i]);
+    cgroup_task_fd_count = 0;
+}
+
+// Stage 2's side: the go-ahead and exactly the tasks files the bootstrap data names.
+static void receive_go(int sock, const struct skiff_bootstrap *cfg) {
+    struct sync_msg m = {0, 0};
+    struct iovec iov = {&m, sizeof(m)};
+    char control[CMSG_SPACE(sizeof(int) * SKIFF_BOOTSTRAP_MAX_CGROUPS)];
+    struct msghdr hdr = {0};
+    hdr.msg_iov = &iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control;
+    hdr.msg_controllen = sizeof(control);
+    ssize_t n;
+    do n = recvmsg(sock, &hdr, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) bail("receive go from stage-0");
+    if (n == 0) bailx("stage-0 exited while we waited for go");
+    if (m.type == SYNC_FAILED) die();
+    if (n != (ssize_t)sizeof(m) || m.type != SYNC_GO || (hdr.msg_flags & MSG_CTRUNC))
+        bailx("unexpected message %s (0x%x) from stage-0, want go", sync_name(m.type), m.type);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
+    int count = 0;
+    if (c != NULL) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+            bailx("go from stage-0 carries an unexpected control message");
+        count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    }
+    if (count != cfg->cgroup_tasks_count || m.value != count)
+        bailx("go from stage-0 carries %d cgroup files, want %d", count, cfg->cgroup_tasks_count);
+    if (count > 0) memcpy(cgroup_task_fds, CMSG_DATA(c), sizeof(int) * (size_t)count);
+    cgroup_task_fd_count = count;
+    debug("received go(%d) from stage-0", count);
 }
 
 // The paths are still mapped here (stage 2 unmaps the bootstrap message only when it leaves),
@@ -606,7 +680,6 @@ static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
     // Named for ps: init is exec'd through /proc/<pid>/fd/N (the sealed binary), which would
     // otherwise show as "N".
     prctl(PR_SET_NAME, "skiff:0:parent", 0, 0, 0);
-    open_cgroups(cfg);
     // oom_score_adj first: once we are non-dumpable, /proc/self/oom_score_adj belongs to root
     // and an unprivileged runtime could no longer write it. Children inherit the value.
     if (cfg->oom_score_adj)
@@ -685,9 +758,10 @@ static void stage0(int init_fd, const struct skiff_bootstrap *cfg) {
         if (n < 0) bail("send pid report on %s", SKIFF_ENV_INITPIPE);
         done += (size_t)n;
     }
+    open_cgroups(init_fd, cfg);
     close(init_fd);
 
-    send_msg(grandchild_pair[0], SYNC_GO, 0, "stage-2");
+    send_go(grandchild_pair[0]);
     expect_msg(grandchild_pair[0], SYNC_FINISHED, "stage-2");
     debug("done");
     _exit(0);
@@ -842,9 +916,9 @@ static void stage2(const struct skiff_bootstrap *cfg, int sock) {
     notify_fd = sock;
     kill_on_failure[0] = kill_on_failure[1] = 0;
     debug("started");
+    receive_go(sock, cfg);
     join_cgroups(cfg);
     if ((cfg->clone_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) bail("unshare cgroup namespace");
-    expect_msg(sock, SYNC_GO, "stage-0");
 
     // A new session: the container must not share the runtime's controlling terminal; the
     // Swift init makes the console its controlling terminal later, if there is one.

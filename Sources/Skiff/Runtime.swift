@@ -252,6 +252,10 @@ public struct Runtime: Sendable {
             // unless something must still reach the runtime between its steps: the runtime's
             // hooks, a seccomp listener, a console. `run` then also opens exec.fifo's reader
             // there, so the process starts the moment init is ready.
+            // The v1 directories stage 2 joins, made once the bootstrap data is sent
+            // (InitSpawner.makeLateCgroups); systemd's scope and rootless cgroups exist before.
+            let lateV1Directories = systemd == nil && !rootless
+                ? (cgroup?.hierarchies.filter { $0.version == .v1 }.compactMap { cgroup?.directory(in: $0) } ?? []) : []
             let hasRuntimeHooks = !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty
             let commitOnRecord = console == nil && !hasRuntimeHooks && !security.forwardsListener
             var started: StartingProcess?
@@ -273,18 +277,25 @@ public struct Runtime: Sendable {
                 placeStage0: systemd.map { placement in
                     { pid in try startSystemdScope(placement, spec: spec, id: id, pid: pid) { unitStarted = true } }
                 } ?? { [logger] _ in
-                    // While stage 0 loads: the v1 cgroups, and every cgroup's limits (before the
-                    // bootstrap data, so before any process of the container joins).
-                    var made: [String] = []
-                    if let cgroup, !rootless {
-                        // Recorded before the first directory it names exists.
-                        if !cgroupCreated { try recordCgroup() }
-                        cgroupCreated = true
-                        made = try cgroup.create(only: .v1)
+                    // While stage 0 loads: the limits of a cgroup2-only container (stage 0 is
+                    // born in its cgroup). With v1 hierarchies they wait for makeLateCgroups.
+                    if lateV1Directories.isEmpty {
+                        try applyLimits(spec, cgroup: cgroup)
+                        logger.debug("cgroup limits written")
                     }
+                    return []
+                },
+                lateV1Directories: lateV1Directories,
+                // After the bootstrap data, while stages 0 and 1 make the namespaces: the v1
+                // directories, then every cgroup's limits; stage 2 joins once both are done.
+                makeLateCgroups: lateV1Directories.isEmpty ? nil : { [logger] in
+                    guard let cgroup else { return }
+                    // Recorded before the first directory it names exists.
+                    if !cgroupCreated { try recordCgroup() }
+                    cgroupCreated = true
+                    try cgroup.create(only: .v1)
                     try applyLimits(spec, cgroup: cgroup)
-                    logger.debug("cgroups created")
-                    return made
+                    logger.debug("cgroup v1 directories made, limits written")
                 },
                 // The device rules (a dozen writes, or a BPF filter) while the C stage makes the
                 // namespaces: before init's first message, so before init makes a device node

@@ -28,8 +28,12 @@ package struct BootstrapMessage: Equatable, Sendable {
     /// timens_offsets contents ("monotonic 10 0\n"), only with CLONE_NEWTIME.
     package var timeOffsets: String?
     package var isExec = false
-    /// cgroup v1 tasks files stage 0 writes "0" to, moving itself there before any clone.
+    /// cgroup v1 tasks files stage 2 writes "0" to, moving itself there first thing. Stage 0
+    /// opens them (in the runtime's mount namespace) once the runtime has sent `cgroupsReady`
+    /// on the init socket after this message: on create they are made meanwhile.
     package var cgroupTasks: [String] = []
+    /// The byte that says the directories of `cgroupTasks` exist and their limits are written.
+    package static let cgroupsReady = UInt8(SKIFF_CGROUPS_READY)
     /// Absolute bind mount sources stage 0 opens inside the container's new mount namespace;
     /// their fds reach init at SKIFF_ENV_MOUNTFDS + index.
     package var mountSources: [String] = []

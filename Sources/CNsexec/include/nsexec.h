@@ -33,6 +33,9 @@
 #define SKIFF_BOOTSTRAP_MAX     (1u << 20) /* whole message; anything longer is refused */
 #define SKIFF_BOOTSTRAP_MAX_NS  16         /* namespace paths to join */
 #define SKIFF_BOOTSTRAP_MAX_CGROUPS 32     /* cgroup v1 tasks files to join */
+/* The byte the runtime writes on the init socket once the cgroup v1 directories the bootstrap
+   data names exist and their limits are written; stage 0 opens them only then. */
+#define SKIFF_CGROUPS_READY 0x43 /* 'C' */
 #define SKIFF_BOOTSTRAP_MAX_MOUNTS 256     /* bind mount sources to open */
 
 enum skiff_attr_type {
