@@ -87,21 +87,3 @@ int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols) {
     return 0;
 }
 
-#include <net/if.h>
-
-int skiff_get_ifflags(int socket, const char *name, short *flags) {
-    struct ifreq request;
-    memset(&request, 0, sizeof request);
-    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-    if (ioctl(socket, SIOCGIFFLAGS, &request) < 0) return -1;
-    *flags = request.ifr_flags;
-    return 0;
-}
-
-int skiff_set_ifflags(int socket, const char *name, short flags) {
-    struct ifreq request;
-    memset(&request, 0, sizeof request);
-    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-    request.ifr_flags = flags;
-    return ioctl(socket, SIOCSIFFLAGS, &request);
-}

@@ -83,7 +83,6 @@ public enum ContainerInit {
         let namespaces = spec.linux?.namespaces ?? []
         let inUserNamespace = namespaces.contains { $0.type == .user }
         let setup = ContainerSetup(spec: spec, kernel: LinuxInitKernel())
-        try setup.bringUpLoopback()
         let console = try process.flatMap { try Console.fromEnvironment(process: $0) }
         if !options.noNewKeyring {
             try setup.joinSessionKeyring(options.containerID)

@@ -17,17 +17,6 @@ struct ContainerSetup<Kernel: InitKernel> {
     private var namespaces: [LinuxNamespace] { spec.linux?.namespaces ?? [] }
     var hasUTS: Bool { namespaces.contains { $0.type == .uts } }
 
-    /// A new network namespace starts with lo down; runc and crun bring it up (a joined
-    /// namespace is left as its owner set it).
-    func bringUpLoopback() throws {
-        guard namespaces.contains(where: { $0.type == .network && ($0.path ?? "").isEmpty }) else { return }
-        do {
-            try kernel.bringUp("lo")
-        } catch {
-            throw SkiffError.wrap(error, "linux.namespaces: network: bring up lo")
-        }
-    }
-
     /// A session keyring of the container's own, so keys of the host's session do not leak
     /// in (runc's default; --no-new-keyring keeps the caller's). Kernels or user namespaces
     /// without keyring support are skipped, as runc does.

@@ -127,8 +127,6 @@ protocol InitKernel {
 
     // MARK: The container's namespaces
 
-    /// SIOCSIFFLAGS IFF_UP on a network interface of this process's network namespace.
-    func bringUp(_ interface: String) throws(LinuxError)
     /// keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring named `name`, its serial.
     func joinSessionKeyring(named name: String) throws(LinuxError) -> Int
     /// keyctl(KEYCTL_SETPERM), best effort.
@@ -298,8 +296,6 @@ struct LinuxInitKernel: InitKernel {
     func setUID(_ uid: uid_t) throws(LinuxError) { try Identity.setUID(uid) }
 
     func setNoNewPrivileges() throws(LinuxError) { try ProcessControl.setNoNewPrivileges() }
-
-    func bringUp(_ interface: String) throws(LinuxError) { try Network.bringUp(interface) }
 
     func joinSessionKeyring(named name: String) throws(LinuxError) -> Int { try Keyring.joinSession(named: name) }
 

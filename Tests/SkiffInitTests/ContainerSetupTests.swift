@@ -21,24 +21,6 @@ import Testing
         return (ContainerSetup(spec: spec, kernel: kernel), kernel)
     }
 
-    /// lo is brought up in a network namespace of the container's own, never in a joined one.
-    @Test func loopbackComesUpInANewNetworkNamespaceOnly() throws {
-        let (fresh, freshKernel) = Self.setup(try Self.spec(#"{"namespaces":[{"type":"network"}]}"#))
-        try fresh.bringUpLoopback()
-        #expect(freshKernel.calls.map(\.description) == ["ifup lo"])
-        let (joined, joinedKernel) = Self.setup(try Self.spec(#"{"namespaces":[{"type":"network","path":"/run/netns/blue"}]}"#))
-        try joined.bringUpLoopback()
-        #expect(joinedKernel.calls.isEmpty)
-    }
-
-    @Test func aRefusedLoopbackNamesTheNamespace() throws {
-        let (setup, kernel) = Self.setup(try Self.spec(#"{"namespaces":[{"type":"network"}]}"#))
-        kernel.fail("ifup", at: "lo", errno: EPERM)
-        let error = #expect(throws: SkiffError.self) { try setup.bringUpLoopback() }
-        #expect(error?.message == "linux.namespaces: network: bring up lo: ioctl SIOCSIFFLAGS \"lo\": operation not permitted")
-        #expect(error?.cause?.code == EPERM)
-    }
-
     /// The keyring is named after the container and opened to the process's uid.
     @Test func theSessionKeyringIsJoinedAndOpened() throws {
         let (setup, kernel) = Self.setup(try Self.spec("{}"))

@@ -481,10 +481,6 @@ final class RecordingKernel: InitKernel {
     /// The serial a joined session keyring gets.
     var keyringSerial = 42
 
-    func bringUp(_ interface: String) throws(LinuxError) {
-        try record(Call(operation: "ifup", path: interface), operation: "ioctl SIOCSIFFLAGS")
-    }
-
     func joinSessionKeyring(named name: String) throws(LinuxError) -> Int {
         try record(Call(operation: "keyctl join", path: name), operation: "keyctl join session keyring")
         return keyringSerial

@@ -152,9 +152,6 @@ int skiff_set_ctty(int fd);
 int skiff_set_winsize(int fd, unsigned short rows, unsigned short cols);
 int skiff_get_winsize(int fd, unsigned short *rows, unsigned short *cols);
 
-// A network interface's flags (SIOCGIFFLAGS / SIOCSIFFLAGS on any socket of its namespace).
-int skiff_get_ifflags(int socket, const char *name, short *flags);
-int skiff_set_ifflags(int socket, const char *name, short flags);
 
 // Every signal to SIG_DFL and an empty mask, through the raw syscall: glibc refuses to touch
 // its internal signals 32 and 33, which posix_spawn leaves ignored and exec would keep.

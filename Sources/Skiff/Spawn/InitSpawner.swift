@@ -66,7 +66,7 @@ struct InitSpawner {
     /// for it, is not kept waiting on state.json's encoding.
     var pidReported: ((_ pid: Int32, _ startTime: UInt64) throws -> Void)? = nil
     /// "committed" is sent right after `pidReported` (which must then have written every
-    /// record of init) instead of by `Spawned.commit()` after "ready": init finds it waiting
+    /// record of init) and stage 1's exit instead of by `Spawned.commit()` after "ready": init finds it waiting
     /// when it is ready, with no round trip through the runtime (~0.09 ms: two wake-ups
     /// across cores and the runtime's turn). Only when the runtime has nothing to do between
     /// init's steps: init's only other receive is "hooksDone" (runtime hooks), and a seccomp
@@ -228,10 +228,17 @@ struct InitSpawner {
                     throw failure(log: log.read, fallback: "init: process \(pid) is gone")
                 }
                 try pidReported(pid, startTime)
-                // A send that fails finds init gone or failed: the receive below says why.
-                if commitOnRecord { committedEarly = (try? Self.sendCommitted(sync)) != nil }
             }
-            _ = try? Processes.wait(stage1)
+            // Stage 1 brings a new network namespace's lo up after its report (nsexec.c): its
+            // exit status says it did, before anything lets the container's process run.
+            let stage1Exit = try Processes.wait(stage1)
+            if stage1Exit != .exited(0) {
+                throw failure(log: log.read, fallback: "nsexec: stage 1 exited with status \(stage1Exit.shellCode)")
+            }
+            if commitOnRecord, pidReported != nil {
+                // A send that fails finds init gone or failed: the receive below says why.
+                committedEarly = (try? Self.sendCommitted(sync)) != nil
+            }
             let stage0Exit = try Processes.wait(stage0)
             if stage0Exit != .exited(0) {
                 throw failure(log: log.read, fallback: "nsexec: stage 0 exited with status \(stage0Exit.shellCode)")
