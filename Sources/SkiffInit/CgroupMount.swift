@@ -32,11 +32,18 @@ struct CgroupMount<Kernel: InitKernel> {
         let target = try kernel.mkdirAll(destination, in: root)
         if v1.isEmpty {
             guard let v2 else { return }
-            try mountOne(v2, at: target, display: destination, flags: flags, cgroupNamespace: hasCgroupNamespace)
+            try mountOne(v2, at: target, display: destination, flags: flags, cgroupNamespace: hasCgroupNamespace, remount: true)
             return
         }
         try kernel.mount(source: "tmpfs", target: target.procPath, type: "tmpfs",
                          flags: flags & ~UInt(MS_RDONLY), data: "mode=755", display: destination)
+        // The tmpfs just mounted, which nothing else can have touched: its directories are
+        // made and opened by name in it, not walked to from the rootfs' root.
+        let tmpfs = try kernel.open(destination, in: root, flags: SKIFF_O_PATH | O_DIRECTORY, noFollow: true)
+        // Without a user namespace (whose locked flags a remount must keep), the entry's flags
+        // go on every mount below in one mount_setattr once all are in place, rather than in a
+        // remount of each bind and of the tmpfs (and a reopen before each).
+        let attributes = inUserNamespace ? nil : Self.mountAttributes(flags)
         var sources = v1
         if let v2 { sources.append(v2) }
         for source in sources {
@@ -44,10 +51,23 @@ struct CgroupMount<Kernel: InitKernel> {
             // "unified"), from the host's mount point.
             let name = source.mountPoint.split(separator: "/").last.map(String.init) ?? source.controllers.joined(separator: ",")
             let path = destination + "/" + name
-            let dir = try kernel.mkdirAll(path, in: root)
-            try mountOne(source, at: dir, display: path, flags: flags, cgroupNamespace: hasCgroupNamespace)
+            let dir: OwnedFD
+            if name.isEmpty || name == "." || name == ".." {
+                dir = try kernel.mkdirAll(path, in: root)
+            } else {
+                switch Result(catching: { () throws(LinuxError) in try kernel.mkdirAt(tmpfs, name, mode: 0o755, display: path) }) {
+                case .success: break
+                case .failure(let error) where error.code == EEXIST: break
+                case .failure(let error): throw error
+                }
+                dir = try kernel.openAt(tmpfs, name, flags: SKIFF_O_PATH | O_DIRECTORY | O_NOFOLLOW, display: path)
+            }
+            try mountOne(source, at: dir, display: path, flags: flags, cgroupNamespace: hasCgroupNamespace,
+                         remount: attributes == nil)
         }
-        if flags & UInt(MS_RDONLY) != 0 {
+        if let attributes {
+            if flags != 0 { try kernel.setMountAttributes(tmpfs, set: attributes.set, clear: attributes.clear, display: destination) }
+        } else if flags & UInt(MS_RDONLY) != 0 {
             let mounted = try kernel.open(destination, in: root, flags: SKIFF_O_PATH)
             try kernel.mount(source: nil, target: mounted.procPath, type: nil,
                              flags: UInt(MS_BIND) | UInt(MS_REMOUNT) | UInt(MS_RDONLY) | (flags & ~UInt(MS_RDONLY)),
@@ -55,8 +75,26 @@ struct CgroupMount<Kernel: InitKernel> {
         }
     }
 
+    /// `flags` as mount_setattr sets them (MOUNT_ATTR_*, linux/mount.h), each per-mount flag a
+    /// remount would set or clear, the atime mode relatime unless said otherwise as with a
+    /// remount; nil when a flag has no such attribute.
+    static func mountAttributes(_ flags: UInt) -> (set: UInt64, clear: UInt64)? {
+        var rest = flags & ~UInt(MS_RELATIME)
+        var set: UInt64 = 0
+        // Read-only, nosuid, nodev, noexec, nodiratime, and the three-valued atime (0x70).
+        let clear: UInt64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x80 | 0x70
+        for (flag, attribute) in [(UInt(MS_RDONLY), UInt64(0x1)), (UInt(MS_NOSUID), 0x2), (UInt(MS_NODEV), 0x4),
+                                  (UInt(MS_NOEXEC), 0x8), (UInt(MS_NODIRATIME), 0x80),
+                                  (UInt(MS_NOATIME), 0x10), (UInt(MS_STRICTATIME), 0x20)] where rest & flag != 0 {
+            set |= attribute
+            rest &= ~flag
+        }
+        if set & 0x30 == 0x30 { return nil }  // noatime and strictatime: a remount's error
+        return rest == 0 ? (set, clear) : nil
+    }
+
     private func mountOne(_ source: CgroupMountSource, at target: OwnedFD, display: String, flags: UInt,
-                          cgroupNamespace: Bool) throws {
+                          cgroupNamespace: Bool, remount: Bool) throws {
         if cgroupNamespace {
             let fstype = source.version == "v2" ? "cgroup2" : "cgroup"
             let data = source.version == "v2" ? nil : source.controllers.joined(separator: ",")
@@ -73,7 +111,7 @@ struct CgroupMount<Kernel: InitKernel> {
         }
         try kernel.mount(source: source.directory, target: target.procPath, type: "bind",
                          flags: UInt(MS_BIND) | UInt(MS_REC), display: display)
-        if flags != 0 {
+        if flags != 0 && remount {
             // The fd still names the directory under the new mount; reopen to reach the mount.
             let mounted = try kernel.open(display, in: root, flags: SKIFF_O_PATH)
             try kernel.mount(source: nil, target: mounted.procPath, type: nil,

@@ -506,6 +506,38 @@ struct CgroupBadInputTests {
     }
 }
 
+/// mounts[]'s cgroup entry (nosuid, noexec, nodev, relatime, ro in the default config) lands on
+/// the tmpfs at /sys/fs/cgroup and on every hierarchy mounted in it, and nothing there is
+/// writable. Every hierarchy runc 1.1.5 mounts has the same options under skiff; runc mounts
+/// the tmpfs itself rw (its mode keeps the process out; skiff applies the entry's "ro" to it
+/// too) and, on a hybrid host, no cgroup2 (skiff adds it at "unified", as the host has it).
+@Suite(.serialized, .enabled(if: isRoot, "needs root: creates namespaces, cgroups and mounts"))
+struct CgroupMountTests {
+    @Test func theEntrysFlagsAreOnEveryCgroupMountAsRuncSetsThem() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("cgmount")
+            let script = """
+                awk '$5 ~ "^/sys/fs/cgroup" { print $5, $6 }' /proc/self/mountinfo | sort
+                for d in /sys/fs/cgroup /sys/fs/cgroup/*; do mkdir $d/skiff-probe 2>/dev/null && echo "$d writable"; done; true
+                """
+            let bundle = try sandbox.bundle(args: sh(script))
+            let run = sandbox.skiff(["run", "--bundle", bundle, id], timeout: slow)
+            #expect(run.succeeded, "\(run)")
+            let mounts = run.stdout.split(separator: "\n").map(String.init)
+            #expect(mounts.count >= 2, "\(run)")
+            #expect(mounts.allSatisfy { $0.hasSuffix(" ro,nosuid,nodev,noexec,relatime") }, "\(mounts)")
+            #expect(sandbox.leftovers(id: id) == [])
+
+            let runc = try runcRun(sandbox, bundle: bundle, id: id)
+            #expect(runc.succeeded, "runc: \(runc)")
+            let runcHierarchies = runc.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("/sys/fs/cgroup ") }
+            #expect(!runcHierarchies.isEmpty && runcHierarchies.allSatisfy { mounts.contains($0) },
+                    "runc's: \(runc.stdout)")
+            #expect(!runc.stdout.contains("writable"), "runc: \(runc.stdout)")
+        }
+    }
+}
+
 /// With a cgroup namespace the container's cgroup is its root: in /proc/self/cgroup, and in the
 /// cgroup filesystem mounted at /sys/fs/cgroup (one cgroup2 mount on a pure v2 host, a
 /// directory per hierarchy on v1), which shows only its own processes and limits.

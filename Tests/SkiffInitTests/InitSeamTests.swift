@@ -422,10 +422,42 @@ import Testing
 
     // MARK: Cgroup mounts
 
-    /// cgroup v1 without a cgroup namespace: a tmpfs with one directory per hierarchy, each the
-    /// container's directory bound from the host and remounted with the entry's flags, and the
-    /// tmpfs read-only last.
+    /// cgroup v1 without a cgroup namespace: a tmpfs with one directory per hierarchy (made and
+    /// opened by name in the fresh tmpfs), each the container's directory bound from the host,
+    /// then the entry's flags on the whole tree in one mount_setattr.
     @Test func cgroupV1WithoutANamespaceIsBoundFromTheHost() throws {
+        let (kernel, flags) = try Self.mountCgroupsWithoutANamespace(inUserNamespace: false)
+        let d = Self.rootfs + "/sys/fs/cgroup"
+        let writable = flags & ~UInt(MS_RDONLY)
+        let bind = UInt(MS_BIND) | UInt(MS_REC)
+        #expect(kernel.mounts.map(\.description) == [
+            "mount \(d) source=tmpfs type=tmpfs flags=0x\(String(writable, radix: 16)) data=mode=755",
+            "mount \(d)/cpu,cpuacct source=/sys/fs/cgroup/cpu,cpuacct/skiff/c1 type=bind flags=0x\(String(bind, radix: 16))",
+            "mount \(d)/memory source=/sys/fs/cgroup/memory/skiff/c1 type=bind flags=0x\(String(bind, radix: 16))",
+        ])
+        // ro, nosuid, nodev, noexec set; every per-mount flag and the atime mode cleared first.
+        let setattr = kernel.calls(["mount_setattr"])
+        #expect(setattr.map(\.path) == [d])
+        #expect(setattr.first?.flags == 0xf && setattr.first?.data == "clear=0xff")
+        #expect(kernel.calls(["mkdir"]).map(\.path) == [d + "/cpu,cpuacct", d + "/memory"])
+        #expect(kernel.index("mount_setattr", d)! > kernel.calls.lastIndex { $0.operation == "mount" }!)
+    }
+
+    /// In a user namespace each bind is remounted with the entry's flags instead (a remount
+    /// keeps the flags the kernel locked), and the tmpfs read-only last.
+    @Test func cgroupV1BindsInAUserNamespaceAreRemounted() throws {
+        let (kernel, flags) = try Self.mountCgroupsWithoutANamespace(inUserNamespace: true)
+        let d = Self.rootfs + "/sys/fs/cgroup"
+        let remount = UInt(MS_BIND) | UInt(MS_REMOUNT)
+        #expect(kernel.mounts.map(\.description).filter { !$0.contains("source=") } == [
+            "mount \(d)/cpu,cpuacct flags=0x\(String(remount | flags, radix: 16))",
+            "mount \(d)/memory flags=0x\(String(remount | flags, radix: 16))",
+            "mount \(d) flags=0x\(String(remount | flags, radix: 16))",
+        ])
+        #expect(kernel.calls(["mount_setattr"]).isEmpty)
+    }
+
+    static func mountCgroupsWithoutANamespace(inUserNamespace: Bool) throws -> (RecordingKernel, UInt) {
         let kernel = Self.kernel()
         kernel.host["/proc/self/ns/cgroup"] = RecordingKernel.Node(mode: S_IFREG, inode: 4_026_531_835)
         kernel.host["/proc/1/ns/cgroup"] = RecordingKernel.Node(mode: S_IFREG, inode: 4_026_531_835)
@@ -437,20 +469,21 @@ import Testing
         ]
         let root = try kernel.openRoot(Self.rootfs)
         let flags = Self.flags(["nosuid", "noexec", "nodev", "ro"])
-        try CgroupMount(options: Self.options(cgroups: sources), root: root, inUserNamespace: false, kernel: kernel)
+        try CgroupMount(options: Self.options(cgroups: sources), root: root, inUserNamespace: inUserNamespace, kernel: kernel)
             .mount(destination: "/sys/fs/cgroup", flags: flags, type: "cgroup")
-        let d = Self.rootfs + "/sys/fs/cgroup"
-        let writable = flags & ~UInt(MS_RDONLY)
-        let bind = UInt(MS_BIND) | UInt(MS_REC)
-        let remount = UInt(MS_BIND) | UInt(MS_REMOUNT)
-        #expect(kernel.mounts.map(\.description) == [
-            "mount \(d) source=tmpfs type=tmpfs flags=0x\(String(writable, radix: 16)) data=mode=755",
-            "mount \(d)/cpu,cpuacct source=/sys/fs/cgroup/cpu,cpuacct/skiff/c1 type=bind flags=0x\(String(bind, radix: 16))",
-            "mount \(d)/cpu,cpuacct flags=0x\(String(remount | flags, radix: 16))",
-            "mount \(d)/memory source=/sys/fs/cgroup/memory/skiff/c1 type=bind flags=0x\(String(bind, radix: 16))",
-            "mount \(d)/memory flags=0x\(String(remount | flags, radix: 16))",
-            "mount \(d) flags=0x\(String(remount | flags, radix: 16))",
-        ])
+        return (kernel, flags)
+    }
+
+    /// MS_* flags as mount_setattr attributes: what a remount sets, the atime mode relatime
+    /// unless said otherwise; nil for a flag mount_setattr has no attribute for.
+    @Test func mountFlagsAsAttributes() {
+        typealias Mount = CgroupMount<RecordingKernel>
+        #expect(Mount.mountAttributes(Self.flags(["ro", "nosuid", "nodev", "noexec", "relatime"]))! == (0xf, 0xff))
+        #expect(Mount.mountAttributes(Self.flags(["noatime"]))! == (0x10, 0xff))
+        #expect(Mount.mountAttributes(Self.flags(["strictatime", "nodiratime"]))! == (0xa0, 0xff))
+        #expect(Mount.mountAttributes(0)! == (0, 0xff))
+        #expect(Mount.mountAttributes(UInt(MS_SYNCHRONOUS)) == nil)
+        #expect(Mount.mountAttributes(UInt(MS_NOATIME) | UInt(MS_STRICTATIME)) == nil)
     }
 
     // MARK: The console
