@@ -706,8 +706,8 @@ public struct Runtime: Sendable {
             }
         }
         if let cgroup = containerCgroup {
-            // Without a pid namespace, children of init may outlive it: kill what remains.
-            for pid in cgroup.pids { try? Processes.kill(pid, SIGKILL) }
+            // Without a pid namespace, children of init may outlive it: destroy kills what
+            // remains when a directory refuses to go.
             do {
                 try cgroup.destroy()
             } catch {

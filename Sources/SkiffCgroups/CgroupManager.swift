@@ -248,11 +248,24 @@ public struct CgroupManager: Sendable {
     /// first, since frozen v1 tasks never act on SIGKILL. Every hierarchy is tried; the first
     /// failure is reported.
     public func destroy() throws(LinuxError) {
+        // The common case first: every process gone (a container's init has exited, and with
+        // it, in a pid namespace of its own, every process in it), one rmdir per directory and
+        // nothing read. A directory that refuses (processes left behind without a pid
+        // namespace, a frozen cgroup, sub-cgroups) takes the long way: kill, thaw, retry.
+        var left: [String] = []
+        for directory in directories {
+            switch Result(catching: { () throws(LinuxError) in try Files.rmdir(directory) }) {
+            case .success: continue
+            case .failure(let error) where error.code == ENOENT: continue
+            case .failure: left.append(directory)
+            }
+        }
+        if left.isEmpty { return }
         if pids.count > 0 || isFrozen {
             killAll()
         }
         var failure: LinuxError?
-        for directory in directories {
+        for directory in left {
             do {
                 try removeTree(directory, depth: 0)
             } catch {

@@ -457,6 +457,25 @@ struct LifecycleTests {
         }
     }
 
+    /// Without a pid namespace of its own a container's processes outlive its init: run's
+    /// delete finds the cgroup busy, kills what is left and removes it all, as runc run does
+    /// (runc beside it: its left-behind sleep is gone too).
+    @Test func processesLeftWithoutAPidNamespaceAreKilledByRunsDelete() throws {
+        try Sandbox.with { sandbox in
+            let id = sandbox.id("nopidns")
+            let bundle = try sandbox.bundle(args: sh("sleep 1000 & echo started")) {
+                $0.linux?.namespaces?.removeAll { $0.type == .pid }
+            }
+            let outcome = sandbox.skiff(["run", "--bundle", bundle, id], timeout: slow)
+            #expect(outcome.succeeded && outcome.stdout == "started\n", "\(outcome)")
+            #expect(sandbox.leftovers(id: id) == [])
+
+            let runc = try runcRun(sandbox, bundle: bundle, id: id)
+            #expect(runc.succeeded && runc.stdout == "started\n", "runc: \(runc)")
+            #expect(sandbox.leftovers(id: id + "-runc", cgroup: "/" + id + "-runc") == [], "runc left its container's processes")
+        }
+    }
+
     /// The pid file is written with init's records, before init is ready (so "committed" can
     /// go with them): a create that then fails inside init (a bind source that does not
     /// exist) removes it again and leaves nothing, as runc, which writes it only after a
