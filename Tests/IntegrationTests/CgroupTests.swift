@@ -507,7 +507,8 @@ struct CgroupBadInputTests {
 }
 
 /// mounts[]'s cgroup entry (nosuid, noexec, nodev, relatime, ro in the default config) lands on
-/// the tmpfs at /sys/fs/cgroup and on every hierarchy mounted in it, and nothing there is
+/// the tmpfs at /sys/fs/cgroup and on every hierarchy mounted in it (on a pure v2 host, on its
+/// one cgroup2 mount), and nothing there is
 /// writable. Every hierarchy runc 1.1.5 mounts has the same options under skiff; runc mounts
 /// the tmpfs itself rw (its mode keeps the process out; skiff applies the entry's "ro" to it
 /// too) and, on a hybrid host, no cgroup2 (skiff adds it at "unified", as the host has it).
@@ -524,13 +525,15 @@ struct CgroupMountTests {
             let run = sandbox.skiff(["run", "--bundle", bundle, id], timeout: slow)
             #expect(run.succeeded, "\(run)")
             let mounts = run.stdout.split(separator: "\n").map(String.init)
-            #expect(mounts.count >= 2, "\(run)")
+            #expect(!mounts.isEmpty, "\(run)")
             #expect(mounts.allSatisfy { $0.hasSuffix(" ro,nosuid,nodev,noexec,relatime") }, "\(mounts)")
             #expect(sandbox.leftovers(id: id) == [])
 
             let runc = try runcRun(sandbox, bundle: bundle, id: id)
             #expect(runc.succeeded, "runc: \(runc)")
-            let runcHierarchies = runc.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("/sys/fs/cgroup ") }
+            // On v1, every line but the tmpfs's; on a pure v2 host the one cgroup2 mount.
+            let runcLines = runc.stdout.split(separator: "\n").map(String.init)
+            let runcHierarchies = runcLines.count > 1 ? runcLines.filter { !$0.hasPrefix("/sys/fs/cgroup ") } : runcLines
             #expect(!runcHierarchies.isEmpty && runcHierarchies.allSatisfy { mounts.contains($0) },
                     "runc's: \(runc.stdout)")
             #expect(!runc.stdout.contains("writable"), "runc: \(runc.stdout)")
