@@ -8,10 +8,12 @@ import SkiffLinux
 extension ProcessCapabilities {
     /// Step 1, while still privileged (CAP_SETPCAP): drop what is not in `keep` from the
     /// bounding set, and ask the kernel to keep the permitted set across the switch to a
-    /// non-zero uid (otherwise setresuid clears it).
-    static func dropBounding(keep: Set<Int32>) throws(SkiffError) {
+    /// non-zero uid (otherwise setresuid clears it). `present` is the bounding set as read
+    /// before (ProcessSecurity's `available`): nothing can have added to it since, so it is
+    /// not read again, one prctl per capability.
+    static func dropBounding(keep: Set<Int32>, present: Set<Int32>) throws(SkiffError) {
         do {
-            for cap in 0..<CapabilitySets.kernelCount where !keep.contains(cap) && Capabilities.isInBoundingSet(cap) {
+            for cap in 0..<CapabilitySets.kernelCount where !keep.contains(cap) && present.contains(cap) {
                 try Capabilities.dropFromBoundingSet(cap, display: CapabilitySets.name(of: cap))
             }
             try Capabilities.setKeepCapabilities(true)

@@ -33,6 +33,8 @@ struct ProcessSecurity {
     let seccomp: SeccompProgram?
     let seccompMoment: SeccompMoment
     private let listenerChannel: OwnedFD?
+    /// The bounding set when init read it, before anything was dropped.
+    private let availableCapabilities: Set<Int32>
     private let attrWriter: any ProcAttrWriter
 
     init(process: Process) throws {
@@ -43,6 +45,7 @@ struct ProcessSecurity {
          availableCapabilities: Set<Int32> = ProcessCapabilities.bounding()) throws {
         self.process = process
         self.attrWriter = attrWriter
+        self.availableCapabilities = availableCapabilities
         // The runtime checked these; what it could not have is filtered the same way here.
         capabilities = try CapabilitySets(process.capabilities).checked(available: availableCapabilities)
         labels = LSMLabels(process: process, selinuxEnabled: environment(InitEnvironment.selinux) == "1")
@@ -70,7 +73,7 @@ struct ProcessSecurity {
         // container must not ptrace it or open its /proc/<pid>/fd. execve resets it.
         try ProcessControl.setNotDumpable()
         try labels.apply(attrWriter)
-        try ProcessCapabilities.dropBounding(keep: capabilities.bounding)
+        try ProcessCapabilities.dropBounding(keep: capabilities.bounding, present: availableCapabilities)
         if seccompMoment == .beforeUserSwitch { try loadSeccomp() }
     }
 

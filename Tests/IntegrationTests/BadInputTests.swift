@@ -174,6 +174,24 @@ struct BadInputTests {
         }
     }
 
+    /// A stage 1 that fails at once leaves stage 0 to exit before the runtime's cgroups-ready
+    /// byte reaches it: the runtime must get its error, never a SIGPIPE. The byte first went
+    /// without MSG_NOSIGNAL and killed the runtime in 2 of 60 such creates (a shell loop) and
+    /// once in a full integration run (joiningANamespacePathThatDoesNotExist); a race, so a
+    /// hundred rounds here catch it only sometimes.
+    @Test func aStage1ThatFailsAtOnceNeverKillsTheRuntime() throws {
+        try Sandbox.with { sandbox in
+            let bundle = try sandbox.bundle(args: ["true"]) { $0.join(.network, at: "/run/netns/skiff-it-missing") }
+            for round in 0..<100 {
+                let id = sandbox.id("nsmissing\(round)")
+                let outcome = sandbox.skiff("create", "--bundle", bundle, id)
+                #expect(outcome.status == 1 && !outcome.signaled, "round \(round): \(outcome)")
+                #expect(outcome.stderr.contains("/run/netns/skiff-it-missing"), "round \(round): \(outcome)")
+                #expect(sandbox.leftovers(id: id) == [], "round \(round)")
+            }
+        }
+    }
+
     @Test func userNamespaceWithoutMappings() throws {
         try expectCreateRejected("nomap", mentioning: ["uidMappings"]) {
             try $0.bundle(args: ["true"]) { $0.linux?.namespaces?.append(LinuxNamespace(type: .user)) }

@@ -195,7 +195,10 @@ struct InitSpawner {
             try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
             try makeLateCgroups?()
             if !bootstrap.cgroupTasks.isEmpty {
-                try initParent.writeAll([BootstrapMessage.cgroupsReady], operation: "send cgroups-ready")
+                // MSG_NOSIGNAL: stage 0 may be gone already (stage 1 failed to join a
+                // namespace), and a write to its closed socket would SIGPIPE the runtime.
+                // Then the pid report is missing, and the C stage's error line says why.
+                _ = try? Sockets.send(initParent, [BootstrapMessage.cgroupsReady], operation: "send cgroups-ready")
             }
             try beforeFirstMessage?()
             let sync = SyncChannel(fd: syncParent)
