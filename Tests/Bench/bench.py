@@ -2,7 +2,8 @@
 """Benchmark skiff beside runc and crun on the same busybox bundle.
 
 Each scenario runs the same runtime commands for every runtime, alternating
-runtimes inside each iteration (A B C A B C ...) so drift in the machine's
+runtimes inside each iteration, the order rotated each time (A B C, B C A, C A B,
+...), so drift in the machine's
 state (page cache, RCU backlog, thermal) lands on all of them alike.  Each
 runtime has its own --root, on a tmpfs as /run is in production (--state disk: in
 the temporary directory, beside the bundles).  The result is a markdown
@@ -670,7 +671,12 @@ def main() -> int:
             print(f"bench: {sc.key} x{opts.n} ({', '.join(r.name for r in runtimes)})",
                   file=sys.stderr, flush=True)
             for i in range(-1, opts.n):  # iteration -1 warms caches; not recorded
-                for rt in runtimes:
+                # The order rotates each iteration (A B C, B C A, C A B, ...): a container's
+                # teardown leaves the kernel work to do after the runtime has returned (the
+                # network namespace's cleanup runs in a workqueue), which lands on whatever
+                # runs next; in a fixed order one runtime would always follow the same one.
+                shift = (i + 1) % len(runtimes) if runtimes else 0
+                for rt in runtimes[shift:] + runtimes[:shift]:
                     if (sc.key, rt.name) in failed:
                         continue
                     if sc.rootless:
