@@ -390,33 +390,36 @@ static int env_number(const char *name) {
     return n;
 }
 
-// One O_PATH fd per message, its index as the value.
-static void send_fd_msg(int sock, int index, int fd) {
-    struct sync_msg m = {SYNC_MOUNTSRC, index};
+// One sync message with `count` fds attached (SCM_RIGHTS; none when 0). Returns sendmsg's
+// result (EINTR retried), for the caller's own error.
+static ssize_t send_with_fds(int sock, struct sync_msg m, const int *fds, int count) {
     struct iovec iov = {&m, sizeof(m)};
-    char control[CMSG_SPACE(sizeof(int))];
+    char control[CMSG_SPACE(sizeof(int) * SKIFF_BOOTSTRAP_MAX_CGROUPS)];
     memset(control, 0, sizeof(control));
     struct msghdr hdr = {0};
     hdr.msg_iov = &iov;
     hdr.msg_iovlen = 1;
-    hdr.msg_control = control;
-    hdr.msg_controllen = sizeof(control);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (count > 0) {
+        hdr.msg_control = control;
+        hdr.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)count);
+    }
     ssize_t n;
     do n = sendmsg(sock, &hdr, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    if (n < 0) bail("send mount source %d to stage-1", index);
+    return n;
 }
 
-// Returns the fd attached to a SYNC_MOUNTSRC message with value `index`, close-on-exec.
-static int recv_fd_msg(int sock, int index) {
-    struct sync_msg m = {0, 0};
-    struct iovec iov = {&m, sizeof(m)};
-    char control[CMSG_SPACE(sizeof(int))];
+// One sync message and the fds attached to it (close-on-exec), at most
+// SKIFF_BOOTSTRAP_MAX_CGROUPS; *count is -1 when anything but SCM_RIGHTS, or more than fit,
+// came with it. Returns recvmsg's result (EINTR retried; 0: the peer exited).
+static ssize_t recv_with_fds(int sock, struct sync_msg *m, int *fds, int *count) {
+    struct iovec iov = {m, sizeof(*m)};
+    char control[CMSG_SPACE(sizeof(int) * SKIFF_BOOTSTRAP_MAX_CGROUPS)];
     struct msghdr hdr = {0};
     hdr.msg_iov = &iov;
     hdr.msg_iovlen = 1;
@@ -425,17 +428,42 @@ static int recv_fd_msg(int sock, int index) {
     ssize_t n;
     do n = recvmsg(sock, &hdr, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
+    *count = 0;
+    if (n <= 0) return n;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
+    if (hdr.msg_flags & MSG_CTRUNC) {
+        *count = -1;
+    } else if (c != NULL) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0) ||
+            CMSG_NXTHDR(&hdr, c) != NULL) {
+            *count = -1;
+        } else {
+            *count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)*count);
+        }
+    }
+    return n;
+}
+
+// One O_PATH fd per message, its index as the value.
+static void send_fd_msg(int sock, int index, int fd) {
+    struct sync_msg m = {SYNC_MOUNTSRC, index};
+    if (send_with_fds(sock, m, &fd, 1) < 0) bail("send mount source %d to stage-1", index);
+}
+
+// Returns the fd attached to a SYNC_MOUNTSRC message with value `index`, close-on-exec.
+static int recv_fd_msg(int sock, int index) {
+    struct sync_msg m = {0, 0};
+    int fds[SKIFF_BOOTSTRAP_MAX_CGROUPS];
+    int count;
+    ssize_t n = recv_with_fds(sock, &m, fds, &count);
     if (n < 0) bail("receive mount source %d from stage-0", index);
     if (n == 0) bailx("stage-0 exited while we waited for mount source %d", index);
     if (m.type == SYNC_FAILED) die();
-    struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
-    if (n != (ssize_t)sizeof(m) || m.type != SYNC_MOUNTSRC || m.value != index || c == NULL ||
-        c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+    if (n != (ssize_t)sizeof(m) || m.type != SYNC_MOUNTSRC || m.value != index || count != 1)
         bailx("unexpected message %s (0x%x) from stage-0, want mount source %d",
               sync_name(m.type), m.type, index);
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    return fd;
+    return fds[0];
 }
 
 // --- Stage 0: the parent ------------------------------------------------------------------
@@ -611,25 +639,8 @@ static void open_cgroups(int init_fd, const struct skiff_bootstrap *cfg) {
 // closes its copies once they are sent.
 static void send_go(int sock) {
     struct sync_msg m = {SYNC_GO, cgroup_task_fd_count};
-    struct iovec iov = {&m, sizeof(m)};
-    char control[CMSG_SPACE(sizeof(int) * SKIFF_BOOTSTRAP_MAX_CGROUPS)];
-    memset(control, 0, sizeof(control));
-    struct msghdr hdr = {0};
-    hdr.msg_iov = &iov;
-    hdr.msg_iovlen = 1;
-    if (cgroup_task_fd_count > 0) {
-        hdr.msg_control = control;
-        hdr.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)cgroup_task_fd_count);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)cgroup_task_fd_count);
-        memcpy(CMSG_DATA(c), cgroup_task_fds, sizeof(int) * (size_t)cgroup_task_fd_count);
-    }
     debug("send go(%d) to stage-2", cgroup_task_fd_count);
-    ssize_t n;
-    do n = sendmsg(sock, &hdr, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = send_with_fds(sock, m, cgroup_task_fds, cgroup_task_fd_count);
     if (n < 0) bail("send go to stage-2");
     if (n != (ssize_t)sizeof(m)) bailx("send go to stage-2: short write");
     for (int i = 0; i < cgroup_task_fd_count; i++) close(cgroup_task_fds[i]);
@@ -639,31 +650,15 @@ static void send_go(int sock) {
 // Stage 2's side: the go-ahead and exactly the tasks files the bootstrap data names.
 static void receive_go(int sock, const struct skiff_bootstrap *cfg) {
     struct sync_msg m = {0, 0};
-    struct iovec iov = {&m, sizeof(m)};
-    char control[CMSG_SPACE(sizeof(int) * SKIFF_BOOTSTRAP_MAX_CGROUPS)];
-    struct msghdr hdr = {0};
-    hdr.msg_iov = &iov;
-    hdr.msg_iovlen = 1;
-    hdr.msg_control = control;
-    hdr.msg_controllen = sizeof(control);
-    ssize_t n;
-    do n = recvmsg(sock, &hdr, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    int count;
+    ssize_t n = recv_with_fds(sock, &m, cgroup_task_fds, &count);
     if (n < 0) bail("receive go from stage-0");
     if (n == 0) bailx("stage-0 exited while we waited for go");
     if (m.type == SYNC_FAILED) die();
-    if (n != (ssize_t)sizeof(m) || m.type != SYNC_GO || (hdr.msg_flags & MSG_CTRUNC))
+    if (n != (ssize_t)sizeof(m) || m.type != SYNC_GO)
         bailx("unexpected message %s (0x%x) from stage-0, want go", sync_name(m.type), m.type);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&hdr);
-    int count = 0;
-    if (c != NULL) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
-            bailx("go from stage-0 carries an unexpected control message");
-        count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    }
     if (count != cfg->cgroup_tasks_count || m.value != count)
         bailx("go from stage-0 carries %d cgroup files, want %d", count, cfg->cgroup_tasks_count);
-    if (count > 0) memcpy(cgroup_task_fds, CMSG_DATA(c), sizeof(int) * (size_t)count);
     cgroup_task_fd_count = count;
     debug("received go(%d) from stage-0", count);
 }
