@@ -125,6 +125,7 @@ extension Runtime {
         let listenFds = Runtime.socketActivationFds()
         let spawned: InitSpawner.Spawned
         var pidFileFailure: (any Error)?
+        var pidFileWritten = false
         do {
             spawned = try InitSpawner(
                 workingDirectory: "/", bootstrap: .forExec(pid: record.pid, namespaces: record.namespaces),
@@ -138,6 +139,7 @@ extension Runtime {
                     guard let pidFile = options.pidFile else { return }
                     do {
                         try self.writePidFile(pidFile, pid: pid)
+                        pidFileWritten = true
                     } catch {
                         // A caller that cannot learn the pid cannot manage the process: the
                         // spawn kills it.
@@ -154,6 +156,9 @@ extension Runtime {
             try spawned.commit()
         } catch {
             if let pidFileFailure { throw SkiffError.wrap(pidFileFailure, "--pid-file") }
+            // Written with the records, before init was ready: an exec that failed leaves no
+            // pid file naming a process that is gone (runc writes it only after success).
+            if pidFileWritten, let pidFile = options.pidFile { try? Files.unlink(pidFile) }
             throw SkiffError.wrap(error, "exec failed")
         }
         if options.detach { return 0 }

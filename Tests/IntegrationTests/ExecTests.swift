@@ -242,12 +242,16 @@ struct ExecTests {
         }
     }
 
+    /// An unusable cwd fails the exec with its reason, and leaves no pid file (written with the
+    /// records before init is ready, removed again; runc writes it only after success).
     @Test(arguments: ["/does-not-exist", "/etc/passwd"])
     func unusableCwdIsAClearError(_ cwd: String) throws {
         try Sandbox.with { sandbox in
             let container = try sandbox.runningContainer("badcwd")
-            let outcome = sandbox.skiff("exec", "--cwd", cwd, container.id, "pwd")
+            let pidFile = sandbox.path("exec.pid")
+            let outcome = sandbox.skiff("exec", "--pid-file", pidFile, "--cwd", cwd, container.id, "pwd")
             expectRejected(outcome, mentioning: ["chdir", cwd], in: sandbox, id: "")
+            #expect(!FileManager.default.fileExists(atPath: pidFile), "a pid file naming a process that is gone")
             #expect(sandbox.processes(in: container.id) == [container.pid])
             // Exec does not create it, unlike create does for config.json's cwd.
             let check = sandbox.skiff("exec", container.id, "ls", "-d", "/does-not-exist")
