@@ -248,14 +248,13 @@ public struct Runtime: Sendable {
                 noNewKeyring: options.noNewKeyring, preserveFds: listenFds + options.preserveFds,
                 listenFds: listenFds, cgroups: cgroupSources(cgroup), debug: debug,
                 bundle: bundlePath)
+            // The v1 directories stage 2 joins, made once the bootstrap data is sent
+            // (InitSpawner.makeLateCgroups); systemd's scope and rootless cgroups exist before.
+            let lateV1Directories = systemd == nil && !rootless ? cgroup?.directories(of: .v1) ?? [] : []
             // init is told "committed" as soon as it is recorded (state.json, the pid file)
             // unless something must still reach the runtime between its steps: the runtime's
             // hooks, a seccomp listener, a console. `run` then also opens exec.fifo's reader
             // there, so the process starts the moment init is ready.
-            // The v1 directories stage 2 joins, made once the bootstrap data is sent
-            // (InitSpawner.makeLateCgroups); systemd's scope and rootless cgroups exist before.
-            let lateV1Directories = systemd == nil && !rootless
-                ? (cgroup?.hierarchies.filter { $0.version == .v1 }.compactMap { cgroup?.directory(in: $0) } ?? []) : []
             let hasRuntimeHooks = !(spec.hooks?.prestart ?? []).isEmpty || !(spec.hooks?.createRuntime ?? []).isEmpty
             let commitOnRecord = console == nil && !hasRuntimeHooks && !security.forwardsListener
             var started: StartingProcess?

@@ -25,6 +25,11 @@ public struct CgroupManager: Sendable {
     /// operation walks them (a `run` asked for them ~100 times, ~60 K instructions of appends).
     public let directories: [String]
 
+    /// `directories` of the hierarchies of one version, in the same order.
+    public func directories(of version: CgroupHierarchy.Version) -> [String] {
+        zip(hierarchies, directories).compactMap { $0.version == version ? $1 : nil }
+    }
+
     public init(hierarchies: [CgroupHierarchy], cgroupsPath: String, relative: Bool = false) throws(CgroupError) {
         self.hierarchies = hierarchies
         let path = try Self.normalize(cgroupsPath)
@@ -121,11 +126,10 @@ public struct CgroupManager: Sendable {
     @discardableResult
     public func create(only version: CgroupHierarchy.Version? = nil) throws(LinuxError) -> [String] {
         var made: [String] = []
-        var directories: [String] = []
+        var named: [String] = []
         do {
-            for hierarchy in hierarchies where version == nil || hierarchy.version == version {
-                directories.append(directory(in: hierarchy))
-                let directory = directory(in: hierarchy)
+            for (hierarchy, directory) in zip(hierarchies, directories) where version == nil || hierarchy.version == version {
+                named.append(directory)
                 if hierarchy.version == .v2 {
                     enableControllers(base: base(of: hierarchy), directory: directory)
                 }
@@ -139,7 +143,7 @@ public struct CgroupManager: Sendable {
             for directory in made.reversed() { try? Files.rmdir(directory) }
             throw error
         }
-        return directories
+        return named
     }
 
 

@@ -79,17 +79,18 @@ struct CgroupMount<Kernel: InitKernel> {
     /// remount would set or clear, the atime mode relatime unless said otherwise as with a
     /// remount; nil when a flag has no such attribute.
     static func mountAttributes(_ flags: UInt) -> (set: UInt64, clear: UInt64)? {
+        typealias A = MountOptions.MountAttribute
         var rest = flags & ~UInt(MS_RELATIME)
         var set: UInt64 = 0
-        // Read-only, nosuid, nodev, noexec, nodiratime, and the three-valued atime (0x70).
-        let clear: UInt64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x80 | 0x70
-        for (flag, attribute) in [(UInt(MS_RDONLY), UInt64(0x1)), (UInt(MS_NOSUID), 0x2), (UInt(MS_NODEV), 0x4),
-                                  (UInt(MS_NOEXEC), 0x8), (UInt(MS_NODIRATIME), 0x80),
-                                  (UInt(MS_NOATIME), 0x10), (UInt(MS_STRICTATIME), 0x20)] where rest & flag != 0 {
+        let clear = A.readOnly | A.noSUID | A.noDev | A.noExec | A.noDirATime | A.atime
+        for (flag, attribute) in [(UInt(MS_RDONLY), A.readOnly), (UInt(MS_NOSUID), A.noSUID), (UInt(MS_NODEV), A.noDev),
+                                  (UInt(MS_NOEXEC), A.noExec), (UInt(MS_NODIRATIME), A.noDirATime),
+                                  (UInt(MS_NOATIME), A.noATime), (UInt(MS_STRICTATIME), A.strictATime)] where rest & flag != 0 {
             set |= attribute
             rest &= ~flag
         }
-        if set & 0x30 == 0x30 { return nil }  // noatime and strictatime: a remount's error
+        // noatime and strictatime together: a remount's error.
+        if set & (A.noATime | A.strictATime) == A.noATime | A.strictATime { return nil }
         return rest == 0 ? (set, clear) : nil
     }
 

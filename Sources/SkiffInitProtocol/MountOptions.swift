@@ -39,13 +39,29 @@ package struct MountOptions: Sendable, Equatable {
         "slave": UInt(MS_SLAVE), "rslave": UInt(MS_SLAVE) | UInt(MS_REC),
         "unbindable": UInt(MS_UNBINDABLE), "runbindable": UInt(MS_UNBINDABLE) | UInt(MS_REC),
     ]
-    // MOUNT_ATTR_* values of linux/mount.h.
-    package static let recursive: [String: (set: UInt64, clear: UInt64)] = [
-        "rro": (0x1, 0), "rrw": (0, 0x1), "rnosuid": (0x2, 0), "rsuid": (0, 0x2),
-        "rnodev": (0x4, 0), "rdev": (0, 0x4), "rnoexec": (0x8, 0), "rexec": (0, 0x8),
-        "rnodiratime": (0x80, 0), "rdiratime": (0, 0x80),
-        "rrelatime": (0x0, 0x70), "rnoatime": (0x10, 0x70), "rstrictatime": (0x20, 0x70),
-    ]
+    /// MOUNT_ATTR_* of linux/mount.h, for mount_setattr. The atime mode is one three-valued
+    /// field (`atime`): relatime is its 0, so setting any mode clears the field first.
+    package enum MountAttribute {
+        package static let readOnly: UInt64 = 0x1
+        package static let noSUID: UInt64 = 0x2
+        package static let noDev: UInt64 = 0x4
+        package static let noExec: UInt64 = 0x8
+        package static let atime: UInt64 = 0x70
+        package static let relATime: UInt64 = 0x0
+        package static let noATime: UInt64 = 0x10
+        package static let strictATime: UInt64 = 0x20
+        package static let noDirATime: UInt64 = 0x80
+    }
+
+    package static let recursive: [String: (set: UInt64, clear: UInt64)] = {
+        typealias A = MountAttribute
+        return [
+            "rro": (A.readOnly, 0), "rrw": (0, A.readOnly), "rnosuid": (A.noSUID, 0), "rsuid": (0, A.noSUID),
+            "rnodev": (A.noDev, 0), "rdev": (0, A.noDev), "rnoexec": (A.noExec, 0), "rexec": (0, A.noExec),
+            "rnodiratime": (A.noDirATime, 0), "rdiratime": (0, A.noDirATime),
+            "rrelatime": (A.relATime, A.atime), "rnoatime": (A.noATime, A.atime), "rstrictatime": (A.strictATime, A.atime),
+        ]
+    }()
 
     /// Options that are runtime actions rather than flags or data.
     package static let extensions: Set<String> = ["idmap", "ridmap", "tmpcopyup", "norbind"]

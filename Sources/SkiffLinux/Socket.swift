@@ -112,10 +112,6 @@ public enum Sockets {
         if err != 0 { throw LinuxError(operation, errno: err) }
     }
 
-    /// Receives one SOCK_SEQPACKET message; empty means the peer closed. The message's length
-    /// is peeked first (MSG_PEEK | MSG_TRUNC returns it whole), so the buffer is exactly that
-    /// big: a fixed large buffer would be faulted in by every receive, and in the container's
-    /// init those pages are charged to the container's memory limit.
     /// Stops receiving on `fd` and drops what arrived unread, before a process exits with it
     /// open: a unix socket closed with unread data resets its peer, whose next receive then
     /// fails with ECONNRESET before it has read what was sent to it (the message saying
@@ -126,6 +122,10 @@ public enum Sockets {
         while recv(fd.raw, &byte, 1, Int32(MSG_DONTWAIT)) > 0 {}
     }
 
+    /// Receives one SOCK_SEQPACKET message; empty means the peer closed. The message's length
+    /// is peeked first (MSG_PEEK | MSG_TRUNC returns it whole), so the buffer is exactly that
+    /// big: a fixed large buffer would be faulted in by every receive, and in the container's
+    /// init those pages are charged to the container's memory limit.
     public static func receive(_ fd: OwnedFD, maxSize: Int = 1 << 20, operation: String = "recv") throws(LinuxError) -> [UInt8] {
         let (length, peekErr) = sysCallErrno { recv(fd.raw, nil, 0, Int32(MSG_PEEK | MSG_TRUNC)) }
         if peekErr != 0 { throw LinuxError(operation, errno: peekErr) }

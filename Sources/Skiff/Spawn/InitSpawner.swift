@@ -66,9 +66,9 @@ struct InitSpawner {
     /// for it, is not kept waiting on state.json's encoding.
     var pidReported: ((_ pid: Int32, _ startTime: UInt64) throws -> Void)? = nil
     /// "committed" is sent right after `pidReported` (which must then have written every
-    /// record of init) and stage 1's exit instead of by `Spawned.commit()` after "ready": init finds it waiting
-    /// when it is ready, with no round trip through the runtime (~0.09 ms: two wake-ups
-    /// across cores and the runtime's turn). Only when the runtime has nothing to do between
+    /// record of init) and stage 1's exit, instead of by `Spawned.commit()` after "ready":
+    /// init finds it waiting when it is ready, with no round trip through the runtime
+    /// (~0.09 ms: two wake-ups across cores and the runtime's turn). Only when the runtime has nothing to do between
     /// init's steps: init's only other receive is "hooksDone" (runtime hooks), and a seccomp
     /// listener or a console must reach the runtime before the container may go on.
     var commitOnRecord = false
