@@ -153,11 +153,7 @@ extension Runtime {
                 commitOnRecord: console == nil && !security.forwardsListener
             ).spawn()
             try console?.receiveMaster()
-            let sealedBinary = security.takeSealedExecutable()
             try spawned.commit()
-            // Told "committed", init goes on to its execve: let go of the binary only now
-            // (SealedExecutable).
-            sealedBinary?.close()
         } catch {
             if let pidFileFailure { throw SkiffError.wrap(pidFileFailure, "--pid-file") }
             // Written with the records, before init was ready: an exec that failed leaves no

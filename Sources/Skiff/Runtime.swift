@@ -320,7 +320,6 @@ public struct Runtime: Sendable {
             // A terminal skiff proxies itself is read only once `run` has set its proxy up, so
             // that process is released by `start` as before.
             if startOnCommit && started == nil && console?.master == nil { started = try prepareStart(record) }
-            started?.sealedBinary = security.takeSealedExecutable()
             try spawned.commit()
             withExtendedLifetime(lock) {}
             if let cgroupWarning { logger.warning(cgroupWarning) }
@@ -560,8 +559,6 @@ public struct Runtime: Sendable {
         let fifo: OwnedFD
         let pidfd: OwnedFD
         let notify: OwnedFD?
-        /// `run`'s: init's binary, closed once the process is released (SealedExecutable).
-        var sealedBinary: SealedExecutable? = nil
     }
 
     /// Everything `start` sets up before the process may run: the pidfd first (init's pid
@@ -834,7 +831,6 @@ public struct Runtime: Sendable {
                 let lock = try store.lock(id)
                 try awaitStart(started)
                 withExtendedLifetime(lock) {}
-                started.sealedBinary?.close()
                 try forwardNotifications(started.record, started.notify)
             } else {
                 try start(id: id)

@@ -27,22 +27,6 @@ import SkiffLinux
         #expect(writable == -1 && error == EROFS)
     }
 
-    /// The overlay's own fd is kept with the binary's until `close()`: closing a detached
-    /// mount's last fd unmounts it, which waits for an RCU grace period, and `run` and `exec`
-    /// choose when that happens (after the container's process is released), not the spawn.
-    @Test(.enabled(if: isRoot, "mounting an overlay needs CAP_SYS_ADMIN"))
-    func theOverlayIsHeldUntilClosed() throws {
-        let temp = try TemporaryDirectory("skiff-seal")
-        let sealed = try SealedExecutable.make(dummyLayer: temp.path)
-        try #require(sealed.method == .overlay)
-        let mount = try #require(sealed.mount, "the overlay's fd was closed after the binary was opened in it")
-        let type = try mount.filesystemType()
-        #expect(type == 0x794c7630, "not an overlayfs (OVERLAYFS_SUPER_MAGIC): 0x\(String(type, radix: 16))")
-        #expect(fcntl(mount.raw, F_GETFD) & FD_CLOEXEC != 0)
-        sealed.close()
-        #expect(sealed.fd.raw == -1 && mount.raw == -1)
-    }
-
     /// A state root below the binary's own directory (the test binary's: the build directory)
     /// still gets the overlay, not the 33 MB memfd copy: overlapping layers were refused with
     /// ELOOP and create fell back to copying.

@@ -29,30 +29,15 @@ final class SealedExecutable {
 
     let fd: OwnedFD
     let method: Method
-    /// The overlay itself (fsmount's fd), held as long as `fd`. Closing the last fd of a
-    /// detached mount unmounts it, and that unmount waits for an RCU grace period; closed before
-    /// the spawn, as it was, it cost each `run` ~0.15 ms (docs/benchmarks.md). Its owner decides
-    /// when both go: `run` and `exec` once the container's process is released, when they have
-    /// nothing else to do, so that neither the spawn nor, most of the time, the process's execve
-    /// (which drops init's reference, the overlay's last one if ours are gone) pays for it.
-    let mount: OwnedFD?
 
-    private init(fd: OwnedFD, method: Method, mount: OwnedFD? = nil) {
+    private init(fd: OwnedFD, method: Method) {
         self.fd = fd
         self.method = method
-        self.mount = mount
     }
 
     /// What to pass to execve: resolved by the spawned child through our fd table, so the fd
     /// itself never reaches it.
     var path: String { "/proc/\(getpid())/fd/\(fd.raw)" }
-
-    /// Lets go of the binary and its overlay (`mount`): once the spawned init has exec'd it,
-    /// init's own reference keeps the file. Deinit does the same.
-    func close() {
-        fd.close()
-        mount?.close()
-    }
 
     /// `dummyLayer` is an existing directory that neither contains nor lies inside the
     /// binary's directory (the state root): overlayfs needs two lower layers to mount without
@@ -64,8 +49,8 @@ final class SealedExecutable {
         } catch {
             throw SkiffError(.system, "find the runtime binary", error)
         }
-        if privileged, let (mount, fd) = try? overlay(binary: binary, dummyLayer: dummyLayer) {
-            return SealedExecutable(fd: fd, method: .overlay, mount: mount)
+        if privileged, let fd = try? overlay(binary: binary, dummyLayer: dummyLayer) {
+            return SealedExecutable(fd: fd, method: .overlay)
         }
         if !privileged, !writableByUs(binary) {
             let fd: OwnedFD
@@ -81,7 +66,7 @@ final class SealedExecutable {
 
     /// fsopen("overlay") with lowerdir=<binary's dir>:<dummy>, mounted read-only, nodev,
     /// nosuid and detached (it disappears with its last fd), and the binary opened O_PATH in it.
-    static func overlay(binary: String, dummyLayer: String) throws(SkiffError) -> (mount: OwnedFD, binary: OwnedFD) {
+    static func overlay(binary: String, dummyLayer: String) throws(SkiffError) -> OwnedFD {
         func fail(_ operation: String, _ err: Int32) -> SkiffError {
             SkiffError(.system, LinuxError(operation, path: binary, errno: err))
         }
@@ -97,7 +82,7 @@ final class SealedExecutable {
             throw SkiffError(.system, error)
         }
         do {
-            return (mount, try Files.openAt(mount, name, flags: SKIFF_O_PATH | O_NOFOLLOW, display: binary))
+            return try Files.openAt(mount, name, flags: SKIFF_O_PATH | O_NOFOLLOW, display: binary)
         } catch {
             throw fail("open in overlay", error.code)
         }

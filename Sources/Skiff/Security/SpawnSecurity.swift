@@ -125,13 +125,6 @@ final class SpawnSecurity {
         return executable!.path
     }
 
-    /// The sealed binary, for the command that releases the container's process to close
-    /// once it has (SealedExecutable's `mount` says why); otherwise it goes with this object.
-    func takeSealedExecutable() -> SealedExecutable? {
-        defer { executable = nil }
-        return executable
-    }
-
     /// Adds init's security fds after the others, from `next` on.
     func addChildFDs(_ fds: inout [Processes.FDMapping], _ environment: inout [String], _ next: inout Int32) throws(SkiffError) {
         if host.selinux { environment.append("\(InitEnvironment.selinux)=1") }
