@@ -65,6 +65,33 @@ def _alarm(signum, frame):
     raise TimeoutError
 
 
+def settle_page_cache(binaries: list[str], how: str = "evict") -> None:
+    """Puts each runtime binary's page cache in the same state: written back and dropped, then
+    read once from start to end ("read": as a file copied or read back, in large folios) or
+    left to the first exec's page faults ("evict": as after a reboot, in small ones); "as-is"
+    leaves it. A binary just written by the linker or `cp` sits in the page cache in whatever
+    folio sizes its writes left, and the kernel maps text a folio at a time: two copies of one
+    skiff binary ran up to 0.2 ms apart per `run` until both were settled alike, and the
+    same binary's `run` and peak RSS move with the state (docs/benchmarks.md, tenth
+    session). Pages a running process maps stay where they are."""
+    if how == "as-is":
+        return
+    os.sync()
+    # All dropped before any is read: dropped and read one after the other, the first one
+    # read (with the others' old pages still cached) ran 0.08 ms slower than an identical copy.
+    for path in binaries:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    if how == "read":
+        for path in binaries:
+            with open(path, "rb") as f:
+                while f.read(1 << 20):
+                    pass
+
+
 def spawn(argv: list[str], check: bool = True) -> Result:
     errpath = os.path.join(WORKDIR, "stderr")
     actions = [
@@ -606,6 +633,10 @@ def main() -> int:
                     help="also run runc and skiff in the host's own cgroup view (default yes)")
     ap.add_argument("--callgrind", choices=["yes", "no"], default="yes" if shutil.which("valgrind") else "no",
                     help="also count each command's instructions under callgrind (default yes when installed)")
+    ap.add_argument("--page-cache", choices=["evict", "read", "as-is"], default="evict",
+                    help="each runtime binary's page cache before the first run: dropped, so that "
+                         "the first exec faults it in as after a reboot (default); dropped and read "
+                         "through; or as found")
     ap.add_argument("--state", choices=["tmpfs", "disk"], default="tmpfs",
                     help="where the runtimes' --root directories live: a tmpfs (/dev/shm), as /run is on "
                          "production hosts (default), or beside the bundles in the temporary directory")
@@ -653,6 +684,7 @@ def main() -> int:
     def cleanup(rt: Runtime, cid: str) -> None:
         spawn(rt.cmd("delete", "--force", cid), check=False)
 
+    settle_page_cache(sorted({rt.binary for rt in runtimes}), opts.page_cache)
     # A runtime that cannot run the bundle at all is skipped, with its error.
     usable = []
     for rt in runtimes:
@@ -755,6 +787,9 @@ def main() -> int:
     if rss_min is not None:
         print(f"RSS floor, GNU time's /bin/true: {rss_min:,.0f} KB.")
     print(f"State roots (--root) on {filesystem_of(state)} ({os.path.dirname(state)}).")
+    print({"evict": "Each runtime binary's page cache dropped before the first run, which faulted it in (--page-cache evict).",
+           "read": "Each runtime binary's page cache dropped and read through before the first run (--page-cache read).",
+           "as-is": "Runtime binaries' page cache as found (--page-cache as-is)."}[opts.page_cache])
     if hidden:
         print("Every runtime ran in one cgroup view: a private mount namespace with an empty tmpfs over "
               "/sys/fs/cgroup/unified (what crun needs on this hybrid host), entered by the benchmark itself, "
