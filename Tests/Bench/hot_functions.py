@@ -178,6 +178,75 @@ $S --root $R delete --force mix-running
     return found
 
 
+def load_offset(binary: str) -> int:
+    """What perf's printed addresses for the binary's text lack: its first LOAD segment's
+    address less its file offset (perf prints an address relative to the mapping)."""
+    out = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "LOAD":
+            return int(fields[2], 16) - int(fields[1], 16)
+    raise SystemExit(f"hot-functions: no LOAD segment in {binary}")
+
+
+def sampled_functions(binary: str, workdir: str, true_bundle: str, sleep_bundle: str, iterations: int) -> list[str]:
+    """Functions on the stacks of `run` and `exec` sampled by perf (-g, frame pointers), in the
+    order first seen, callers before callees: what callgrind cannot follow (the C stage, the
+    init, the runtime after the spawn) and page faults find only one per fault (the first
+    function touched in a 64 KB window or large folio): the init's own code lay outside the
+    list, across 28 windows of 64 KB that each `run`'s init faulted in."""
+    root = os.path.join(workdir, "root-sampled")
+    script = os.path.join(workdir, "sampled.sh")
+    with open(script, "w") as f:
+        f.write(f"""#!/bin/sh
+S={binary}; R={root}
+$S --root $R run -d --bundle {sleep_bundle} sampled-running
+for i in $(seq 1 {iterations * 8}); do
+  $S --root $R run --bundle {true_bundle} run$i
+  $S --root $R exec sampled-running /bin/true
+done
+$S --root $R delete --force sampled-running
+""")
+    data = os.path.join(workdir, "sampled.data")
+    run(["perf", "record", "-q", "-g", "-F", "20000", "-o", data, "--", "sh", script], check=True)
+    out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,ip,sym,dso"],
+                         capture_output=True, text=True).stdout
+    addresses, names = text_symbols(binary)
+    known = set(names)
+    text = text_section(binary)
+    offset = load_offset(binary)
+    found: list[str] = []
+    seen: set[str] = set()
+    for sample in out.split("\n\n"):
+        lines = sample.strip().splitlines()
+        if not lines:
+            continue
+        comm = lines[0].split()[0]
+        if not (comm.startswith("skiff") or comm.isdigit()):
+            continue
+        frames: list[str] = []
+        for line in lines[1:]:
+            fields = line.split()
+            if len(fields) < 2 or "kernel.kallsyms" in line or "[vdso]" in line:
+                continue
+            name = fields[1].split("+")[0]
+            if name not in known:
+                try:
+                    address = int(fields[0], 16) + offset
+                except ValueError:
+                    continue
+                index = bisect.bisect_right(addresses, address) - 1
+                if index < 0 or address not in text:
+                    continue
+                name = names[index]
+            frames.append(name)
+        for name in reversed(frames):  # the outermost caller first
+            if name not in seen:
+                seen.add(name)
+                found.append(name)
+    return found
+
+
 def write_order(path: str, names: list[str]) -> None:
     with open(path, "w") as f:
         f.writelines(f".text.{name}\n" for name in names)
@@ -204,6 +273,11 @@ def main() -> int:
         # the commands run on every container should share as few of them as they can.
         shim, other = callgrind_functions(options.binary, workdir, true_bundle, sleep_bundle)
         print(f"hot-functions: callgrind: {len(shim)} functions for the shims' commands, {len(other)} more for the rest")
+        sampled = [n for n in sampled_functions(options.binary, workdir, true_bundle, sleep_bundle, options.iterations)
+                   if n not in set(shim)]
+        print(f"hot-functions: perf samples: {len(sampled)} more functions on the stacks of run and exec")
+        other = [n for n in other if n not in set(sampled)]
+        shim += sampled
         faulted: list[str] = []
         listed = set(shim) | set(other)
         for number in range(options.rounds):
