@@ -130,9 +130,14 @@ public struct JSONDocument: Sendable {
         let value = omitting.isEmpty ? tree : tree.omitting(omitting)
         // The documents on skiff's own paths are read by hand (SpecReading.swift), found by
         // the type's identity: asking whether T conforms to JSONObjectMapped would scan the
-        // binary's conformance records, the first time in every process.
-        for mapped in [Spec.self, Process.self, LinuxResources.self] as [any JSONObjectMapped.Type] where mapped == type {
-            return try mapped.init(reading: JSONObjectReader(value, document: name)) as! T
+        // binary's conformance records, the first time in every process. Compared one by one,
+        // not through an array of `any JSONObjectMapped.Type`: that array instantiated the
+        // three types' Decodable witness tables (a resilient protocol's, made at run time)
+        // in every process that decoded any of them.
+        if type == Spec.self { return try Spec(reading: JSONObjectReader(value, document: name)) as! T }
+        if type == Process.self { return try Process(reading: JSONObjectReader(value, document: name)) as! T }
+        if type == LinuxResources.self {
+            return try LinuxResources(reading: JSONObjectReader(value, document: name)) as! T
         }
         return try Self.decodeThroughCodable(type, value, document: name)
     }

@@ -295,12 +295,18 @@ struct InitSpawner {
             line += chunk
             if line.count > 4096 { throw SkiffError(.system, "nsexec: pid report too long") }
         }
-        struct Report: Decodable { let stage1_pid: Int32; let pid: Int32 }
-        let body = line.prefix { $0 != UInt8(ascii: "\n") }
-        guard let report = try? SkiffJSON.decode(Report.self, from: Array(body), document: "pid report"), report.pid > 0 else {
+        let body = Array(line.prefix { $0 != UInt8(ascii: "\n") })
+        // Read by hand (JSONObjectReader), not through a Decodable struct: Codable's decoder
+        // cost every create and exec ~45 K instructions and the run-time witness tables of
+        // Int32's conformances (a page of the binary's data each).
+        func read() throws(SpecError) -> (Int32, Int32) {
+            let report = try JSONObjectReader(SkiffJSON.parse(body, document: "pid report"), document: "pid report")
+            return (try report.required("stage1_pid", as: Int32.self), try report.required("pid", as: Int32.self))
+        }
+        guard let (stage1, pid) = try? read(), pid > 0 else {
             throw SkiffError(.system, "nsexec: malformed pid report \(String(decoding: body, as: UTF8.self))")
         }
-        return (report.stage1_pid, report.pid)
+        return (stage1, pid)
     }
 
     private struct LogLine: Decodable { let level: String; let msg: String }
