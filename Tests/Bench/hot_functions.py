@@ -136,23 +136,31 @@ def text_symbols(binary: str) -> tuple[list[int], list[str]]:
     return addresses, names
 
 
-def faulted_functions(binary: str, workdir: str, true_bundle: str, sleep_bundle: str, iterations: int) -> list[str]:
-    """Functions of the binary whose text was faulted in during a mix of container commands."""
-    root = os.path.join(workdir, "root-perf")
-    script = os.path.join(workdir, "mix.sh")
+def write_workload(workdir: str, name: str, binary: str, sleep_bundle: str, iterations: int, body: str) -> str:
+    """A shell script that starts a container named `name`-running (sleep 1000), runs `body`
+    `iterations` times ($S the binary, $R its root, $i the round), then deletes it."""
+    root = os.path.join(workdir, "root-" + name)
+    script = os.path.join(workdir, name + ".sh")
     with open(script, "w") as f:
         f.write(f"""#!/bin/sh
 S={binary}; R={root}
-$S --root $R run -d --bundle {sleep_bundle} mix-running
+$S --root $R run -d --bundle {sleep_bundle} {name}-running
 for i in $(seq 1 {iterations}); do
+{body}done
+$S --root $R delete --force {name}-running
+""")
+    return script
+
+
+def faulted_functions(binary: str, workdir: str, true_bundle: str, sleep_bundle: str, iterations: int) -> list[str]:
+    """Functions of the binary whose text was faulted in during a mix of container commands."""
+    script = write_workload(workdir, "mix", binary, sleep_bundle, iterations, f"""\
   $S --root $R run --bundle {true_bundle} run$i
   $S --root $R exec mix-running /bin/true
   $S --root $R create --bundle {true_bundle} c$i; $S --root $R state c$i >/dev/null; $S --root $R start c$i
   sleep 0.05; $S --root $R delete c$i
   $S --root $R list >/dev/null; $S --root $R kill mix-running 0
   $S --root $R create --bundle {sleep_bundle} f$i; $S --root $R start f$i; $S --root $R delete --force f$i
-done
-$S --root $R delete --force mix-running
 """)
     data = os.path.join(workdir, "faults.data")
     run(["perf", "record", "-q", "-e", "page-faults", "-c", "1", "-d", "-o", data, "--", "sh", script], check=True)
@@ -195,17 +203,9 @@ def sampled_functions(binary: str, workdir: str, true_bundle: str, sleep_bundle:
     init, the runtime after the spawn) and page faults find only one per fault (the first
     function touched in a 64 KB window or large folio): the init's own code lay outside the
     list, across 28 windows of 64 KB that each `run`'s init faulted in."""
-    root = os.path.join(workdir, "root-sampled")
-    script = os.path.join(workdir, "sampled.sh")
-    with open(script, "w") as f:
-        f.write(f"""#!/bin/sh
-S={binary}; R={root}
-$S --root $R run -d --bundle {sleep_bundle} sampled-running
-for i in $(seq 1 {iterations * 8}); do
+    script = write_workload(workdir, "sampled", binary, sleep_bundle, iterations * 8, f"""\
   $S --root $R run --bundle {true_bundle} run$i
   $S --root $R exec sampled-running /bin/true
-done
-$S --root $R delete --force sampled-running
 """)
     data = os.path.join(workdir, "sampled.data")
     run(["perf", "record", "-q", "-g", "-F", "20000", "-o", data, "--", "sh", script], check=True)
