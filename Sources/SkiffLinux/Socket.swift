@@ -112,6 +112,22 @@ public enum Sockets {
         if err != 0 { throw LinuxError(operation, errno: err) }
     }
 
+    /// Sends all of `bytes` on a stream socket, retrying short sends (and EINTR). MSG_NOSIGNAL:
+    /// a peer that is gone fails the send with EPIPE instead of killing the sender with
+    /// SIGPIPE, as write(2) would (the runtime, sending a C stage that already exited its
+    /// bootstrap data, would die and leave its records and cgroups behind).
+    public static func sendAll(_ fd: OwnedFD, _ bytes: [UInt8], operation: String = "send") throws(LinuxError) {
+        var offset = 0
+        while offset < bytes.count {
+            let (sent, err) = bytes.withUnsafeBytes { buffer in
+                sysCallErrno { Glibc.send(fd.raw, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL)) }
+            }
+            if err != 0 { throw LinuxError(operation, errno: err) }
+            if sent == 0 { throw LinuxError(operation, errno: EIO) }
+            offset += sent
+        }
+    }
+
     /// Stops receiving on `fd` and drops what arrived unread, before a process exits with it
     /// open: a unix socket closed with unread data resets its peer, whose next receive then
     /// fails with ECONNRESET before it has read what was sent to it (the message saying

@@ -28,6 +28,47 @@ import SkiffLinux
         #expect(received.capacity < 4096)
     }
 
+    /// The bootstrap data goes to a C stage that may have exited already. sendAll fails with
+    /// EPIPE and raises no SIGPIPE, which would kill the runtime half way through a create:
+    /// SIGPIPE is blocked on this thread while it sends, so a signal write(2) raised would be
+    /// left pending here (it is thread-directed), and the test reads the pending set.
+    @Test func sendingToAGonePeerFailsWithoutSIGPIPE() throws {
+        let (a, b) = try Sockets.pair(type: Int32(SOCK_STREAM.rawValue))
+        let large = [UInt8](repeating: 7, count: 300_000)  // more than the socket buffer takes at once
+        b.close()
+        var block = sigset_t(), previous = sigset_t()
+        sigemptyset(&block)
+        sigaddset(&block, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &block, &previous)
+        defer {
+            var pending = sigset_t()
+            sigpending(&pending)
+            if sigismember(&pending, SIGPIPE) == 1 {
+                var info = siginfo_t()
+                var zero = timespec()
+                _ = sigtimedwait(&block, &info, &zero)  // consumed before it is unblocked
+            }
+            pthread_sigmask(SIG_SETMASK, &previous, nil)
+        }
+        #expect(throws: LinuxError.self) { try Sockets.sendAll(a, large, operation: "send bootstrap data") }
+        do {
+            try Sockets.sendAll(a, [1], operation: "send bootstrap data")
+        } catch {
+            #expect(error.code == EPIPE, "\(error)")
+        }
+        var pending = sigset_t()
+        sigpending(&pending)
+        #expect(sigismember(&pending, SIGPIPE) == 0, "the send raised SIGPIPE")
+    }
+
+    @Test func sendAllDeliversEveryByte() throws {
+        let (a, b) = try Sockets.pair(type: Int32(SOCK_STREAM.rawValue))
+        let data = (0..<60_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }  // within the socket buffer
+        try Sockets.sendAll(a, data)
+        a.close()
+        #expect(try b.readAll() == data)
+    }
+
     @Test func aClosedPeerReadsAsEmpty() throws {
         let (a, b) = try Sockets.pair(type: Int32(SOCK_SEQPACKET.rawValue))
         try Sockets.send(a, [1, 2, 3])

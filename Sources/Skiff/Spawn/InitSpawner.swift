@@ -192,7 +192,12 @@ struct InitSpawner {
             var bootstrap = bootstrap
             bootstrap.cgroupTasks = (given.v1 + placed.v1 + lateV1Directories).map { $0 + "/tasks" }
             logger.debug("stage-0 joins \(byProcsWrite.count) cgroups, stage-2 \(bootstrap.cgroupTasks.count) v1 hierarchies")
-            try initParent.writeAll(bootstrap.encoded(), operation: "send bootstrap data")
+            do {
+                try Sockets.sendAll(initParent, bootstrap.encoded(), operation: "send bootstrap data")
+            } catch {
+                // Stage 0 gone before reading it (EPIPE): its own error line says why.
+                throw failure(log: log.read, fallback: "\(error)")
+            }
             try makeLateCgroups?()
             if !bootstrap.cgroupTasks.isEmpty {
                 // MSG_NOSIGNAL: stage 0 may be gone already (stage 1 failed to join a
