@@ -11,8 +11,9 @@ bench.py's own spawn (posix_spawn, wait4, its timeout) in bench.py's cgroup view
 hierarchy hidden, what crun needs) unless --native. ARGS may name a container that each
 binary reuses (`--root R run ID` deletes it on exit; `--root R exec ID /bin/true` needs it
 running). Wall times on this machine vary by run; compare the binaries of one invocation,
-never figures of different invocations. Two copies of one binary come out up to 0.05 ms
-apart in a `run` of ~3.3 ms at the defaults: a smaller difference is not a result.
+never figures of different invocations. Two copies of one binary came out 0.00-0.06 ms
+apart in a `run` of ~3.3 ms at the defaults (six invocations): a smaller difference is not
+a result.
 Standard library only; needs root for container commands.
 """
 
@@ -35,7 +36,7 @@ def main() -> int:
     parser.add_argument("--native", action="store_true", help="the host's own cgroup view")
     # "read" by default: left to the first execs' faults ("evict", bench.py's default), the
     # binary listed first ran 0.06-0.1 ms slower than an identical copy; read through, the
-    # copies came out within 0.05 ms of each other, in either order.
+    # copies came out 0.00-0.06 ms apart, in either order.
     parser.add_argument("--page-cache", choices=["read", "evict", "as-is"], default="read",
                         help="each binary's page cache first, as bench.py's option (default read)")
     parser.add_argument("binaries", nargs="+")
