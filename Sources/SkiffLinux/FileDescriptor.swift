@@ -16,15 +16,23 @@ public struct BorrowedFD: Sendable {
 
     /// Writes all of `bytes`, retrying short writes (and EINTR).
     public func writeAll(_ bytes: [UInt8], operation: String = "write", path: String? = nil) throws(LinuxError) {
-        var offset = 0
-        while offset < bytes.count {
-            let (written, err) = bytes.withUnsafeBytes { buffer in
-                sysCallErrno { Glibc.write(raw, buffer.baseAddress! + offset, buffer.count - offset) }
-            }
-            if err != 0 { throw LinuxError(operation, path: path, errno: err) }
-            if written == 0 { throw LinuxError(operation, path: path, errno: EIO) }
-            offset += written
+        try transferAll(bytes, operation: operation, path: path) { Glibc.write(raw, $0, $1) }
+    }
+}
+
+/// Hands all of `bytes` to `transfer` (write, send), which returns how many it took or -1 with
+/// errno: short transfers go again from where they stopped, EINTR is retried, a transfer of
+/// nothing is EIO.
+func transferAll(_ bytes: [UInt8], operation: String, path: String?,
+                 _ transfer: (UnsafeRawPointer, Int) -> Int) throws(LinuxError) {
+    var offset = 0
+    while offset < bytes.count {
+        let (done, err) = bytes.withUnsafeBytes { buffer in
+            sysCallErrno { transfer(buffer.baseAddress! + offset, buffer.count - offset) }
         }
+        if err != 0 { throw LinuxError(operation, path: path, errno: err) }
+        if done == 0 { throw LinuxError(operation, path: path, errno: EIO) }
+        offset += done
     }
 }
 

@@ -117,15 +117,7 @@ public enum Sockets {
     /// SIGPIPE, as write(2) would (the runtime, sending a C stage that already exited its
     /// bootstrap data, would die and leave its records and cgroups behind).
     public static func sendAll(_ fd: OwnedFD, _ bytes: [UInt8], operation: String = "send") throws(LinuxError) {
-        var offset = 0
-        while offset < bytes.count {
-            let (sent, err) = bytes.withUnsafeBytes { buffer in
-                sysCallErrno { Glibc.send(fd.raw, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL)) }
-            }
-            if err != 0 { throw LinuxError(operation, errno: err) }
-            if sent == 0 { throw LinuxError(operation, errno: EIO) }
-            offset += sent
-        }
+        try transferAll(bytes, operation: operation, path: nil) { Glibc.send(fd.raw, $0, $1, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Stops receiving on `fd` and drops what arrived unread, before a process exits with it

@@ -203,7 +203,7 @@ struct InitSpawner {
                 // MSG_NOSIGNAL: stage 0 may be gone already (stage 1 failed to join a
                 // namespace), and a write to its closed socket would SIGPIPE the runtime.
                 // Then the pid report is missing, and the C stage's error line says why.
-                _ = try? Sockets.send(initParent, [BootstrapMessage.cgroupsReady], operation: "send cgroups-ready")
+                _ = try? Sockets.sendAll(initParent, [BootstrapMessage.cgroupsReady], operation: "send cgroups-ready")
             }
             try beforeFirstMessage?()
             let sync = SyncChannel(fd: syncParent)
